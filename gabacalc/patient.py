@@ -1,0 +1,207 @@
+"""The patient, validated on creation against the limits in ``tables/input_limits.csv``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
+
+from gabacalc.errors import InputError
+from gabacalc.rules import Rules, default_rules
+from gabacalc.wording import fmt_number
+
+__all__ = ["DIALYSIS_CHOICES", "SCR_UNITS", "SEXES", "Patient", "check_in_limits", "check_number"]
+
+SEXES = ("female", "male")
+SCR_UNITS = ("mg/dL", "umol/L")
+DIALYSIS_CHOICES = ("none", "hemodialysis", "peritoneal")
+_UNIT_ALIASES = {"mg/dl": "mg/dL", "umol/l": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L"}
+
+
+def check_number(value: Any, field: str, label: str) -> float:
+    """A real, finite number, or an InputError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{label} {value!r} is not a number", field=field) from None
+    if not math.isfinite(value):
+        raise InputError(f"{label} {value!r} is not a finite number", field=field)
+    return float(value)
+
+
+def check_in_limits(
+    value: Any, parameter: str, rules: Rules, *, field: str | None = None, hint: str = ""
+) -> float:
+    """Check a value against its row of ``input_limits.csv``; the message names the range.
+
+    Examples
+    --------
+    >>> check_in_limits(72, "age_years", default_rules())
+    72.0
+    >>> check_in_limits(12, "age_years", default_rules())
+    Traceback (most recent call last):
+    gabacalc.errors.InputError: age 12 years is outside 18-110 years (gabacalc plans for adults)
+    """
+    row = rules.limits[parameter]
+    label, unit = row["label"], row["unit"]
+    number = check_number(value, field or parameter, label)
+    low, high = float(row["min"]), float(row["max"])
+    low_ok = number >= low if row["min_inclusive"] == "true" else number > low
+    high_ok = number <= high if row["max_inclusive"] == "true" else number < high
+    if low_ok and high_ok:
+        return number
+    if row["min_inclusive"] == "true":
+        allowed = f"{fmt_number(low, 2)}-{fmt_number(high, 2)} {unit}"
+    else:
+        allowed = f"above {fmt_number(low, 2)} and at most {fmt_number(high, 2)} {unit}"
+    default_hint = {"age_years": "gabacalc plans for adults"}.get(parameter, "")
+    hint = hint or default_hint
+    message = f"{label} {fmt_number(number, 2)} {unit} is outside {allowed}"
+    raise InputError(message + (f" ({hint})" if hint else ""), field=field or parameter)
+
+
+def _choice(value: Any, field: str, label: str, choices: tuple[str, ...]) -> str:
+    text = str(value).strip()
+    for choice in choices:
+        if text.lower() == choice.lower():
+            return choice
+    raise InputError(f"{label} {value!r} is not one of: {', '.join(choices)}", field=field)
+
+
+@dataclass(frozen=True)
+class Patient:
+    """A patient's inputs for a renal dose estimate.
+
+    Give ``scr`` (with ``scr_unit``) or a measured/known ``crcl_ml_min``, not both. On
+    dialysis leave ``scr`` out (Cockcroft-Gault needs a steady state); a residual
+    ``crcl_ml_min`` may be given.
+
+    Parameters
+    ----------
+    age_years : float
+        Age [years], 18-110.
+    sex : {"female", "male"}
+        Sex used by Cockcroft-Gault and the Devine ideal weight.
+    weight_kg : float
+        Actual body weight [kg], 30-350.
+    height_cm : float, optional
+        Height [cm], 120-230; needed for ideal or adjusted weight.
+    scr : float, optional
+        Serum creatinine, in ``scr_unit``.
+    scr_unit : {"mg/dL", "umol/L"}
+        Unit of ``scr`` (default mg/dL).
+    crcl_ml_min : float, optional
+        A measured or externally calculated creatinine clearance [mL/min].
+    dialysis : {"none", "hemodialysis", "peritoneal"}
+        Dialysis status.
+    rules : Rules, optional
+        Rule tables whose limits apply (default the shipped tables).
+
+    Raises
+    ------
+    InputError
+        A value outside its range (with the range and a hint), an unknown choice, both or
+        neither of ``scr`` and ``crcl_ml_min``, or ``scr`` on dialysis.
+
+    Examples
+    --------
+    >>> p = Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
+    >>> p.scr_mg_dl
+    1.3
+    >>> Patient(age_years=72, sex="female", weight_kg=60, scr=88)
+    Traceback (most recent call last):
+    gabacalc.errors.InputError: serum creatinine 88 mg/dL is outside 0.2-20 mg/dL (did you mean
+    88 umol/L? set the creatinine unit, scr_unit / --scr-unit, to umol/L)
+    """
+
+    age_years: float
+    sex: str
+    weight_kg: float
+    height_cm: float | None = None
+    scr: float | None = None
+    scr_unit: str = "mg/dL"
+    crcl_ml_min: float | None = None
+    dialysis: str = "none"
+    rules: Rules | None = dataclass_field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rules = self.rules or default_rules()
+        set_ = object.__setattr__  # normalise fields of this frozen dataclass once
+        set_(self, "sex", _choice(self.sex, "sex", "sex", SEXES))
+        set_(self, "dialysis", _choice(self.dialysis, "dialysis", "dialysis", DIALYSIS_CHOICES))
+        unit = _UNIT_ALIASES.get(str(self.scr_unit).strip().lower(), self.scr_unit)
+        set_(self, "scr_unit", _choice(unit, "scr_unit", "creatinine unit", SCR_UNITS))
+        set_(self, "age_years", check_in_limits(self.age_years, "age_years", rules))
+        set_(self, "weight_kg", check_in_limits(self.weight_kg, "weight_kg", rules))
+        if self.height_cm is not None:
+            set_(self, "height_cm", check_in_limits(self.height_cm, "height_cm", rules))
+        if self.scr is not None and self.crcl_ml_min is not None:
+            raise InputError(
+                "both serum creatinine and a creatinine clearance were given; give one: "
+                "scr to estimate CrCl, or crcl_ml_min for a measured CrCl",
+                field="crcl_ml_min",
+            )
+        if self.scr is not None:
+            if self.dialysis != "none":
+                raise InputError(
+                    f"serum creatinine is not used on {self.dialysis} dialysis "
+                    "(Cockcroft-Gault needs a steady state); leave scr out, or give a "
+                    "measured residual CrCl as crcl_ml_min",
+                    field="scr",
+                )
+            set_(self, "scr", self._checked_scr(rules))
+        elif self.crcl_ml_min is not None:
+            set_(self, "crcl_ml_min", check_in_limits(self.crcl_ml_min, "crcl_ml_min", rules))
+        elif self.dialysis == "none":
+            raise InputError(
+                "no renal function given: give serum creatinine (scr, with scr_unit) or a "
+                "measured creatinine clearance (crcl_ml_min), or a dialysis status",
+                field="scr",
+            )
+
+    def _checked_scr(self, rules: Rules) -> float:
+        value = check_number(self.scr, "scr", "serum creatinine")
+        if self.scr_unit == "mg/dL":
+            other_unit, row = "umol/L", "scr_mg_dl"
+        else:
+            other_unit, row = "mg/dL", "scr_umol_l"
+        other_row = "scr_umol_l" if row == "scr_mg_dl" else "scr_mg_dl"
+        # A value outside this unit's range but inside the other's is most likely a unit slip.
+        looks_other = not _within(value, rules.limits[row]) and _within(
+            value, rules.limits[other_row]
+        )
+        hint = (
+            f"did you mean {fmt_number(value, 2)} {other_unit}? set the creatinine unit, "
+            f"scr_unit / --scr-unit, to {other_unit}"
+            if looks_other
+            else ""
+        )
+        return check_in_limits(value, row, rules, field="scr", hint=hint)
+
+    @property
+    def scr_mg_dl(self) -> float | None:
+        """Serum creatinine in mg/dL (converted from umol/L when needed)."""
+        if self.scr is None:
+            return None
+        if self.scr_unit == "mg/dL":
+            return self.scr
+        return self.scr / default_rules().constants["scr_umol_per_mg_dl"]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The inputs as plain data (for summaries, JSON and re-building a plan)."""
+        return {
+            "age_years": self.age_years,
+            "sex": self.sex,
+            "weight_kg": self.weight_kg,
+            "height_cm": self.height_cm,
+            "scr": self.scr,
+            "scr_unit": self.scr_unit,
+            "crcl_ml_min": self.crcl_ml_min,
+            "dialysis": self.dialysis,
+        }
+
+
+def _within(value: float, row: dict[str, str] | Any) -> bool:
+    return float(row["min"]) <= value <= float(row["max"])

@@ -1,0 +1,1214 @@
+"""Build a gabapentin titration, maintenance, review and taper plan.
+
+The engine turns a patient and options into a day-by-day schedule. Everything clinical it
+uses comes from the rule tables; this module only applies them:
+
+1. estimate CrCl and pick the band (``renal``);
+2. clamp the start and the target to the band maximum and to what the allowed strengths
+   can make;
+3. climb from the start toward the target with the titration preset, never more than the
+   daily rise limit and never faster than the EU SPC speed limits;
+4. hold the target until the review date (the later of start + review weeks and 14 days at
+   target);
+5. then the taper that applies if there is no clear benefit: steps never go up, each lasts
+   at least 7 days, and it reaches 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from gabacalc._version import __version__
+from gabacalc.doses import Formulary, Split
+from gabacalc.errors import InputError
+from gabacalc.patient import Patient, check_in_limits, check_number
+from gabacalc.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
+from gabacalc.rules import Rules, TaperPreset, TitrationPreset, default_rules
+from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "WEEKDAYS",
+    "Plan",
+    "PlanOptions",
+    "build_plan",
+    "build_taper",
+    "rebuild_plan",
+    "resolve_options",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+SCHEDULE_COLUMNS = (
+    "date",
+    "day",
+    "phase",
+    "daily_mg",
+    "doses_per_day",
+    "morning_mg",
+    "midday_mg",
+    "bedtime_mg",
+    "post_dialysis_mg",
+    "max_daily_mg",
+    "limited_by",
+    "note",
+    "morning_take",
+    "midday_take",
+    "bedtime_take",
+    "post_dialysis_take",
+)
+STEP_COLUMNS = (
+    "step",
+    "phase",
+    "start_date",
+    "end_date",
+    "days",
+    "daily_mg",
+    "doses_per_day",
+    "frequency",
+    "morning_mg",
+    "midday_mg",
+    "bedtime_mg",
+    "morning_take",
+    "midday_take",
+    "bedtime_take",
+    "post_dialysis_mg",
+    "post_dialysis_take",
+    "max_daily_mg",
+    "limited_by",
+    "reason",
+    "source_id",
+)
+
+LIMIT_RENAL = "renal band"
+LIMIT_TARGET = "requested target"
+LIMIT_STRENGTHS = "allowed strengths"
+LIMIT_SPEED = "titration speed limit"
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """The options a plan was built with, after defaults were applied and checked.
+
+    ``requested_*`` keep what the caller asked for; the plan records both.
+    """
+
+    weight_basis: str
+    start_daily_mg: int
+    target_daily_mg: int
+    titration: str
+    taper: str
+    review_weeks: int
+    start_date: date
+    strengths_mg: tuple[int, ...]
+    oral_solution: bool
+    dialysis_days: tuple[str, ...]
+    current_daily_mg: int | None = None
+    current_doses_per_day: int | None = None
+    chosen: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for the summary (dates as ISO strings)."""
+        return {
+            "weight_basis": self.weight_basis,
+            "start_daily_mg": self.start_daily_mg,
+            "target_daily_mg": self.target_daily_mg,
+            "titration": self.titration,
+            "taper": self.taper,
+            "review_weeks": self.review_weeks,
+            "start_date": self.start_date.isoformat(),
+            "strengths_mg": list(self.strengths_mg),
+            "oral_solution": self.oral_solution,
+            "dialysis_days": list(self.dialysis_days),
+            "current_daily_mg": self.current_daily_mg,
+            "current_doses_per_day": self.current_doses_per_day,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A complete illustrative plan. Requires physician verification.
+
+    Attributes
+    ----------
+    patient : Patient
+    options : PlanOptions
+    estimate : RenalEstimate
+    band : BandChoice
+    summary : dict
+        JSON-serialisable key figures (see :func:`build_plan`).
+    schedule : pandas.DataFrame
+        One row per calendar day.
+    steps : pandas.DataFrame
+        One row per regimen change.
+    """
+
+    patient: Patient
+    options: PlanOptions
+    estimate: RenalEstimate
+    band: BandChoice
+    summary: dict[str, Any]
+    schedule: pd.DataFrame = field(repr=False)
+    steps: pd.DataFrame = field(repr=False)
+
+    @property
+    def flags(self) -> list[dict[str, str]]:
+        """The flags raised for this plan (code, severity, message, action, source_id)."""
+        return list(self.summary["flags"])
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Draw the plan (daily dose against date) on ``ax`` and return the Axes.
+
+        Never saves or shows a figure by itself. Needs matplotlib.
+        """
+        from gabacalc.chart import plot_plan
+
+        return plot_plan(self, ax=ax)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<Plan {s['band']}: {fmt_mg(s['start_daily_mg'])}/day -> "
+            f"{fmt_mg(s['target_daily_mg'])}/day by {s['target_reached_date']}, "
+            f"review {s['review_date']}; {VERIFICATION_TEXT}>"
+        )
+
+
+# ---------------------------------------------------------------------------- options
+
+
+def resolve_options(
+    patient: Patient,
+    rules: Rules,
+    *,
+    weight_basis: str | None = None,
+    start_daily_mg: float | None = None,
+    target_daily_mg: float | None = None,
+    titration: str | None = None,
+    taper: str | None = None,
+    review_weeks: float | None = None,
+    start_date: date | None = None,
+    strengths_mg: Iterable[int] | None = None,
+    oral_solution: bool = False,
+    dialysis_days: Iterable[str] | str | None = None,
+    current_daily_mg: float | None = None,
+    current_doses_per_day: int | None = None,
+) -> PlanOptions:
+    """Check every option and fill the defaults from ``tables/defaults.csv``.
+
+    Raises
+    ------
+    InputError
+        An option outside its range or not among its choices, with the allowed values.
+    """
+    d = rules.defaults
+    chosen = tuple(
+        name
+        for name, value in (
+            ("start_daily_mg", start_daily_mg),
+            ("target_daily_mg", target_daily_mg),
+            ("titration", titration),
+            ("taper", taper),
+        )
+        if value is not None
+    )
+    basis = weight_basis if weight_basis is not None else d["weight_basis"]
+    if basis not in WEIGHT_BASES:
+        raise InputError(
+            f"weight basis {basis!r} is not one of: {', '.join(WEIGHT_BASES)}",
+            field="weight_basis",
+        )
+    start = _whole_mg(
+        check_in_limits(
+            start_daily_mg if start_daily_mg is not None else d["start_daily_mg"],
+            "start_daily_mg",
+            rules,
+        ),
+        "start_daily_mg",
+    )
+    target = _whole_mg(
+        check_in_limits(
+            target_daily_mg if target_daily_mg is not None else d["target_daily_mg"],
+            "target_daily_mg",
+            rules,
+        ),
+        "target_daily_mg",
+    )
+    titration_name = titration if titration is not None else d["titration"]
+    if titration_name not in rules.titration_presets:
+        raise InputError(
+            f"titration preset {titration_name!r} is not one of: "
+            f"{', '.join(rules.titration_presets)}",
+            field="titration",
+        )
+    taper_name = taper if taper is not None else d["taper"]
+    if taper_name not in rules.taper_presets:
+        raise InputError(
+            f"taper preset {taper_name!r} is not one of: {', '.join(rules.taper_presets)}",
+            field="taper",
+        )
+    weeks_value = review_weeks if review_weeks is not None else rules.review["default_review_weeks"]
+    weeks = check_in_limits(weeks_value, "review_weeks", rules)
+    if weeks != int(weeks):
+        raise InputError(
+            f"review after {fmt_number(weeks, 2)} weeks is not a whole number of weeks (4-6)",
+            field="review_weeks",
+        )
+    when = start_date if start_date is not None else date.today()
+    if isinstance(when, datetime):
+        when = when.date()
+    if not isinstance(when, date):
+        raise InputError(f"start date {when!r} is not a date (YYYY-MM-DD)", field="start_date")
+    formulary = Formulary.from_options(rules, strengths_mg, bool(oral_solution))
+    days = _dialysis_days(dialysis_days, rules)
+    current = None
+    if current_daily_mg is not None:
+        current = _whole_mg(
+            check_in_limits(current_daily_mg, "current_daily_mg", rules), "current_daily_mg"
+        )
+    current_count = None
+    if current_doses_per_day is not None:
+        count = check_number(current_doses_per_day, "current_doses_per_day", "doses per day")
+        if count not in (1, 2, 3):
+            raise InputError(
+                f"doses per day {fmt_number(count, 2)} is outside 1-3 (once, twice or "
+                "three times daily)",
+                field="current_doses_per_day",
+            )
+        current_count = int(count)
+    return PlanOptions(
+        weight_basis=basis,
+        start_daily_mg=start,
+        target_daily_mg=target,
+        titration=titration_name,
+        taper=taper_name,
+        review_weeks=int(weeks),
+        start_date=when,
+        strengths_mg=formulary.solid_mg,
+        oral_solution=bool(oral_solution),
+        dialysis_days=days,
+        current_daily_mg=current,
+        current_doses_per_day=current_count,
+        chosen=chosen,
+    )
+
+
+def _whole_mg(value: float, field_name: str) -> int:
+    if value != int(value):
+        raise InputError(
+            f"{field_name.replace('_', ' ')} {fmt_number(value, 2)} mg is not a whole number of mg",
+            field=field_name,
+        )
+    return int(value)
+
+
+def _dialysis_days(value: Iterable[str] | str | None, rules: Rules) -> tuple[str, ...]:
+    if value is None:
+        value = rules.defaults["dialysis_days"].split(";")
+    if isinstance(value, str):
+        value = value.replace(";", ",").split(",")
+    days = []
+    for item in value:
+        name = str(item).strip().lower()[:3]
+        if name not in WEEKDAYS:
+            raise InputError(
+                f"dialysis day {item!r} is not a weekday; use e.g. mon,wed,fri",
+                field="dialysis_days",
+            )
+        if name not in days:
+            days.append(name)
+    if not days:
+        raise InputError("no dialysis days given; use e.g. mon,wed,fri", field="dialysis_days")
+    return tuple(sorted(days, key=WEEKDAYS.index))
+
+
+# ------------------------------------------------------------------------------ engine
+
+
+@dataclass(frozen=True)
+class _Day:
+    split: Split
+    phase: str
+    limited_by: tuple[str, ...] = ()
+    reason: str = ""
+    source_id: str = ""
+
+
+class _Engine:
+    """One plan's working state: the band, the allowed forms, and the rules."""
+
+    def __init__(self, rules: Rules, band: BandChoice, formulary: Formulary) -> None:
+        self.rules = rules
+        self.band = band
+        self.formulary = formulary
+        self.admin_size = rules.administration_size_mg
+
+    def floor(self, cap_mg: float) -> Split | None:
+        return self.formulary.floor_daily(cap_mg, self.band.doses_per_day, self.admin_size)
+
+    def split(self, daily_mg: int, max_count: int | None = None) -> Split | None:
+        count = self.band.doses_per_day if max_count is None else max_count
+        return self.formulary.split_for_daily(daily_mg, count, self.admin_size)
+
+    def impossible(self, what: str) -> InputError:
+        hint = (
+            "allow the oral solution (oral_solution / --oral-solution), which measures "
+            f"{fmt_mg(self.formulary.solution_step_mg or 25)} steps"
+            if self.formulary.solution is None
+            else "allow more capsule strengths (e.g. 100 mg)"
+        )
+        return InputError(
+            f"{what}: no dose the allowed forms ({self.formulary.forms_text() or 'none'}) "
+            f"can make fits within this band's maximum of "
+            f"{fmt_mg(self.band.max_daily_mg)}/day ({self.band.label}); {hint}",
+            field="strengths_mg",
+        )
+
+
+def build_plan(
+    patient: Patient,
+    *,
+    weight_basis: str | None = None,
+    start_daily_mg: float | None = None,
+    target_daily_mg: float | None = None,
+    titration: str | None = None,
+    taper: str | None = None,
+    review_weeks: float | None = None,
+    start_date: date | None = None,
+    strengths_mg: Iterable[int] | None = None,
+    oral_solution: bool = False,
+    dialysis_days: Iterable[str] | str | None = None,
+    current_daily_mg: float | None = None,
+    rules: Rules | None = None,
+) -> Plan:
+    """Build an illustrative titration plan clamped to the patient's renal band.
+
+    Parameters
+    ----------
+    patient : Patient
+    weight_basis : {"auto", "actual", "ideal", "adjusted"}, optional
+        Weight for Cockcroft-Gault (default ``auto``).
+    start_daily_mg : int, optional
+        First day's dose [mg/day], 100-300 (default 300).
+    target_daily_mg : int, optional
+        Dose to titrate to [mg/day], 300-3,600 (default 1,800); clamped to the band.
+    titration : {"label-phn", "weekly", "gentle"}, optional
+        Titration preset from ``tables/titration_presets.csv`` (default ``weekly``).
+    taper : {"weekly", "gradual"}, optional
+        Taper preset from ``tables/taper_presets.csv`` (default ``weekly``).
+    review_weeks : int, optional
+        Efficacy review after 4-6 weeks (default 6), and at least 14 days at target.
+    start_date : datetime.date, optional
+        Day 1 (default today).
+    strengths_mg : sequence of int, optional
+        Capsule/tablet strengths allowed [mg] (default 100, 300, 400, 600, 800).
+    oral_solution : bool
+        Allow the 50 mg/mL oral solution, measured in 0.5 mL steps (default False).
+    dialysis_days : sequence of str, optional
+        Hemodialysis weekdays (default mon, wed, fri).
+    current_daily_mg : int, optional
+        Re-plan from a dose the patient already takes [mg/day] (e.g. after renal function
+        changed): day 1 takes this dose, lowered at once to the band maximum if above it,
+        and titration goes on toward the target from there.
+    rules : Rules, optional
+        Rule tables (default the shipped ones).
+
+    Returns
+    -------
+    Plan
+        With ``summary`` (dict), ``schedule`` (one row per day) and ``steps`` (one row per
+        regimen change).
+
+    Raises
+    ------
+    InputError
+        Bad or contradictory input, or a plan the allowed forms cannot make (the message
+        says what would make it possible).
+
+    References
+    ----------
+    NEURONTIN US prescribing information, sections 2.1, 2.3 (Table 1), 2.5 and 3;
+    gabapentin EU SPC 4.2; see ``tables/sources.csv``.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> patient = Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
+    >>> plan = build_plan(patient, target_daily_mg=1800, start_date=date(2026, 1, 5))
+    >>> plan.summary["band"], plan.summary["max_daily_mg"], plan.summary["target_daily_mg"]
+    ('CrCl > 30 to < 60 mL/min', 1400, 1400)
+    >>> plan.summary["target_reached_date"], plan.summary["review_date"]
+    ('2026-02-02', '2026-02-16')
+    >>> first = plan.steps.iloc[0]
+    >>> int(first["daily_mg"]), first["frequency"], first["bedtime_take"]
+    (300, 'once daily', '1 x 300 mg capsule')
+    >>> int(plan.schedule["daily_mg"].max()) <= plan.summary["max_daily_mg"]
+    True
+    """
+    rules = rules or default_rules()
+    options = resolve_options(
+        patient,
+        rules,
+        weight_basis=weight_basis,
+        start_daily_mg=start_daily_mg,
+        target_daily_mg=target_daily_mg,
+        titration=titration,
+        taper=taper,
+        review_weeks=review_weeks,
+        start_date=start_date,
+        strengths_mg=strengths_mg,
+        oral_solution=oral_solution,
+        dialysis_days=dialysis_days,
+        current_daily_mg=current_daily_mg,
+    )
+    return plan_from_options(patient, options, rules)
+
+
+def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
+    """Build the plan for already-resolved options (the shared path of every entry point)."""
+    estimate = estimate_crcl(patient, options.weight_basis, rules)
+    band = select_band(estimate, patient.dialysis, rules)
+    formulary = Formulary.from_options(rules, options.strengths_mg, options.oral_solution)
+    engine = _Engine(rules, band, formulary)
+    flag_codes: list[str] = [*estimate.flag_codes, *band.flag_codes]
+    context: dict[str, Any] = {
+        "max_daily_mg": band.max_daily_mg,
+        "min_daily_mg": band.min_daily_mg,
+        "crcl_ml_min": fmt_number(estimate.crcl_ml_min, 1)
+        if estimate.crcl_ml_min is not None
+        else "",
+        "height_cm": fmt_number(patient.height_cm) if patient.height_cm else "",
+        "requested_target_daily_mg": fmt_number(options.target_daily_mg),
+        "requested_start_daily_mg": fmt_number(options.start_daily_mg),
+        "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
+    }
+
+    # Target: at most the band maximum, and makeable from the allowed forms.
+    target_cap = min(options.target_daily_mg, band.max_daily_mg)
+    target_split = engine.floor(target_cap)
+    if target_split is None:
+        raise engine.impossible("cannot make a target dose")
+    target = target_split.daily_mg
+    target_limits: list[str] = []
+    if band.max_daily_mg < options.target_daily_mg:
+        target_limits.append(LIMIT_RENAL)
+        flag_codes.append("TARGET_LIMITED_RENAL")
+    if target < target_cap:
+        target_limits.append(LIMIT_STRENGTHS)
+        flag_codes.append("TARGET_LIMITED_STRENGTHS")
+    if target < band.min_daily_mg:
+        flag_codes.append("TARGET_BELOW_BAND_RANGE")
+
+    preset = rules.titration_presets[options.titration]
+    days: list[_Day]
+    if options.current_daily_mg is not None:
+        days = _titration_from_current(
+            engine, options, preset, target, tuple(target_limits) or (LIMIT_TARGET,), flag_codes
+        )
+    else:
+        start_cap = min(options.start_daily_mg, band.max_daily_mg, target)
+        start_split = engine.floor(start_cap)
+        if start_split is None:
+            raise engine.impossible("cannot make a start dose")
+        first_limits = []
+        if start_split.daily_mg < options.start_daily_mg:
+            if band.max_daily_mg < options.start_daily_mg:
+                first_limits.append(LIMIT_RENAL)
+                flag_codes.append("START_LIMITED")
+            if target < options.start_daily_mg:
+                first_limits.append(LIMIT_TARGET)
+            if start_split.daily_mg < start_cap:
+                first_limits.append(LIMIT_STRENGTHS)
+        days = _titrate(
+            engine,
+            start_split,
+            target,
+            preset,
+            tuple(first_limits),
+            tuple(target_limits) or (LIMIT_TARGET,),
+        )
+    context["start_daily_mg"] = fmt_number(days[0].split.daily_mg)
+    context["target_daily_mg"] = fmt_number(target)
+    context["target_cap_mg"] = target_cap
+    context["current_daily_mg"] = fmt_number(options.current_daily_mg or 0)
+
+    # Maintenance at the target until the review date.
+    reached_index = next(i for i, d in enumerate(days) if d.split.daily_mg >= target)
+    review_index = max(options.review_weeks * 7, reached_index + rules.review["min_days_at_target"])
+    maintenance = _Day(
+        split=days[reached_index].split,
+        phase="maintenance",
+        limited_by=tuple(target_limits),
+        reason="maintenance at the target dose until the efficacy review",
+        source_id=rules.source_of("review_rule.csv")[0],
+    )
+    days = days[:reached_index] + [maintenance] * (review_index - reached_index + 1)
+
+    # The taper that applies if there is no clear benefit at the review.
+    taper = rules.taper_presets[options.taper]
+    taper_days = _taper(engine, maintenance.split, taper)
+    days = days + taper_days
+
+    if options.current_daily_mg is not None and options.current_daily_mg > int(
+        rules.limits["target_daily_mg"]["max"]
+    ):
+        flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
+    return _assemble(
+        patient,
+        options,
+        rules,
+        estimate,
+        band,
+        formulary,
+        days,
+        target,
+        reached_index,
+        review_index,
+        flag_codes,
+        context,
+    )
+
+
+def _titration_from_current(
+    engine: _Engine,
+    options: PlanOptions,
+    preset: TitrationPreset,
+    target: int,
+    target_limits: tuple[str, ...],
+    flag_codes: list[str],
+) -> list[_Day]:
+    assert options.current_daily_mg is not None
+    current = options.current_daily_mg
+    band = engine.band
+    cap = min(current, band.max_daily_mg, max(target, 1))
+    first = engine.floor(cap)
+    if first is None:
+        raise engine.impossible("cannot make the current dose")
+    limits: list[str] = []
+    if current > band.max_daily_mg:
+        limits.append(LIMIT_RENAL)
+        flag_codes.append("CURRENT_ABOVE_BAND")
+    if current > target and band.max_daily_mg >= current:
+        limits.append(LIMIT_TARGET)
+    if first.daily_mg < cap:
+        limits.append(LIMIT_STRENGTHS)
+    # A re-plan skips the start ramp: the patient is already on the drug.
+    no_ramp = TitrationPreset(**{**preset.__dict__, "ramp_steps": 0})
+    return _titrate(engine, first, target, no_ramp, tuple(limits), target_limits)
+
+
+def _titrate(
+    engine: _Engine,
+    start: Split,
+    target: int,
+    preset: TitrationPreset,
+    first_limits: tuple[str, ...],
+    target_limits: tuple[str, ...],
+) -> list[_Day]:
+    """Days from the start dose up to (and including) the first day at the target.
+
+    ``target_limits`` says why a step that the target caps is lower than the preset's:
+    the requested target itself, or what lowered the target (renal band, strengths).
+    """
+    rules = engine.rules
+    source = preset.source_id
+    days = [_Day(start, "titration", first_limits, "start dose", source)]
+    current = start
+    scheme = start.daily_mg  # what the preset alone would give
+    t = 0
+    step_index = 0
+    while current.daily_mg < target:
+        step_index += 1
+        interval = (
+            preset.ramp_interval_days
+            if step_index <= preset.ramp_steps
+            else preset.step_interval_days
+        )
+        t_next = t + interval
+        scheme = scheme + preset.step_mg
+        limits: list[str] = []
+        wanted = scheme
+        if wanted > target:
+            wanted = target
+            limits.extend(target_limits)
+        rise_cap = current.daily_mg + rules.max_rise_per_day_mg
+        cap = min(wanted, rise_cap)
+        nxt = engine.floor(cap)
+        if nxt is None or nxt.daily_mg <= current.daily_mg:
+            if scheme >= target + rules.max_rise_per_day_mg:
+                raise InputError(
+                    f"cannot titrate from {fmt_mg(current.daily_mg)}/day toward "
+                    f"{fmt_mg(target)}/day without rising more than "
+                    f"{fmt_mg(rules.max_rise_per_day_mg)}/day in one day using "
+                    f"{engine.formulary.forms_text()}; allow more strengths (e.g. 100 mg "
+                    "capsules) or the oral solution",
+                    field="strengths_mg",
+                )
+            continue  # the allowed forms cannot make this step yet; try the next
+        # The EU SPC speed limits: no reaching a dose sooner than its minimum days.
+        for dose_mg, min_days in rules.earliest_reach:
+            if nxt.daily_mg >= dose_mg and t_next < min_days:
+                t_next = min_days
+                limits.append(LIMIT_SPEED)
+        if cap < wanted:
+            limits.append(LIMIT_STRENGTHS)
+        label = "target dose reached" if nxt.daily_mg >= target else "titration step"
+        reason = f"{label} ({preset.preset}: {preset.description})"
+        days.extend([days[-1]] * (t_next - t - 1))
+        days.append(_Day(nxt, "titration", tuple(dict.fromkeys(limits)), reason, source))
+        current, t = nxt, t_next
+    return days
+
+
+def _taper(engine: _Engine, start: Split, preset: TaperPreset) -> list[_Day]:
+    """Taper days after the review, ending with one day at 0 mg (stopped)."""
+    days: list[_Day] = []
+    current = start.daily_mg
+    count = start.doses_per_day
+    source = preset.source_id
+    reason = f"taper step ({preset.preset}: {preset.description})"
+    while current > 0:
+        nxt = _next_taper_dose(engine, current, preset)
+        if nxt <= 0:
+            break
+        split = engine.split(nxt, count)
+        if split is None:  # pragma: no cover - _next_taper_dose returns makeable doses
+            break
+        count = split.doses_per_day
+        days.extend([_Day(split, "taper", (), reason, source)] * preset.interval_days)
+        current = nxt
+    if not days and start.daily_mg > 0:
+        # Even the first step down reaches 0: hold the start dose one interval, then stop,
+        # so that no plan stops abruptly from a dose.
+        days.extend([_Day(start, "taper", (), reason, source)] * preset.interval_days)
+    stop = Split(0, 0, 0)
+    days.append(_Day(stop, "taper", (), "stop: no gabapentin from this day", source))
+    return days
+
+
+def _next_taper_dose(engine: _Engine, current: int, preset: TaperPreset) -> int:
+    count_cap = engine.band.doses_per_day
+    if preset.kind == "fixed":
+        assert preset.step_mg and preset.low_threshold_mg and preset.low_step_mg
+        if current > preset.low_threshold_mg:
+            wanted = max(current - preset.step_mg, preset.low_threshold_mg)
+        else:
+            wanted = current - preset.low_step_mg
+        if wanted <= 0:
+            return 0
+        found = engine.formulary.floor_daily(wanted, count_cap, engine.admin_size)
+        return found.daily_mg if found is not None else 0
+    assert preset.fraction is not None and preset.min_step_mg is not None
+    proportional = current * (1 - preset.fraction)
+    ceiling = current - preset.min_step_mg
+    below = engine.formulary.floor_daily(min(proportional, ceiling), count_cap, engine.admin_size)
+    quantum = engine.formulary.quantum_mg
+    above = None
+    for mg in range(math.ceil(proportional / quantum) * quantum, ceiling + 1, quantum):
+        above = engine.formulary.split_for_daily(mg, count_cap, engine.admin_size)
+        if above is not None:
+            break
+    options = [s.daily_mg for s in (below, above) if s is not None]
+    if not options:
+        return 0
+    # The makeable dose nearest the proportional reduction (the lower one on a tie).
+    return min(options, key=lambda mg: (abs(mg - proportional), mg))
+
+
+# -------------------------------------------------------------------------- assembling
+
+
+def _supplement(
+    rules: Rules, band: BandChoice, formulary: Formulary, maintenance_mg: int
+) -> tuple[int, float, int]:
+    """The post-hemodialysis supplement for a maintenance dose.
+
+    Returns (column, the label's supplement [mg], the dose the allowed forms make [mg]).
+    The column is matched in the patient's own row (scaled like the maintenance range); a
+    dose between columns takes the lower column; below column 1, column 1's supplement
+    in proportion.
+    """
+    columns = rules.supplements[band.band.band_id]
+    col1, dose1, supp1 = columns[0]
+    if maintenance_mg <= 0:
+        return col1, 0.0, 0
+    chosen = None
+    for column, dose, supplement in columns:
+        if dose * band.scale <= maintenance_mg + 1e-9:
+            chosen = (column, float(supplement))
+    if chosen is None:
+        chosen = (col1, supp1 * maintenance_mg / (dose1 * band.scale))
+    column, label_mg = chosen
+    return column, label_mg, formulary.floor_single(label_mg)
+
+
+def _assemble(
+    patient: Patient,
+    options: PlanOptions,
+    rules: Rules,
+    estimate: RenalEstimate,
+    band: BandChoice,
+    formulary: Formulary,
+    days: Sequence[_Day],
+    target: int,
+    reached_index: int | None,
+    review_index: int | None,
+    flag_codes: list[str],
+    context: dict[str, Any],
+) -> Plan:
+    """Turn the engine's days into the schedule, steps, flags and summary.
+
+    ``reached_index`` and ``review_index`` are None for a taper-only plan.
+    """
+    start = options.start_date
+    hemodialysis = patient.dialysis == "hemodialysis"
+    taper_index = review_index + 1 if review_index is not None else 0
+    stop_index = len(days) - 1
+
+    supplement_cache: dict[int, tuple[int, float, int]] = {}
+
+    def supplement(mg: int) -> tuple[int, float, int]:
+        if mg not in supplement_cache:
+            supplement_cache[mg] = _supplement(rules, band, formulary, mg)
+        return supplement_cache[mg]
+
+    post_dialysis_target: int | None = None
+    if hemodialysis:
+        column, label_mg, made = supplement(target)
+        post_dialysis_target = made
+        context.update(
+            column=column, label_supplement_mg=fmt_number(label_mg), supplement_mg=fmt_number(made)
+        )
+        flag_codes.append("HD_SUPPLEMENT")
+        # Report the target's own rounding if it has one, else the first day's that does.
+        doses = [target] + [d.split.daily_mg for d in days if d.split.daily_mg > 0]
+        for mg in doses:
+            _, wanted_mg, made_mg = supplement(mg)
+            if made_mg < wanted_mg - 1e-9:
+                flag_codes.append("HD_SUPPLEMENT_ROUNDED")
+                context.update(
+                    rounded_label_mg=fmt_number(wanted_mg),
+                    rounded_mg=fmt_number(made_mg),
+                    rounded_at_mg=fmt_number(mg),
+                )
+                break
+
+    records: dict[str, list[Any]] = {c: [] for c in SCHEDULE_COLUMNS}
+    dialysis_weekdays = {WEEKDAYS.index(d) for d in options.dialysis_days}
+    describe = formulary.describe
+    for i, day in enumerate(days):
+        when = start + timedelta(days=i)
+        s = day.split
+        post = 0
+        if hemodialysis and when.weekday() in dialysis_weekdays and s.daily_mg > 0:
+            post = supplement(s.daily_mg)[2]
+        notes = []
+        if i == 0:
+            notes.append("start")
+        if reached_index is not None and i == reached_index:
+            notes.append("target dose reached")
+        if i == review_index:
+            notes.append("efficacy review")
+        if i == taper_index:
+            notes.append("taper begins (only if no clear benefit at review)")
+        if i == stop_index:
+            notes.append("stopped: no gabapentin from this day")
+        if post:
+            notes.append("post-dialysis supplement after each 4-hour session")
+        records["date"].append(when)
+        records["day"].append(i + 1)
+        records["phase"].append(day.phase)
+        records["daily_mg"].append(s.daily_mg)
+        records["doses_per_day"].append(s.doses_per_day)
+        records["morning_mg"].append(s.morning_mg)
+        records["midday_mg"].append(s.midday_mg)
+        records["bedtime_mg"].append(s.bedtime_mg)
+        records["post_dialysis_mg"].append(post)
+        records["max_daily_mg"].append(band.max_daily_mg)
+        records["limited_by"].append("; ".join(day.limited_by))
+        records["note"].append("; ".join(notes))
+        records["morning_take"].append(describe(s.morning_mg))
+        records["midday_take"].append(describe(s.midday_mg))
+        records["bedtime_take"].append(describe(s.bedtime_mg))
+        records["post_dialysis_take"].append(describe(post))
+    schedule = pd.DataFrame(records, columns=list(SCHEDULE_COLUMNS))
+    schedule["date"] = pd.to_datetime(schedule["date"])
+    for name in (
+        "day",
+        "daily_mg",
+        "doses_per_day",
+        "morning_mg",
+        "midday_mg",
+        "bedtime_mg",
+        "post_dialysis_mg",
+        "max_daily_mg",
+    ):
+        schedule[name] = schedule[name].astype("int64")
+
+    steps = _steps(days, schedule, hemodialysis)
+    flags = _flags(rules, flag_codes, context)
+    summary = _summary(
+        patient,
+        options,
+        rules,
+        estimate,
+        band,
+        formulary,
+        target,
+        post_dialysis_target,
+        schedule,
+        reached_index,
+        review_index,
+        taper_index,
+        stop_index,
+        flags,
+    )
+    attrs = {
+        "verification": VERIFICATION_TEXT,
+        "gabacalc_version": __version__,
+        "rules_version": rules.rules_version,
+        "rules_sha256": rules.rules_sha256,
+    }
+    schedule.attrs.update(attrs)
+    steps.attrs.update(attrs)
+    return Plan(
+        patient=patient,
+        options=options,
+        estimate=estimate,
+        band=band,
+        summary=summary,
+        schedule=schedule,
+        steps=steps,
+    )
+
+
+def _steps(days: Sequence[_Day], schedule: pd.DataFrame, hemodialysis: bool) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    start_i = 0
+    for i in range(1, len(days) + 1):
+        if i < len(days) and days[i] is days[i - 1]:
+            continue
+        if i < len(days) and (days[i].split, days[i].phase) == (
+            days[start_i].split,
+            days[start_i].phase,
+        ):
+            continue
+        first, last = schedule.iloc[start_i], schedule.iloc[i - 1]
+        day = days[start_i]
+        block = schedule.iloc[start_i:i]
+        post = block["post_dialysis_mg"]
+        post_mg = int(post.max()) if hemodialysis and len(post) else 0
+        post_take = (
+            block["post_dialysis_take"].iloc[int(post.to_numpy().argmax())] if post_mg else ""
+        )
+        limited = "; ".join(
+            dict.fromkeys(part for text in block["limited_by"] if text for part in text.split("; "))
+        )
+        rows.append(
+            {
+                "step": len(rows) + 1,
+                "phase": day.phase,
+                "start_date": first["date"],
+                "end_date": last["date"],
+                "days": i - start_i,
+                "daily_mg": day.split.daily_mg,
+                "doses_per_day": day.split.doses_per_day,
+                "frequency": frequency_text(day.split.doses_per_day)
+                if day.split.daily_mg
+                else "stop",
+                "morning_mg": day.split.morning_mg,
+                "midday_mg": day.split.midday_mg,
+                "bedtime_mg": day.split.bedtime_mg,
+                "morning_take": first["morning_take"],
+                "midday_take": first["midday_take"],
+                "bedtime_take": first["bedtime_take"],
+                "post_dialysis_mg": post_mg,
+                "post_dialysis_take": post_take,
+                "max_daily_mg": int(first["max_daily_mg"]),
+                "limited_by": limited,
+                "reason": day.reason,
+                "source_id": day.source_id,
+            }
+        )
+        start_i = i
+    steps = pd.DataFrame(rows, columns=list(STEP_COLUMNS))
+    for column in (
+        "step",
+        "days",
+        "daily_mg",
+        "doses_per_day",
+        "morning_mg",
+        "midday_mg",
+        "bedtime_mg",
+        "post_dialysis_mg",
+        "max_daily_mg",
+    ):
+        steps[column] = steps[column].astype("int64")
+    return steps
+
+
+def _flags(rules: Rules, codes: Sequence[str], context: Mapping[str, Any]) -> list[dict[str, str]]:
+    words = {
+        key: fmt_number(value) if isinstance(value, int | float) else value
+        for key, value in context.items()
+    }
+    out = []
+    for code in dict.fromkeys(codes):
+        row = rules.flags[code]
+        out.append(
+            {
+                "code": code,
+                "severity": row["severity"],
+                "message": row["message"].format_map(words),
+                "action": row["action"].format_map(words),
+                "source_id": row["source_id"],
+                "source_section": row["source_section"],
+            }
+        )
+    return out
+
+
+def _summary(
+    patient: Patient,
+    options: PlanOptions,
+    rules: Rules,
+    estimate: RenalEstimate,
+    band: BandChoice,
+    formulary: Formulary,
+    target: int,
+    post_dialysis_mg: int | None,
+    schedule: pd.DataFrame,
+    reached_index: int | None,
+    review_index: int | None,
+    taper_index: int,
+    stop_index: int,
+    flags: list[dict[str, str]],
+) -> dict[str, Any]:
+    dates = schedule["date"]
+
+    def iso(i: int | None) -> str | None:
+        return None if i is None else dates.iloc[i].date().isoformat()
+
+    target_row = schedule.iloc[reached_index or 0]
+    return {
+        "verification": VERIFICATION_TEXT,
+        "gabacalc_version": __version__,
+        "rules_version": rules.rules_version,
+        "rules_sha256": rules.rules_sha256,
+        "crcl_ml_min": estimate.crcl_ml_min,
+        "crcl_method": estimate.formula_text,
+        "crcl_source": estimate.method,
+        "weight_basis": estimate.weight_basis,
+        "weight_used": estimate.weight_used,
+        "weight_used_kg": estimate.weight_used_kg,
+        "weight_reason": estimate.weight_reason,
+        "ideal_weight_kg": estimate.ideal_weight_kg,
+        "adjusted_weight_kg": estimate.adjusted_weight_kg,
+        "bmi_kg_m2": estimate.bmi_kg_m2,
+        "band": band.label,
+        "band_id": band.band.band_id,
+        "band_reason": band.reason,
+        "band_rule": rules.texts["band_edge_rule"],
+        "band_source": f"{band.band.source_id} {band.band.source_section}",
+        "band_scale": band.scale,
+        "doses_per_day": band.doses_per_day,
+        "min_daily_mg": band.min_daily_mg,
+        "max_daily_mg": band.max_daily_mg,
+        "start_daily_mg": int(schedule["daily_mg"].iloc[0]),
+        "requested_start_daily_mg": options.start_daily_mg,
+        "target_daily_mg": target,
+        "requested_target_daily_mg": options.target_daily_mg,
+        "target_doses_per_day": int(target_row["doses_per_day"]),
+        "target_regimen": _regimen_text(target_row),
+        "titration": options.titration,
+        "taper": options.taper,
+        "review_weeks": options.review_weeks,
+        "allowed_forms": formulary.forms_text(),
+        "start_date": iso(0),
+        "target_reached_date": iso(reached_index),
+        "target_reached_day": None if reached_index is None else reached_index + 1,
+        "review_date": iso(review_index),
+        "review_rule": rules.texts["review_rule"],
+        "review_with_benefit": rules.texts["review_with_benefit"],
+        "review_without_benefit": rules.texts["review_without_benefit"],
+        "taper_start_date": iso(taper_index),
+        "taper_end_date": iso(stop_index),
+        "taper_note": rules.texts["taper_conditional"]
+        + " The taper end date is the first day with no gabapentin.",
+        "post_dialysis_mg": post_dialysis_mg,
+        "dialysis": patient.dialysis,
+        "kind": "titration",
+        "current_daily_mg": options.current_daily_mg,
+        "flags": flags,
+        "inputs": {"patient": patient.as_dict(), "options": options.as_dict()},
+    }
+
+
+_WHEN = {"morning": "in the morning", "midday": "at midday", "bedtime": "at bedtime"}
+
+
+def _regimen_text(row: pd.Series) -> str:
+    """E.g. ``"700 mg in the morning, 700 mg at bedtime"``."""
+    return ", ".join(
+        f"{fmt_mg(int(row[f'{time}_mg']))} {words}"
+        for time, words in _WHEN.items()
+        if int(row[f"{time}_mg"])
+    )
+
+
+# --------------------------------------------------------------------- other entry points
+
+
+def build_taper(
+    patient: Patient,
+    current_daily_mg: float,
+    *,
+    current_doses_per_day: int | None = None,
+    taper: str | None = None,
+    weight_basis: str | None = None,
+    start_date: date | None = None,
+    strengths_mg: Iterable[int] | None = None,
+    oral_solution: bool = False,
+    dialysis_days: Iterable[str] | str | None = None,
+    rules: Rules | None = None,
+) -> Plan:
+    """A taper for a patient already taking gabapentin.
+
+    Day 1 is the first reduced dose (or, if the current dose is above the renal band
+    maximum, the band maximum, flagged). Steps never go up, each lasts at least 7 days, and
+    the last day is 0 mg. The returned plan has only taper days; its ``target_daily_mg`` is
+    the current dose after any renal lowering, and its review date is day 1.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> p = Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
+    >>> t = build_taper(p, 1800, current_doses_per_day=3, start_date=date(2026, 3, 2))
+    >>> t.steps["daily_mg"].tolist()
+    [1500, 1200, 900, 600, 300, 200, 100, 0]
+    """
+    rules = rules or default_rules()
+    options = resolve_options(
+        patient,
+        rules,
+        weight_basis=weight_basis,
+        taper=taper,
+        start_date=start_date,
+        strengths_mg=strengths_mg,
+        oral_solution=oral_solution,
+        dialysis_days=dialysis_days,
+        current_daily_mg=current_daily_mg,
+        current_doses_per_day=current_doses_per_day,
+    )
+    assert options.current_daily_mg is not None
+    estimate = estimate_crcl(patient, options.weight_basis, rules)
+    band = select_band(estimate, patient.dialysis, rules)
+    formulary = Formulary.from_options(rules, options.strengths_mg, options.oral_solution)
+    engine = _Engine(rules, band, formulary)
+    flag_codes = [*estimate.flag_codes, *band.flag_codes]
+    current = options.current_daily_mg
+    count = min(options.current_doses_per_day or band.doses_per_day, band.doses_per_day)
+    context: dict[str, Any] = {
+        "max_daily_mg": band.max_daily_mg,
+        "min_daily_mg": band.min_daily_mg,
+        "crcl_ml_min": fmt_number(estimate.crcl_ml_min, 1) if estimate.crcl_ml_min else "",
+        "height_cm": fmt_number(patient.height_cm) if patient.height_cm else "",
+        "current_daily_mg": fmt_number(current),
+        "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
+    }
+    if current > int(rules.limits["target_daily_mg"]["max"]):
+        flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
+    taper_preset = rules.taper_presets[options.taper]
+    first_days: list[_Day] = []
+    if current > band.max_daily_mg:
+        lowered = engine.floor(band.max_daily_mg)
+        if lowered is None:
+            raise engine.impossible("cannot make a dose within the band")
+        flag_codes.append("CURRENT_ABOVE_BAND")
+        context["start_daily_mg"] = fmt_number(lowered.daily_mg)
+        first_days = [
+            _Day(
+                lowered,
+                "taper",
+                (LIMIT_RENAL,),
+                "lowered at once to the renal band maximum",
+                band.band.source_id,
+            )
+        ] * taper_preset.interval_days
+        held = lowered
+    else:
+        found = engine.split(current, count) or engine.floor(current)
+        if found is None:
+            raise engine.impossible("cannot make the current dose")
+        held = found
+    days = first_days + _taper(engine, held, taper_preset)
+    context["start_daily_mg"] = fmt_number(days[0].split.daily_mg)
+    plan = _assemble(
+        patient,
+        options,
+        rules,
+        estimate,
+        band,
+        formulary,
+        days,
+        held.daily_mg,
+        None,
+        None,
+        flag_codes,
+        context,
+    )
+    plan.summary.update(kind="taper", current_daily_mg=current, requested_target_daily_mg=current)
+    return plan
+
+
+def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan:
+    """Rebuild a plan exactly from a summary's recorded inputs (e.g. a saved JSON).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> p = Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
+    >>> plan = build_plan(p, start_date=date(2026, 1, 5))
+    >>> rebuild_plan(plan.summary).schedule.equals(plan.schedule)
+    True
+    """
+    inputs = summary["inputs"]
+    patient = Patient(**inputs["patient"])
+    o = dict(inputs["options"])
+    when = date.fromisoformat(o["start_date"])
+    if summary.get("kind") == "taper":
+        return build_taper(
+            patient,
+            o["current_daily_mg"],
+            current_doses_per_day=o["current_doses_per_day"],
+            taper=o["taper"],
+            weight_basis=o["weight_basis"],
+            start_date=when,
+            strengths_mg=o["strengths_mg"],
+            oral_solution=o["oral_solution"],
+            dialysis_days=o["dialysis_days"],
+            rules=rules,
+        )
+    return build_plan(
+        patient,
+        weight_basis=o["weight_basis"],
+        start_daily_mg=o["start_daily_mg"],
+        target_daily_mg=o["target_daily_mg"],
+        titration=o["titration"],
+        taper=o["taper"],
+        review_weeks=o["review_weeks"],
+        start_date=when,
+        strengths_mg=o["strengths_mg"],
+        oral_solution=o["oral_solution"],
+        dialysis_days=o["dialysis_days"],
+        current_daily_mg=o["current_daily_mg"],
+        rules=rules,
+    )
