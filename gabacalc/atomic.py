@@ -7,13 +7,13 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 __all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:  # type: ignore[type-arg]
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on success rename it over ``path``.
 
     If the block raises, the temporary file is removed and ``path`` is untouched.

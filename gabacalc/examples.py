@@ -20,5 +20,6 @@ def example_patient() -> Patient:
     >>> example_patient().age_years
     72.0
     """
-    return Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3,
-                   scr_unit="mg/dL")
+    return Patient(
+        age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3, scr_unit="mg/dL"
+    )

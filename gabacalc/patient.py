@@ -96,6 +96,13 @@ class Patient:
         A measured or externally calculated creatinine clearance [mL/min].
     dialysis : {"none", "hemodialysis", "peritoneal"}
         Dialysis status.
+    risks : sequence of str, optional
+        Safety context from ``tables/context_choices.csv``: "opioids", "cns-depressants",
+        "respiratory", "falls", "pregnancy", "misuse", "epilepsy", "unstable-renal"
+        (a ";"- or ","-separated string is accepted too).
+    pain_type : str
+        "radicular" (sciatica, radiculopathy), "non-radicular" (mechanical low back pain),
+        "phn", "diabetic-neuropathy" or "other" (default).
     rules : Rules, optional
         Rule tables whose limits apply (default the shipped tables).
 
@@ -124,6 +131,8 @@ class Patient:
     scr_unit: str = "mg/dL"
     crcl_ml_min: float | None = None
     dialysis: str = "none"
+    risks: tuple[str, ...] = ()
+    pain_type: str = "other"
     rules: Rules | None = dataclass_field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -133,6 +142,12 @@ class Patient:
         set_(self, "dialysis", _choice(self.dialysis, "dialysis", "dialysis", DIALYSIS_CHOICES))
         unit = _UNIT_ALIASES.get(str(self.scr_unit).strip().lower(), self.scr_unit)
         set_(self, "scr_unit", _choice(unit, "scr_unit", "creatinine unit", SCR_UNITS))
+        set_(self, "risks", _risks(self.risks, rules))
+        set_(
+            self,
+            "pain_type",
+            _choice(self.pain_type, "pain_type", "pain type", tuple(rules.pain_types)),
+        )
         set_(self, "age_years", check_in_limits(self.age_years, "age_years", rules))
         set_(self, "weight_kg", check_in_limits(self.weight_kg, "weight_kg", rules))
         if self.height_cm is not None:
@@ -200,7 +215,22 @@ class Patient:
             "scr_unit": self.scr_unit,
             "crcl_ml_min": self.crcl_ml_min,
             "dialysis": self.dialysis,
+            "risks": list(self.risks),
+            "pain_type": self.pain_type,
         }
+
+
+def _risks(value: Any, rules: Rules) -> tuple[str, ...]:
+    """Known risk names, in the table's order, each once."""
+    if value is None:
+        return ()
+    items = value.replace(";", ",").split(",") if isinstance(value, str) else list(value)
+    names = [str(item).strip().lower() for item in items if str(item).strip()]
+    known = tuple(rules.risks)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"risk {unknown[0]!r} is not one of: {', '.join(known)}", field="risks")
+    return tuple(n for n in known if n in names)
 
 
 def _within(value: float, row: dict[str, str] | Any) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -116,13 +116,21 @@ class PlanOptions:
     chosen: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for the summary (dates as ISO strings)."""
+        """The options as asked for, as plain data (dates as ISO strings).
+
+        Options left to their defaults are None, so that re-building from this record
+        applies the same defaults (including the start-low rule) again.
+        """
+
+        def asked(name: str) -> Any:
+            return getattr(self, name) if name in self.chosen else None
+
         return {
             "weight_basis": self.weight_basis,
-            "start_daily_mg": self.start_daily_mg,
-            "target_daily_mg": self.target_daily_mg,
-            "titration": self.titration,
-            "taper": self.taper,
+            "start_daily_mg": asked("start_daily_mg"),
+            "target_daily_mg": asked("target_daily_mg"),
+            "titration": asked("titration"),
+            "taper": asked("taper"),
             "review_weeks": self.review_weeks,
             "start_date": self.start_date.isoformat(),
             "strengths_mg": list(self.strengths_mg),
@@ -446,10 +454,12 @@ def build_plan(
     >>> plan.summary["band"], plan.summary["max_daily_mg"], plan.summary["target_daily_mg"]
     ('CrCl > 30 to < 60 mL/min', 1400, 1400)
     >>> plan.summary["target_reached_date"], plan.summary["review_date"]
-    ('2026-02-02', '2026-02-16')
+    ('2026-02-13', '2026-02-27')
     >>> first = plan.steps.iloc[0]
     >>> int(first["daily_mg"]), first["frequency"], first["bedtime_take"]
-    (300, 'once daily', '1 x 300 mg capsule')
+    (100, 'once daily', '1 x 100 mg capsule')
+    >>> [f["code"] for f in plan.flags][:2]  # age 72 and CrCl 32: start low by default
+    ['TARGET_LIMITED_RENAL', 'START_LOW_DEFAULT']
     >>> int(plan.schedule["daily_mg"].max()) <= plan.summary["max_daily_mg"]
     True
     """
@@ -472,14 +482,119 @@ def build_plan(
     return plan_from_options(patient, options, rules)
 
 
+def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -> list[str]:
+    """Why this patient should start low (empty if no reason applies).
+
+    A respiratory-depression risk (opioids, CNS depressants, respiratory impairment), age
+    65 and over, CrCl below 60 mL/min, or dialysis (thresholds in
+    ``tables/clinical_thresholds.csv``).
+
+    Examples
+    --------
+    >>> p = Patient(age_years=70, sex="male", weight_kg=80, crcl_ml_min=90, risks=["opioids"])
+    >>> start_low_reasons(p, estimate_crcl(p), default_rules())
+    ['respiratory-depression risk (opioids)', 'age 70 years']
+    """
+    reasons = []
+    respiratory = [r for r in rules.thresholds["start_low_risks"].split(";") if r in patient.risks]
+    if respiratory:
+        reasons.append(f"respiratory-depression risk ({', '.join(respiratory)})")
+    if patient.age_years >= rules.threshold("older_adult_age_years"):
+        reasons.append(f"age {fmt_number(patient.age_years)} years")
+    crcl = estimate.crcl_ml_min
+    if patient.dialysis != "none":
+        reasons.append(f"{patient.dialysis} dialysis")
+    elif crcl is not None and crcl < rules.threshold("start_low_crcl_below_ml_min"):
+        reasons.append(f"CrCl {fmt_number(crcl)} mL/min")
+    return reasons
+
+
+def apply_start_low(
+    patient: Patient, estimate: RenalEstimate, options: PlanOptions, rules: Rules
+) -> tuple[PlanOptions, list[str], dict[str, str]]:
+    """Use the start-low defaults where they apply and the clinician chose nothing else.
+
+    Returns the options to plan with, the flag codes raised, and the flags' wording.
+    A start dose or preset the clinician chose is kept, and flagged if it is faster.
+    """
+    reasons = start_low_reasons(patient, estimate, rules)
+    if not reasons:
+        return options, [], {}
+    low_start = int(rules.threshold("start_low_start_daily_mg"))
+    low_titration = rules.thresholds["start_low_titration"]
+    changes: dict[str, Any] = {}
+    what, overridden, codes = [], [], []
+    if "titration" not in options.chosen:
+        changes["titration"] = low_titration
+        what.append(f"the {low_titration} titration preset")
+    elif options.titration != low_titration:
+        overridden.append(f"the {options.titration} titration preset")
+    if options.current_daily_mg is None:
+        if "start_daily_mg" not in options.chosen:
+            changes["start_daily_mg"] = low_start
+            what.append(f"a {fmt_mg(low_start)} start")
+        elif options.start_daily_mg > low_start:
+            overridden.append(f"a {fmt_mg(options.start_daily_mg)} start")
+    if changes:
+        options = replace(options, **changes)
+        codes.append("START_LOW_DEFAULT")
+    if overridden:
+        codes.append("START_LOW_OVERRIDDEN")
+    words = {
+        "start_low_reasons": "; ".join(reasons),
+        "start_low_what": " and ".join(what),
+        "start_low_choice": " and ".join(overridden),
+    }
+    return options, codes, words
+
+
+def context_flag_codes(patient: Patient, target_daily_mg: int | None, rules: Rules) -> list[str]:
+    """Safety-context flags for this patient (``tables/flags.csv``), most are from risks.
+
+    Examples
+    --------
+    >>> p = Patient(age_years=70, sex="male", weight_kg=80, crcl_ml_min=90,
+    ...             risks=["opioids", "falls"], pain_type="non-radicular")
+    >>> context_flag_codes(p, 2400, default_rules())
+    ['RESP_OPIOIDS', 'RESP_OLDER_ADULT', 'BEERS_FALLS', 'NON_RADICULAR', 'ABOVE_1800',
+     'SOMNOLENCE_DRIVING']
+    """
+    risks = set(patient.risks)
+    older = patient.age_years >= rules.threshold("older_adult_age_years")
+    wanted = [
+        ("RESP_OPIOIDS", "opioids" in risks),
+        ("RESP_CNS_DEPRESSANTS", "cns-depressants" in risks),
+        ("RESP_RESPIRATORY", "respiratory" in risks),
+        ("RESP_OLDER_ADULT", older),
+        ("BEERS_FALLS", older and "falls" in risks),
+        # Gabapentin with an opioid and another CNS depressant: 3 or more CNS-active drugs.
+        ("BEERS_CNS_ACTIVE", older and {"opioids", "cns-depressants"} <= risks),
+        ("NON_RADICULAR", patient.pain_type == "non-radicular"),
+        (
+            "ABOVE_1800",
+            target_daily_mg is not None
+            and target_daily_mg > rules.threshold("no_added_benefit_above_mg"),
+        ),
+        ("PREGNANCY", "pregnancy" in risks),
+        ("MISUSE", "misuse" in risks),
+        ("EPILEPSY", "epilepsy" in risks),
+        ("UNSTABLE_RENAL", "unstable-renal" in risks),
+        ("SOMNOLENCE_DRIVING", True),
+    ]
+    return [code for code, applies in wanted if applies]
+
+
 def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
     """Build the plan for already-resolved options (the shared path of every entry point)."""
     estimate = estimate_crcl(patient, options.weight_basis, rules)
+    options, start_low_codes, start_low_words = apply_start_low(patient, estimate, options, rules)
     band = select_band(estimate, patient.dialysis, rules)
     formulary = Formulary.from_options(rules, options.strengths_mg, options.oral_solution)
     engine = _Engine(rules, band, formulary)
-    flag_codes: list[str] = [*estimate.flag_codes, *band.flag_codes]
+    flag_codes: list[str] = [*start_low_codes, *estimate.flag_codes, *band.flag_codes]
     context: dict[str, Any] = {
+        **start_low_words,
+        "age_years": patient.age_years,
         "max_daily_mg": band.max_daily_mg,
         "min_daily_mg": band.min_daily_mg,
         "crcl_ml_min": fmt_number(estimate.crcl_ml_min, 1)
@@ -561,6 +676,7 @@ def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> P
         rules.limits["target_daily_mg"]["max"]
     ):
         flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
+    flag_codes.extend(context_flag_codes(patient, target, rules))
     return _assemble(
         patient,
         options,
@@ -961,7 +1077,9 @@ def _flags(rules: Rules, codes: Sequence[str], context: Mapping[str, Any]) -> li
         for key, value in context.items()
     }
     out = []
-    for code in dict.fromkeys(codes):
+    order = {"warning": 0, "caution": 1, "info": 2}
+    codes = sorted(dict.fromkeys(codes), key=lambda c: order[rules.flags[c]["severity"]])
+    for code in codes:
         row = rules.flags[code]
         out.append(
             {
@@ -1122,10 +1240,12 @@ def build_taper(
         "crcl_ml_min": fmt_number(estimate.crcl_ml_min, 1) if estimate.crcl_ml_min else "",
         "height_cm": fmt_number(patient.height_cm) if patient.height_cm else "",
         "current_daily_mg": fmt_number(current),
+        "age_years": patient.age_years,
         "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
     }
     if current > int(rules.limits["target_daily_mg"]["max"]):
         flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
+    flag_codes.extend(context_flag_codes(patient, None, rules))
     taper_preset = rules.taper_presets[options.taper]
     first_days: list[_Day] = []
     if current > band.max_daily_mg:
@@ -1181,7 +1301,7 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
     True
     """
     inputs = summary["inputs"]
-    patient = Patient(**inputs["patient"])
+    patient = Patient(**{**inputs["patient"], "risks": tuple(inputs["patient"]["risks"])})
     o = dict(inputs["options"])
     when = date.fromisoformat(o["start_date"])
     if summary.get("kind") == "taper":

@@ -52,6 +52,8 @@ TABLE_FILES: tuple[str, ...] = (
     "weight_basis.csv",
     "flags.csv",
     "texts.csv",
+    "context_choices.csv",
+    "clinical_thresholds.csv",
 )
 MANIFEST = "manifest.json"
 _SEVERITIES = ("info", "caution", "warning")
@@ -190,7 +192,14 @@ class Rules:
     weight_basis: tuple[tuple[float, float, str, str], ...]
     flags: Mapping[str, Mapping[str, str]]
     texts: Mapping[str, str]
+    risks: Mapping[str, Mapping[str, str]]
+    pain_types: Mapping[str, Mapping[str, str]]
+    thresholds: Mapping[str, str]
     rows: Mapping[str, tuple[Mapping[str, str], ...]]
+
+    def threshold(self, name: str) -> float:
+        """A numeric row of ``clinical_thresholds.csv``."""
+        return float(self.thresholds[name])
 
     def band_for(self, crcl_ml_min: float) -> RenalBand:
         """The one band an unrounded CrCl [mL/min] falls in."""
@@ -400,6 +409,8 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "weight_basis.csv": ("bmi_lower", "bmi_upper", "weight", "reason"),
     "flags.csv": ("code", "severity", "message", "action"),
     "texts.csv": ("key", "text"),
+    "context_choices.csv": ("kind", "name", "description"),
+    "clinical_thresholds.csv": ("parameter", "value", "unit"),
 }
 
 
@@ -567,6 +578,32 @@ def _build(
         if key not in texts:
             problems.append(f"texts.csv: missing text {key}")
 
+    risks = {r["name"]: r for r in rows["context_choices.csv"] if r["kind"] == "risk"}
+    pain_types = {r["name"]: r for r in rows["context_choices.csv"] if r["kind"] == "pain_type"}
+    for row in rows["context_choices.csv"]:
+        if row["kind"] not in ("risk", "pain_type"):
+            problems.append(f"context_choices.csv: unknown kind {row['kind']!r}")
+    thresholds = {r["parameter"]: r["value"] for r in rows["clinical_thresholds.csv"]}
+    cells = _Cells("clinical_thresholds.csv", problems)
+    for row in rows["clinical_thresholds.csv"]:
+        if row["unit"]:
+            cells.number(row, "value")
+    for key in (
+        "older_adult_age_years",
+        "start_low_crcl_below_ml_min",
+        "start_low_risks",
+        "start_low_start_daily_mg",
+        "start_low_titration",
+        "no_added_benefit_above_mg",
+    ):
+        if key not in thresholds:
+            problems.append(f"clinical_thresholds.csv: missing parameter {key}")
+    if thresholds.get("start_low_titration") not in titration:
+        problems.append("clinical_thresholds.csv: start_low_titration is not a titration preset")
+    for name in thresholds.get("start_low_risks", "").split(";"):
+        if name and name not in risks:
+            problems.append(f"clinical_thresholds.csv: start_low_risks names unknown {name!r}")
+
     if problems:
         return None
     return Rules(
@@ -590,6 +627,9 @@ def _build(
         weight_basis=weight_basis,
         flags=flags,
         texts=texts,
+        risks=risks,
+        pain_types=pain_types,
+        thresholds=thresholds,
         rows=dict(rows),
     )
 
