@@ -505,7 +505,9 @@ def _build(
 
     bands = _bands(rows["renal_bands.csv"], problems)
     band_ids = {b.band_id for b in bands}
-    supplements = _supplements(rows["hemodialysis_supplements.csv"], band_ids, problems)
+    supplements = _supplements(
+        rows["hemodialysis_supplements.csv"], band_ids if bands else None, problems
+    )
     strengths = _strengths(rows["strengths.csv"], problems)
     titration = _titration_presets(rows["titration_presets.csv"], problems)
     rise, reach, admin_size = _titration_limits(rows["titration_limits.csv"], problems)
@@ -636,6 +638,7 @@ def _build(
 
 def _bands(table: tuple[dict[str, str], ...], problems: list[str]) -> tuple[RenalBand, ...]:
     cells = _Cells("renal_bands.csv", problems)
+    before = len(problems)
     bands = []
     for row in table:
         below = cells.number(row, "proportional_below_ml_min", blank_ok=True)
@@ -656,7 +659,7 @@ def _bands(table: tuple[dict[str, str], ...], problems: list[str]) -> tuple[Rena
                 source_section=row["source_section"],
             )
         )
-    if problems:
+    if len(problems) > before:  # a malformed band: its edges cannot be checked
         return ()
     # Highest CrCl first: the order a reader scans the label's table in.
     ordered = sorted(bands, key=lambda b: b.lower_ml_min, reverse=True)
@@ -692,12 +695,12 @@ def _bands(table: tuple[dict[str, str], ...], problems: list[str]) -> tuple[Rena
 
 
 def _supplements(
-    table: tuple[dict[str, str], ...], band_ids: set[str], problems: list[str]
+    table: tuple[dict[str, str], ...], band_ids: set[str] | None, problems: list[str]
 ) -> dict[str, tuple[tuple[int, int, int], ...]]:
     cells = _Cells("hemodialysis_supplements.csv", problems)
     by_band: dict[str, list[tuple[int, int, int]]] = {}
     for row in table:
-        if row["band_id"] not in band_ids:
+        if band_ids is not None and row["band_id"] not in band_ids:
             problems.append(
                 f"hemodialysis_supplements.csv: band_id {row['band_id']!r} is not a renal band"
             )

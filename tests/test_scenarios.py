@@ -127,5 +127,7 @@ def test_hemodialysis_supplement_only_on_dialysis_days() -> None:
     plan = gabacalc.build_plan(patient, start_date=date(2026, 1, 5), dialysis_days="tue,thu,sat")
     given = plan.schedule[plan.schedule["post_dialysis_mg"] > 0]
     assert set(given["date"].dt.day_of_week) == {1, 3, 5}
-    assert (plan.schedule["morning_mg"] + plan.schedule["midday_mg"]
-            + plan.schedule["bedtime_mg"] == plan.schedule["daily_mg"]).all()
+    assert (
+        plan.schedule["morning_mg"] + plan.schedule["midday_mg"] + plan.schedule["bedtime_mg"]
+        == plan.schedule["daily_mg"]
+    ).all()
