@@ -366,19 +366,27 @@ class _Engine:
         count = self.band.doses_per_day if max_count is None else max_count
         return self.formulary.split_for_daily(daily_mg, count, self.admin_size)
 
-    def impossible(self, what: str) -> InputError:
-        hint = (
-            "allow the oral solution (oral_solution / --oral-solution), which measures "
-            f"{fmt_mg(self.formulary.solution_step_mg or 25)} steps"
-            if self.formulary.solution is None
-            else "allow more capsule strengths (e.g. 100 mg)"
-        )
+    def impossible(self, what: str, cap_mg: float) -> InputError:
+        """The refusal for a dose the allowed forms cannot make, with what would help."""
+        if self.formulary.solution is None:
+            hint = (
+                "allow smaller capsules (e.g. 100 mg) or the oral solution "
+                f"(oral_solution / --oral-solution), which measures "
+                f"{fmt_mg(self._solution_step())} steps"
+            )
+        else:
+            hint = "allow more capsule strengths (e.g. 100 mg)"
         return InputError(
-            f"{what}: no dose the allowed forms ({self.formulary.forms_text() or 'none'}) "
-            f"can make fits within this band's maximum of "
-            f"{fmt_mg(self.band.max_daily_mg)}/day ({self.band.label}); {hint}",
+            f"{what}: the allowed forms ({self.formulary.forms_text() or 'none'}) cannot make "
+            f"any dose of at most {fmt_mg(cap_mg)}/day (this band's maximum is "
+            f"{fmt_mg(self.band.max_daily_mg)}/day, {self.band.label}); {hint}",
             field="strengths_mg",
         )
+
+    def _solution_step(self) -> float:
+        solution = next(s for s in self.rules.strengths if s.is_solution)
+        assert solution.volume_ml is not None and solution.measure_step_ml is not None
+        return solution.strength_mg / solution.volume_ml * solution.measure_step_ml
 
 
 def build_plan(
@@ -610,7 +618,7 @@ def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> P
     target_cap = min(options.target_daily_mg, band.max_daily_mg)
     target_split = engine.floor(target_cap)
     if target_split is None:
-        raise engine.impossible("cannot make a target dose")
+        raise engine.impossible("cannot make a target dose", target_cap)
     target = target_split.daily_mg
     target_limits: list[str] = []
     if band.max_daily_mg < options.target_daily_mg:
@@ -632,7 +640,7 @@ def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> P
         start_cap = min(options.start_daily_mg, band.max_daily_mg, target)
         start_split = engine.floor(start_cap)
         if start_split is None:
-            raise engine.impossible("cannot make a start dose")
+            raise engine.impossible("cannot make a start dose", start_cap)
         first_limits = []
         if start_split.daily_mg < options.start_daily_mg:
             if band.max_daily_mg < options.start_daily_mg:
@@ -707,7 +715,7 @@ def _titration_from_current(
     cap = min(current, band.max_daily_mg, max(target, 1))
     first = engine.floor(cap)
     if first is None:
-        raise engine.impossible("cannot make the current dose")
+        raise engine.impossible("cannot make the current dose", cap)
     limits: list[str] = []
     if current > band.max_daily_mg:
         limits.append(LIMIT_RENAL)
@@ -1251,7 +1259,7 @@ def build_taper(
     if current > band.max_daily_mg:
         lowered = engine.floor(band.max_daily_mg)
         if lowered is None:
-            raise engine.impossible("cannot make a dose within the band")
+            raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
         flag_codes.append("CURRENT_ABOVE_BAND")
         context["start_daily_mg"] = fmt_number(lowered.daily_mg)
         first_days = [
@@ -1267,7 +1275,7 @@ def build_taper(
     else:
         found = engine.split(current, count) or engine.floor(current)
         if found is None:
-            raise engine.impossible("cannot make the current dose")
+            raise engine.impossible("cannot make the current dose", current)
         held = found
     days = first_days + _taper(engine, held, taper_preset)
     context["start_daily_mg"] = fmt_number(days[0].split.daily_mg)

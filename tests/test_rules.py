@@ -125,7 +125,7 @@ def test_every_problem_is_reported_at_once(tables: Path) -> None:
 
 def test_a_missing_table_is_reported(tables: Path) -> None:
     (tables / "texts.csv").unlink()
-    with pytest.raises(RuleTableError, match="texts.csv: missing"):
+    with pytest.raises(RuleTableError, match=r"texts\.csv: missing"):
         load_rules(tables)
 
 
