@@ -793,21 +793,20 @@ def _titrate(
 
 
 def _taper(engine: _Engine, start: Split, preset: TaperPreset) -> list[_Day]:
-    """Taper days after the review, ending with one day at 0 mg (stopped)."""
+    """Taper days after the review, ending with one day at 0 mg (stopped).
+
+    Administrations never increase during the taper: each step is split into at most as
+    many administrations as the step before.
+    """
     days: list[_Day] = []
-    current = start.daily_mg
-    count = start.doses_per_day
+    current = start
     source = preset.source_id
     reason = f"taper step ({preset.preset}: {preset.description})"
-    while current > 0:
+    while True:
         nxt = _next_taper_dose(engine, current, preset)
-        if nxt <= 0:
+        if nxt is None:
             break
-        split = engine.split(nxt, count)
-        if split is None:  # pragma: no cover - _next_taper_dose returns makeable doses
-            break
-        count = split.doses_per_day
-        days.extend([_Day(split, "taper", (), reason, source)] * preset.interval_days)
+        days.extend([_Day(nxt, "taper", (), reason, source)] * preset.interval_days)
         current = nxt
     if not days and start.daily_mg > 0:
         # Even the first step down reaches 0: hold the start dose one interval, then stop,
@@ -818,33 +817,34 @@ def _taper(engine: _Engine, start: Split, preset: TaperPreset) -> list[_Day]:
     return days
 
 
-def _next_taper_dose(engine: _Engine, current: int, preset: TaperPreset) -> int:
-    count_cap = engine.band.doses_per_day
+def _next_taper_dose(engine: _Engine, current: Split, preset: TaperPreset) -> Split | None:
+    """The next, lower, makeable step of a taper; None when the next step is to stop."""
+    mg, count = current.daily_mg, current.doses_per_day
+    formulary, size = engine.formulary, engine.admin_size
     if preset.kind == "fixed":
         assert preset.step_mg and preset.low_threshold_mg and preset.low_step_mg
-        if current > preset.low_threshold_mg:
-            wanted = max(current - preset.step_mg, preset.low_threshold_mg)
+        if mg > preset.low_threshold_mg:
+            wanted = max(mg - preset.step_mg, preset.low_threshold_mg)
         else:
-            wanted = current - preset.low_step_mg
-        if wanted <= 0:
-            return 0
-        found = engine.formulary.floor_daily(wanted, count_cap, engine.admin_size)
-        return found.daily_mg if found is not None else 0
+            wanted = mg - preset.low_step_mg
+        return formulary.floor_daily(wanted, count, size) if wanted > 0 else None
     assert preset.fraction is not None and preset.min_step_mg is not None
-    proportional = current * (1 - preset.fraction)
-    ceiling = current - preset.min_step_mg
-    below = engine.formulary.floor_daily(min(proportional, ceiling), count_cap, engine.admin_size)
-    quantum = engine.formulary.quantum_mg
+    proportional = mg * (1 - preset.fraction)
+    ceiling = mg - preset.min_step_mg
+    if ceiling <= 0:
+        return None
+    below = formulary.floor_daily(min(proportional, ceiling), count, size)
     above = None
-    for mg in range(math.ceil(proportional / quantum) * quantum, ceiling + 1, quantum):
-        above = engine.formulary.split_for_daily(mg, count_cap, engine.admin_size)
+    quantum = formulary.quantum_mg
+    for candidate in range(math.ceil(proportional / quantum) * quantum, ceiling + 1, quantum):
+        above = formulary.split_for_daily(candidate, count, size)
         if above is not None:
             break
-    options = [s.daily_mg for s in (below, above) if s is not None]
+    options = [s for s in (below, above) if s is not None]
     if not options:
-        return 0
+        return None
     # The makeable dose nearest the proportional reduction (the lower one on a tie).
-    return min(options, key=lambda mg: (abs(mg - proportional), mg))
+    return min(options, key=lambda s: (abs(s.daily_mg - proportional), s.daily_mg))
 
 
 # -------------------------------------------------------------------------- assembling
@@ -1257,7 +1257,7 @@ def build_taper(
     taper_preset = rules.taper_presets[options.taper]
     first_days: list[_Day] = []
     if current > band.max_daily_mg:
-        lowered = engine.floor(band.max_daily_mg)
+        lowered = engine.formulary.floor_daily(band.max_daily_mg, count, engine.admin_size)
         if lowered is None:
             raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
         flag_codes.append("CURRENT_ABOVE_BAND")
@@ -1273,7 +1273,7 @@ def build_taper(
         ] * taper_preset.interval_days
         held = lowered
     else:
-        found = engine.split(current, count) or engine.floor(current)
+        found = engine.formulary.floor_daily(current, count, engine.admin_size)
         if found is None:
             raise engine.impossible("cannot make the current dose", current)
         held = found
