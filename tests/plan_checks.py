@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import timedelta
 
@@ -56,7 +57,7 @@ def check_plan_invariants(plan: gabacalc.Plan) -> None:
     assert list(sched["day"]) == list(range(1, len(sched) + 1))
     # 4. Titration never rises more than 300 mg/day in a day, nor faster than the EU SPC.
     daily = sched["daily_mg"].tolist()
-    rises = [b - a for a, b in zip(daily, daily[1:], strict=False)]
+    rises = [b - a for a, b in itertools.pairwise(daily)]
     assert max(rises, default=0) <= 300
     if s["kind"] == "titration" and s["current_daily_mg"] is None:
         for dose, min_days in ((1800, 7), (2400, 14), (3600, 21)):
