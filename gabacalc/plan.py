@@ -610,6 +610,7 @@ def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> P
         else "",
         "height_cm": fmt_number(patient.height_cm) if patient.height_cm else "",
         "requested_target_daily_mg": fmt_number(options.target_daily_mg),
+        "target_kind": "requested" if "target_daily_mg" in options.chosen else "default",
         "requested_start_daily_mg": fmt_number(options.start_daily_mg),
         "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
     }
