@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
@@ -86,6 +87,17 @@ STEP_COLUMNS = (
     "limited_by",
     "reason",
     "source_id",
+)
+
+_INT_COLUMNS = (
+    "day",
+    "daily_mg",
+    "doses_per_day",
+    "morning_mg",
+    "midday_mg",
+    "bedtime_mg",
+    "post_dialysis_mg",
+    "max_daily_mg",
 )
 
 LIMIT_RENAL = "renal band"
@@ -928,7 +940,13 @@ def _assemble(
 
     records: dict[str, list[Any]] = {c: [] for c in SCHEDULE_COLUMNS}
     dialysis_weekdays = {WEEKDAYS.index(d) for d in options.dialysis_days}
-    describe = formulary.describe
+    described: dict[int, str] = {}
+
+    def describe(mg: int) -> str:
+        if mg not in described:
+            described[mg] = formulary.describe(mg)
+        return described[mg]
+
     for i, day in enumerate(days):
         when = start + timedelta(days=i)
         s = day.split
@@ -964,21 +982,13 @@ def _assemble(
         records["midday_take"].append(describe(s.midday_mg))
         records["bedtime_take"].append(describe(s.bedtime_mg))
         records["post_dialysis_take"].append(describe(post))
-    schedule = pd.DataFrame(records, columns=list(SCHEDULE_COLUMNS))
-    schedule["date"] = pd.to_datetime(schedule["date"])
-    for name in (
-        "day",
-        "daily_mg",
-        "doses_per_day",
-        "morning_mg",
-        "midday_mg",
-        "bedtime_mg",
-        "post_dialysis_mg",
-        "max_daily_mg",
-    ):
-        schedule[name] = schedule[name].astype("int64")
+    columns: dict[str, Any] = dict(records)
+    columns["date"] = pd.to_datetime(records["date"])
+    for name in _INT_COLUMNS:
+        columns[name] = np.asarray(records[name], dtype=np.int64)
+    schedule = pd.DataFrame(columns, columns=list(SCHEDULE_COLUMNS))
 
-    steps = _steps(days, schedule, hemodialysis)
+    steps = _steps(days, records, hemodialysis)
     flags = _flags(rules, flag_codes, context)
     summary = _summary(
         patient,
@@ -1015,34 +1025,36 @@ def _assemble(
     )
 
 
-def _steps(days: Sequence[_Day], schedule: pd.DataFrame, hemodialysis: bool) -> pd.DataFrame:
+def _steps(
+    days: Sequence[_Day], records: Mapping[str, list[Any]], hemodialysis: bool
+) -> pd.DataFrame:
+    """One row per run of days with the same regimen and phase (from the schedule's lists)."""
     rows: list[dict[str, Any]] = []
     start_i = 0
     for i in range(1, len(days) + 1):
-        if i < len(days) and days[i] is days[i - 1]:
-            continue
-        if i < len(days) and (days[i].split, days[i].phase) == (
-            days[start_i].split,
-            days[start_i].phase,
+        if i < len(days) and (
+            days[i] is days[i - 1]
+            or (days[i].split, days[i].phase) == (days[start_i].split, days[start_i].phase)
         ):
             continue
-        first, last = schedule.iloc[start_i], schedule.iloc[i - 1]
         day = days[start_i]
-        block = schedule.iloc[start_i:i]
-        post = block["post_dialysis_mg"]
-        post_mg = int(post.max()) if hemodialysis and len(post) else 0
-        post_take = (
-            block["post_dialysis_take"].iloc[int(post.to_numpy().argmax())] if post_mg else ""
-        )
+        post = records["post_dialysis_mg"][start_i:i]
+        post_mg = max(post) if hemodialysis else 0
+        post_take = records["post_dialysis_take"][start_i + post.index(post_mg)] if post_mg else ""
         limited = "; ".join(
-            dict.fromkeys(part for text in block["limited_by"] if text for part in text.split("; "))
+            dict.fromkeys(
+                part
+                for text in records["limited_by"][start_i:i]
+                if text
+                for part in text.split("; ")
+            )
         )
         rows.append(
             {
                 "step": len(rows) + 1,
                 "phase": day.phase,
-                "start_date": first["date"],
-                "end_date": last["date"],
+                "start_date": records["date"][start_i],
+                "end_date": records["date"][i - 1],
                 "days": i - start_i,
                 "daily_mg": day.split.daily_mg,
                 "doses_per_day": day.split.doses_per_day,
@@ -1052,31 +1064,25 @@ def _steps(days: Sequence[_Day], schedule: pd.DataFrame, hemodialysis: bool) -> 
                 "morning_mg": day.split.morning_mg,
                 "midday_mg": day.split.midday_mg,
                 "bedtime_mg": day.split.bedtime_mg,
-                "morning_take": first["morning_take"],
-                "midday_take": first["midday_take"],
-                "bedtime_take": first["bedtime_take"],
+                "morning_take": records["morning_take"][start_i],
+                "midday_take": records["midday_take"][start_i],
+                "bedtime_take": records["bedtime_take"][start_i],
                 "post_dialysis_mg": post_mg,
                 "post_dialysis_take": post_take,
-                "max_daily_mg": int(first["max_daily_mg"]),
+                "max_daily_mg": records["max_daily_mg"][start_i],
                 "limited_by": limited,
                 "reason": day.reason,
                 "source_id": day.source_id,
             }
         )
         start_i = i
-    steps = pd.DataFrame(rows, columns=list(STEP_COLUMNS))
-    for column in (
-        "step",
-        "days",
-        "daily_mg",
-        "doses_per_day",
-        "morning_mg",
-        "midday_mg",
-        "bedtime_mg",
-        "post_dialysis_mg",
-        "max_daily_mg",
-    ):
-        steps[column] = steps[column].astype("int64")
+    columns: dict[str, Any] = {name: [row[name] for row in rows] for name in STEP_COLUMNS}
+    for name in ("start_date", "end_date"):
+        columns[name] = pd.to_datetime(columns[name])
+    for name in (*_INT_COLUMNS[1:], "step", "days"):
+        if name in columns:
+            columns[name] = np.asarray(columns[name], dtype=np.int64)
+    steps = pd.DataFrame(columns, columns=list(STEP_COLUMNS))
     return steps
 
 
