@@ -604,28 +604,48 @@ def context_flag_codes(patient: Patient, target_daily_mg: int | None, rules: Rul
     return [code for code, applies in wanted if applies]
 
 
-def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
-    """Build the plan for already-resolved options (the shared path of every entry point)."""
+@dataclass
+class _Setup:
+    """What every entry point works out first: the estimate, band, forms and flag wording."""
+
+    estimate: RenalEstimate
+    band: BandChoice
+    formulary: Formulary
+    engine: _Engine
+    flag_codes: list[str]
+    context: dict[str, Any]
+
+
+def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
     estimate = estimate_crcl(patient, options.weight_basis, rules)
-    options, start_low_codes, start_low_words = apply_start_low(patient, estimate, options, rules)
     band = select_band(estimate, patient.dialysis, rules)
     formulary = Formulary.from_options(rules, options.strengths_mg, options.oral_solution)
-    engine = _Engine(rules, band, formulary)
-    flag_codes: list[str] = [*start_low_codes, *estimate.flag_codes, *band.flag_codes]
+    flag_codes = [*estimate.flag_codes, *band.flag_codes]
+    current = options.current_daily_mg
+    if current is not None and current > int(rules.limits["target_daily_mg"]["max"]):
+        flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
     context: dict[str, Any] = {
-        **start_low_words,
         "age_years": patient.age_years,
         "max_daily_mg": band.max_daily_mg,
         "min_daily_mg": band.min_daily_mg,
-        "crcl_ml_min": fmt_number(estimate.crcl_ml_min, 1)
-        if estimate.crcl_ml_min is not None
-        else "",
-        "height_cm": fmt_number(patient.height_cm) if patient.height_cm else "",
-        "requested_target_daily_mg": fmt_number(options.target_daily_mg),
+        "crcl_ml_min": estimate.crcl_ml_min if estimate.crcl_ml_min is not None else "",
+        "height_cm": patient.height_cm if patient.height_cm is not None else "",
+        "current_daily_mg": current if current is not None else "",
+        "requested_target_daily_mg": options.target_daily_mg,
         "target_kind": "requested" if "target_daily_mg" in options.chosen else "default",
-        "requested_start_daily_mg": fmt_number(options.start_daily_mg),
+        "requested_start_daily_mg": options.start_daily_mg,
         "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
     }
+    return _Setup(estimate, band, formulary, _Engine(rules, band, formulary), flag_codes, context)
+
+
+def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
+    """Build the plan for already-resolved options (the shared path of every entry point)."""
+    setup = _prepare(patient, options, rules)
+    estimate, band, formulary, engine = setup.estimate, setup.band, setup.formulary, setup.engine
+    options, start_low_codes, start_low_words = apply_start_low(patient, estimate, options, rules)
+    flag_codes = [*start_low_codes, *setup.flag_codes]
+    context = {**setup.context, **start_low_words}
 
     # Target: at most the band maximum, and makeable from the allowed forms.
     target_cap = min(options.target_daily_mg, band.max_daily_mg)
@@ -671,10 +691,9 @@ def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> P
             tuple(first_limits),
             tuple(target_limits) or (LIMIT_TARGET,),
         )
-    context["start_daily_mg"] = fmt_number(days[0].split.daily_mg)
-    context["target_daily_mg"] = fmt_number(target)
-    context["target_cap_mg"] = target_cap
-    context["current_daily_mg"] = fmt_number(options.current_daily_mg or 0)
+    context.update(
+        start_daily_mg=days[0].split.daily_mg, target_daily_mg=target, target_cap_mg=target_cap
+    )
 
     # Maintenance at the target until the review date.
     reached_index = next(i for i, d in enumerate(days) if d.split.daily_mg >= target)
@@ -693,10 +712,6 @@ def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> P
     taper_days = _taper(engine, maintenance.split, taper)
     days = days + taper_days
 
-    if options.current_daily_mg is not None and options.current_daily_mg > int(
-        rules.limits["target_daily_mg"]["max"]
-    ):
-        flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
     flag_codes.extend(context_flag_codes(patient, target, rules))
     return _assemble(
         patient,
@@ -1242,24 +1257,11 @@ def build_taper(
         current_doses_per_day=current_doses_per_day,
     )
     assert options.current_daily_mg is not None
-    estimate = estimate_crcl(patient, options.weight_basis, rules)
-    band = select_band(estimate, patient.dialysis, rules)
-    formulary = Formulary.from_options(rules, options.strengths_mg, options.oral_solution)
-    engine = _Engine(rules, band, formulary)
-    flag_codes = [*estimate.flag_codes, *band.flag_codes]
+    setup = _prepare(patient, options, rules)
+    estimate, band, formulary, engine = setup.estimate, setup.band, setup.formulary, setup.engine
+    flag_codes, context = setup.flag_codes, setup.context
     current = options.current_daily_mg
     count = min(options.current_doses_per_day or band.doses_per_day, band.doses_per_day)
-    context: dict[str, Any] = {
-        "max_daily_mg": band.max_daily_mg,
-        "min_daily_mg": band.min_daily_mg,
-        "crcl_ml_min": fmt_number(estimate.crcl_ml_min, 1) if estimate.crcl_ml_min else "",
-        "height_cm": fmt_number(patient.height_cm) if patient.height_cm else "",
-        "current_daily_mg": fmt_number(current),
-        "age_years": patient.age_years,
-        "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
-    }
-    if current > int(rules.limits["target_daily_mg"]["max"]):
-        flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
     flag_codes.extend(context_flag_codes(patient, None, rules))
     taper_preset = rules.taper_presets[options.taper]
     first_days: list[_Day] = []
@@ -1268,7 +1270,6 @@ def build_taper(
         if lowered is None:
             raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
         flag_codes.append("CURRENT_ABOVE_BAND")
-        context["start_daily_mg"] = fmt_number(lowered.daily_mg)
         first_days = [
             _Day(
                 lowered,
@@ -1285,7 +1286,7 @@ def build_taper(
             raise engine.impossible("cannot make the current dose", current)
         held = found
     days = first_days + _taper(engine, held, taper_preset)
-    context["start_daily_mg"] = fmt_number(days[0].split.daily_mg)
+    context["start_daily_mg"] = days[0].split.daily_mg
     plan = _assemble(
         patient,
         options,

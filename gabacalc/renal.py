@@ -210,38 +210,30 @@ def estimate_crcl(
             field="height_cm",
         )
 
+    def unestimated(crcl: float | None, method: str, text: str, reason: str) -> RenalEstimate:
+        codes_here = ("CRCL_GIVEN",) if method == "given" else ()
+        return RenalEstimate(
+            crcl_ml_min=crcl,
+            method=method,
+            formula_text=text,
+            weight_basis=weight_basis,
+            weight_used=None,
+            weight_used_kg=None,
+            weight_reason=reason,
+            ideal_weight_kg=ibw,
+            adjusted_weight_kg=abw,
+            bmi_kg_m2=bmi,
+            scr_mg_dl=None,
+            flag_codes=codes_here,
+        )
+
     if patient.crcl_ml_min is not None:
         given = patient.crcl_ml_min
-        return RenalEstimate(
-            crcl_ml_min=given,
-            method="given",
-            formula_text=f"given: {fmt_number(given, 2)} mL/min (measured or calculated "
-            "outside gabacalc)",
-            weight_basis=weight_basis,
-            weight_used=None,
-            weight_used_kg=None,
-            weight_reason="not used: CrCl was given",
-            ideal_weight_kg=ibw,
-            adjusted_weight_kg=abw,
-            bmi_kg_m2=bmi,
-            scr_mg_dl=None,
-            flag_codes=("CRCL_GIVEN",),
-        )
+        text = f"given: {fmt_number(given, 2)} mL/min (measured or calculated outside gabacalc)"
+        return unestimated(given, "given", text, "not used: CrCl was given")
     if patient.scr is None:
-        return RenalEstimate(
-            crcl_ml_min=None,
-            method="not estimated",
-            formula_text=f"not estimated: {patient.dialysis} dialysis without a residual CrCl",
-            weight_basis=weight_basis,
-            weight_used=None,
-            weight_used_kg=None,
-            weight_reason="not used: CrCl not estimated on dialysis",
-            ideal_weight_kg=ibw,
-            adjusted_weight_kg=abw,
-            bmi_kg_m2=bmi,
-            scr_mg_dl=None,
-            flag_codes=(),
-        )
+        text = f"not estimated: {patient.dialysis} dialysis without a residual CrCl"
+        return unestimated(None, "not estimated", text, "not used: CrCl not estimated on dialysis")
 
     used, used_kg, reason = _choose_weight(patient, weight_basis, ibw, abw, bmi, rules)
     if patient.height_cm is None:
