@@ -27,8 +27,9 @@ def assert_safe_dose_text(text: str) -> None:
 @pytest.fixture
 def example_plan() -> gabacalc.Plan:
     """The README's example: 72-year-old woman, CrCl about 32 mL/min, band 400-1,400 mg."""
-    return gabacalc.build_plan(example_patient(), target_daily_mg=1800,
-                               start_date=EXAMPLE_START_DATE)
+    return gabacalc.build_plan(
+        example_patient(), target_daily_mg=1800, start_date=EXAMPLE_START_DATE
+    )
 
 
 @pytest.fixture
