@@ -1,0 +1,227 @@
+"""Draw a plan: total daily dose against date, with the renal ceiling, phases and review.
+
+An edge module: it draws what the core decided and decides nothing. ``plot_plan`` draws on
+the Axes it is given (or a new one) and never saves or shows a figure by itself;
+``render_png`` draws on a figure of its own (no pyplot state) for the CLI and the PDF.
+
+Every artist a test or a reader may want carries a ``gid``: ``"dose"`` (titration and
+maintenance), ``"taper"`` (conditional, dashed), ``"band-max"``, ``"review"``,
+``"post-dialysis"``, ``"phase-<name>"`` and ``"verification"``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from gabacalc.plan import Plan
+
+__all__ = ["plot_plan", "render_png", "stamp_text"]
+
+_PHASE_COLOURS = {"titration": "#dbe9f6", "maintenance": "#e3f1df", "taper": "#f6e6d6"}
+_DOSE_COLOUR = "#1f4e79"
+_TAPER_COLOUR = "#a35200"
+_CEILING_COLOUR = "#b00020"
+
+
+def stamp_text(summary: dict[str, Any], short: bool = False) -> str:
+    """The verification line with the versions, as every output carries it.
+
+    Examples
+    --------
+    >>> stamp = {"gabacalc_version": "0.1.0", "rules_version": "2026.11.1",
+    ...          "rules_sha256": "ab" * 32}
+    >>> stamp_text(stamp, short=True).split(" | ")
+    ['Illustrative plan - requires physician verification', 'gabacalc 0.1.0',
+     'rules 2026.11.1 (sha256 abababababab)']
+    """
+    sha = summary["rules_sha256"]
+    return (
+        f"{VERIFICATION_TEXT} | gabacalc {summary['gabacalc_version']} | "
+        f"rules {summary['rules_version']} (sha256 {sha[:12] if short else sha})"
+    )
+
+
+def _step_xy(dates: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Points for a post-step line that covers each day whole (one extra point at the end)."""
+    x = np.append(dates.to_numpy(), dates.iloc[-1] + timedelta(days=1))
+    y = np.append(values.to_numpy(dtype=float), float(values.iloc[-1]))
+    return x, y
+
+
+def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
+    """Draw ``plan`` on ``ax`` (or on a new pyplot Axes) and return the Axes.
+
+    Total daily dose as steps (the taper dashed, because it applies only without clear
+    benefit at the review), the renal band maximum as a ceiling, phases shaded, the review
+    date marked, post-dialysis doses as markers, and the verification text.
+
+    Parameters
+    ----------
+    plan : Plan
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new Axes from ``matplotlib.pyplot.subplots``.
+    legend : bool
+        Draw the legend below the Axes (default True; a grid of small charts may omit it).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from matplotlib.figure import Figure
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> ax = plot_plan(plan, Figure().subplots())
+    >>> [line.get_gid() for line in ax.get_lines()][:3]
+    ['dose', 'taper', 'band-max']
+    """
+    from matplotlib import dates as mdates
+    from matplotlib import ticker
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(9, 5.2), layout="constrained")
+    s = plan.summary
+    schedule = plan.schedule
+    dates = schedule["date"]
+    is_taper = (schedule["phase"] == "taper").to_numpy()
+
+    for phase, colour in _PHASE_COLOURS.items():
+        days = dates[schedule["phase"] == phase]
+        if len(days):
+            ax.axvspan(
+                days.iloc[0],
+                days.iloc[-1] + timedelta(days=1),
+                color=colour,
+                alpha=0.6,
+                lw=0,
+                gid=f"phase-{phase}",
+                label=f"{phase} phase",
+                zorder=0,
+            )
+
+    before = ~is_taper
+    if before.any():
+        x, y = _step_xy(dates[before], schedule["daily_mg"][before])
+        ax.step(x, y, where="post", color=_DOSE_COLOUR, lw=2.2, gid="dose", label="daily dose")
+    else:
+        ax.plot([], [], gid="dose")
+    if is_taper.any():
+        x, y = _step_xy(dates[is_taper], schedule["daily_mg"][is_taper])
+        if before.any():
+            # Join the taper to the last held dose so the line reads as one course.
+            x = np.insert(x, 0, dates[is_taper].iloc[0])
+            y = np.insert(y, 0, float(schedule["daily_mg"][before].iloc[-1]))
+        label = "taper (only if no clear benefit)" if s["kind"] == "titration" else "taper"
+        ax.step(x, y, where="post", color=_TAPER_COLOUR, lw=2, ls="--", gid="taper", label=label)
+    else:
+        ax.plot([], [], gid="taper")
+
+    x, y = _step_xy(dates, schedule["max_daily_mg"])
+    ax.step(
+        x,
+        y,
+        where="post",
+        color=_CEILING_COLOUR,
+        lw=1.2,
+        ls=":",
+        gid="band-max",
+        label=f"band maximum {fmt_mg(s['max_daily_mg'])}/day ({s['band']})",
+    )
+
+    post = schedule["post_dialysis_mg"] > 0
+    if post.any():
+        ax.plot(
+            dates[post] + timedelta(hours=12),
+            schedule["post_dialysis_mg"][post],
+            ls="none",
+            marker="v",
+            color="#5b2a86",
+            gid="post-dialysis",
+            label="post-dialysis dose (mg, on dialysis days)",
+        )
+
+    if s["kind"] == "titration" and s["review_date"]:
+        ax.axvline(
+            mdates.date2num(pd.Timestamp(s["review_date"])),
+            color="black",
+            lw=1.2,
+            ls="-.",
+            gid="review",
+            label=f"efficacy review {s['review_date']}",
+        )
+
+    ax.set_xlabel("Date")
+    ax.set_ylabel("Total daily dose (mg/day)")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt_number(v, 0)))
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    top = max(float(schedule["max_daily_mg"].max()), float(schedule["daily_mg"].max()))
+    ax.set_ylim(0, top * 1.3 + 1)
+    ax.set_xlim(dates.iloc[0], dates.iloc[-1] + timedelta(days=1))
+    ax.set_title(
+        f"{s['band']}: {fmt_mg(s['start_daily_mg'])}/day to {fmt_mg(s['target_daily_mg'])}/day",
+        fontsize=10,
+    )
+    ax.text(
+        0.01,
+        0.98,
+        stamp_text(s, short=True),
+        transform=ax.transAxes,
+        fontsize=6.5,
+        va="top",
+        ha="left",
+        gid="verification",
+        bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9, "pad": 2},
+    )
+    if legend:
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=7, frameon=False
+        )
+    return ax
+
+
+def figure_for(plan: Plan, width_in: float = 9.0, height_in: float = 5.2) -> Figure:
+    """A stand-alone Figure (no pyplot) with the plan drawn and the full stamp at the foot."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width_in, height_in), dpi=100)
+    ax = fig.subplots()
+    plot_plan(plan, ax)
+    fig.text(0.5, 0.01, stamp_text(plan.summary), ha="center", va="bottom", fontsize=6)
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.93, bottom=0.3)
+    return fig
+
+
+def render_png(plan: Plan, dpi: int = 150) -> bytes:
+    """The chart as PNG bytes; the same plan always gives the same bytes.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> render_png(plan)[:4]
+    b'\\x89PNG'
+    """
+    fig = figure_for(plan)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()

@@ -1,0 +1,447 @@
+"""The ``gabacalc`` command: a thin layer over the public functions.
+
+Each command parses its options, calls one public function, calls the writers, and turns a
+``GabacalcError`` into one ``Error: ...`` line. Exit codes: 0 success; 2 a mistake in the
+input (a value out of range, an unknown name, a bad option); 1 anything else that stopped
+the command (a rule table that fails its checks, a file that cannot be written). Nothing
+is written unless every output was made: all files are prepared first, then renamed into
+place together.
+
+matplotlib and reportlab are imported only when a PNG or PDF is asked for, so that
+``gabacalc plan ... --csv out.csv`` costs little more than starting Python with pandas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gabacalc._version import __version__
+from gabacalc.errors import GabacalcError, InputError, RuleTableError
+from gabacalc.wording import VERIFICATION_TEXT
+
+__all__ = ["main"]
+
+_EPILOG_PLAN = """\b
+Example (a 72-year-old woman, 60 kg, 160 cm, serum creatinine 1.3 mg/dL):
+  gabacalc plan --age 72 --sex female --weight-kg 60 --height-cm 160 \\
+      --scr 1.3 --start-date 2026-01-05 --csv plan.csv --pdf plan.pdf
+\b
+Exit codes: 0 done; 2 a mistake in the input (nothing written); 1 another failure.
+"""
+
+
+class _InputFailure(click.ClickException):
+    """A mistake in the input: one ``Error: ...`` line, exit 2."""
+
+    exit_code = 2
+
+
+class _Failure(click.ClickException):
+    """Anything else that stopped the command: one ``Error: ...`` line, exit 1."""
+
+    exit_code = 1
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn gabacalc's errors into one ``Error:`` line (never a traceback)."""
+    try:
+        yield
+    except InputError as error:
+        raise _InputFailure(str(error)) from None
+    except RuleTableError as error:
+        raise _Failure(str(error)) from None
+    except GabacalcError as error:  # pragma: no cover - every error is one of the above
+        raise _Failure(str(error)) from None
+    except OSError as error:
+        name = error.filename or ""
+        raise _Failure(f"cannot write {name}: {error.strerror or error}") from None
+
+
+def _parse_strengths(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    values = []
+    for item in text.replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            values.append(int(item))
+        except ValueError:
+            raise InputError(
+                f"strength {item!r} in --strengths is not a whole number of mg; "
+                "give e.g. 100,300,400",
+                field="strengths_mg",
+            ) from None
+    return values
+
+
+# ---------------------------------------------------------------------- shared options
+
+
+def _patient_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--age", type=float, required=True, help="Age [years], 18-110."),
+        click.option("--sex", required=True, help="female or male (for Cockcroft-Gault)."),
+        click.option("--weight-kg", type=float, required=True, help="Actual weight [kg]."),
+        click.option("--height-cm", type=float, help="Height [cm]; for ideal/adjusted weight."),
+        click.option("--scr", type=float, help="Serum creatinine, in --scr-unit."),
+        click.option("--scr-unit", default="mg/dL", show_default=True, help="mg/dL or umol/L."),
+        click.option("--crcl", type=float, help="A measured or known CrCl [mL/min], not SCr."),
+        click.option(
+            "--dialysis",
+            default="none",
+            show_default=True,
+            help="none, hemodialysis or peritoneal.",
+        ),
+        click.option(
+            "--risk",
+            "risks",
+            multiple=True,
+            help="Safety context, repeatable: opioids, cns-depressants, respiratory, falls, "
+            "pregnancy, misuse, epilepsy, unstable-renal.",
+        ),
+        click.option(
+            "--pain-type",
+            default="other",
+            show_default=True,
+            help="radicular, non-radicular, phn, diabetic-neuropathy or other.",
+        ),
+        click.option(
+            "--weight-basis",
+            help="auto (default), actual, ideal or adjusted weight for Cockcroft-Gault.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _form_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--start-date",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="Day 1, YYYY-MM-DD (default today).",
+        ),
+        click.option("--strengths", help="Solid strengths allowed [mg], e.g. 100,300,400."),
+        click.option(
+            "--oral-solution",
+            is_flag=True,
+            help="Allow the 250 mg/5 mL oral solution (measured in 0.5 mL steps).",
+        ),
+        click.option("--dialysis-days", help="Hemodialysis days, e.g. mon,wed,fri (default)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--csv", "csv_path", help="Write the day-by-day schedule (- for stdout)."),
+        click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Write a PDF."),
+        click.option("--png", "png_path", type=click.Path(dir_okay=False), help="Write the chart."),
+        click.option("--json", "json_path", help="Write the summary and steps (- for stdout)."),
+        click.option(
+            "--pagesize",
+            default="letter",
+            show_default=True,
+            help="PDF page size: letter or a4.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _patient(kw: dict[str, Any]) -> Any:
+    from gabacalc.patient import Patient
+
+    return Patient(
+        age_years=kw.pop("age"),
+        sex=kw.pop("sex"),
+        weight_kg=kw.pop("weight_kg"),
+        height_cm=kw.pop("height_cm"),
+        scr=kw.pop("scr"),
+        scr_unit=kw.pop("scr_unit"),
+        crcl_ml_min=kw.pop("crcl"),
+        dialysis=kw.pop("dialysis"),
+        risks=kw.pop("risks"),
+        pain_type=kw.pop("pain_type"),
+    )
+
+
+def _form_keywords(kw: dict[str, Any]) -> dict[str, Any]:
+    when = kw.pop("start_date")
+    return {
+        "start_date": when.date() if isinstance(when, datetime) else None,
+        "strengths_mg": _parse_strengths(kw.pop("strengths")),
+        "oral_solution": kw.pop("oral_solution"),
+        "dialysis_days": kw.pop("dialysis_days"),
+    }
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _render(plan: Any, kind: str, pagesize: str) -> bytes:
+    if kind == "csv":
+        from gabacalc.export import csv_text
+
+        return csv_text(plan).encode("utf-8")
+    if kind == "json":
+        from gabacalc.export import json_text
+
+        return json_text(plan).encode("utf-8")
+    if kind == "png":
+        from gabacalc.chart import render_png
+
+        return render_png(plan)
+    from gabacalc.pdf import pdf_bytes
+
+    return pdf_bytes(plan, pagesize)
+
+
+def _write_together(files: dict[Path, bytes]) -> None:
+    """Write every file or none: each to a temporary file beside it, then rename them all."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for target, data in files.items():
+            folder = target.parent if str(target.parent) else Path(".")
+            if not folder.is_dir():
+                raise OSError(2, "the folder does not exist", str(target))
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+            temps.append((Path(name), target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(name, 0o644)
+        for temp, target in temps:
+            os.replace(temp, target)
+    finally:
+        for temp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+
+
+def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str) -> None:
+    """Write the outputs asked for, or print the plan when none was."""
+    asked = {kind: path for kind, path in outputs.items() if path}
+    if not asked:
+        from gabacalc.terminal import plan_text
+
+        click.echo(plan_text(plan), nl=False)
+        return
+    to_stdout = [kind for kind, path in asked.items() if path == "-"]
+    if len(to_stdout) > 1:
+        raise InputError("only one of --csv and --json can write to stdout (-)", field="outputs")
+    for kind in to_stdout:
+        if kind not in ("csv", "json"):
+            raise InputError(f"--{kind} cannot write to stdout; give a file name", field=kind)
+    if pagesize not in ("letter", "a4"):
+        raise InputError(f"page size {pagesize!r} is not one of: letter, a4", field="pagesize")
+    rendered = {kind: _render(plan, kind, pagesize) for kind in asked}
+    files = {Path(path): rendered[kind] for kind, path in asked.items() if path != "-"}
+    _write_together(files)
+    for kind in to_stdout:
+        click.echo(rendered[kind].decode("utf-8"), nl=False)
+    report = click.echo if not to_stdout else functools.partial(click.echo, err=True)
+    for path in files:
+        report(f"Wrote {path}")
+    flags = plan.summary["flags"]
+    if flags:
+        report("Flags: " + ", ".join(f"{f['code']} ({f['severity']})" for f in flags))
+    report(f"{VERIFICATION_TEXT} | gabacalc {__version__} | rules {plan.summary['rules_version']}")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@click.group(
+    epilog="\b\nStart with: gabacalc demo\nEvery output: " + VERIFICATION_TEXT + ".",
+)
+@click.version_option(__version__, prog_name="gabacalc")
+def main() -> None:
+    """Illustrative gabapentin titration plans clamped to renal function.
+
+    Every plan is illustrative and requires physician verification.
+    """
+
+
+@main.command(epilog=_EPILOG_PLAN)
+@_patient_options
+@click.option("--start-mg", type=float, help="First day's dose [mg/day], 100-300.")
+@click.option("--target-mg", type=float, help="Target [mg/day], 300-3,600 (default 1,800).")
+@click.option("--titration", help="Titration preset: label-phn, weekly (default) or gentle.")
+@click.option("--taper", help="Taper preset: weekly (default) or gradual.")
+@click.option("--review-weeks", type=float, help="Efficacy review after 4-6 weeks (default 6).")
+@_form_options
+@_output_options
+def plan(**kw: Any) -> None:
+    """Build a titration plan and print it, or write CSV, PDF, PNG and JSON."""
+    from gabacalc.plan import build_plan
+
+    outputs = {k: kw.pop(f"{k}_path") for k in ("csv", "pdf", "png", "json")}
+    pagesize = kw.pop("pagesize")
+    with _user_errors():
+        patient = _patient(kw)
+        result = build_plan(
+            patient,
+            weight_basis=kw.pop("weight_basis"),
+            start_daily_mg=kw.pop("start_mg"),
+            target_daily_mg=kw.pop("target_mg"),
+            titration=kw.pop("titration"),
+            taper=kw.pop("taper"),
+            review_weeks=kw.pop("review_weeks"),
+            **_form_keywords(kw),
+        )
+        _emit(result, outputs, pagesize)
+
+
+@main.command(
+    epilog="""\b
+Example (already on 1,800 mg/day three times daily, CrCl 40 mL/min):
+  gabacalc taper --age 60 --sex male --weight-kg 70 --crcl 40 \\
+      --current-mg 1800 --current-doses 3 --pdf taper.pdf
+"""
+)
+@_patient_options
+@click.option("--current-mg", type=float, required=True, help="Current dose [mg/day].")
+@click.option("--current-doses", type=int, help="Current administrations per day, 1-3.")
+@click.option("--taper", help="Taper preset: weekly (default) or gradual.")
+@_form_options
+@_output_options
+def taper(**kw: Any) -> None:
+    """A taper for a patient already taking gabapentin (never stop abruptly)."""
+    from gabacalc.plan import build_taper
+
+    outputs = {k: kw.pop(f"{k}_path") for k in ("csv", "pdf", "png", "json")}
+    pagesize = kw.pop("pagesize")
+    with _user_errors():
+        patient = _patient(kw)
+        result = build_taper(
+            patient,
+            kw.pop("current_mg"),
+            current_doses_per_day=kw.pop("current_doses"),
+            taper=kw.pop("taper"),
+            weight_basis=kw.pop("weight_basis"),
+            **_form_keywords(kw),
+        )
+        _emit(result, outputs, pagesize)
+
+
+@main.command(
+    epilog="""\b
+Example:
+  gabacalc crcl --age 72 --sex female --weight-kg 60 --height-cm 160 --scr 1.3
+"""
+)
+@_patient_options
+def crcl(**kw: Any) -> None:
+    """The renal estimate (formula with the numbers) and the label's band, only."""
+    from gabacalc.renal import estimate_crcl, select_band
+    from gabacalc.rules import default_rules
+    from gabacalc.terminal import estimate_text
+
+    with _user_errors():
+        rules = default_rules()
+        patient = _patient(kw)
+        estimate = estimate_crcl(patient, kw.pop("weight_basis") or "auto", rules)
+        band = select_band(estimate, patient.dialysis, rules)
+        stamp = {
+            "gabacalc_version": __version__,
+            "rules_version": rules.rules_version,
+            "rules_sha256": rules.rules_sha256,
+        }
+        click.echo(estimate_text(estimate, band, stamp, rules.texts["band_edge_rule"]), nl=False)
+
+
+@main.command(
+    epilog="""\b
+Example:
+  gabacalc demo --out gabacalc-demo
+"""
+)
+@click.option(
+    "--out",
+    "folder",
+    default="gabacalc-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for plan.csv, plan.pdf, plan.png and plan.json.",
+)
+def demo(folder: str) -> None:
+    """The built-in example patient: writes CSV, PDF, PNG and JSON and prints their paths.
+
+    A 72-year-old woman, 60 kg, 160 cm, serum creatinine 1.3 mg/dL; day 1 is 2026-01-05.
+    """
+    from gabacalc.examples import EXAMPLE_START_DATE, example_patient
+    from gabacalc.plan import build_plan
+
+    with _user_errors():
+        result = build_plan(example_patient(), start_date=EXAMPLE_START_DATE)
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {kind: str(out / f"plan.{kind}") for kind in ("csv", "pdf", "png", "json")}
+        s = result.summary
+        click.echo(
+            f"Example patient: {s['crcl_method']}; {s['band']}; target "
+            f"{s['target_daily_mg']:,} mg/day; review {s['review_date']}"
+        )
+        _emit(result, dict(paths), "letter")
+
+
+@main.command(
+    epilog="""\b
+Example:
+  gabacalc tables
+  gabacalc tables --dir my-reviewed-tables
+"""
+)
+@click.option(
+    "--dir",
+    "tables_dir",
+    type=click.Path(file_okay=False),
+    help="Check another tables folder (default the shipped tables).",
+)
+def tables(tables_dir: str | None) -> None:
+    """List the rule tables with their sources, version and checksum, and check them."""
+    from gabacalc.rules import default_tables_dir, load_rules
+
+    folder = Path(tables_dir) if tables_dir else default_tables_dir()
+    with _user_errors():
+        if not folder.is_dir():
+            raise InputError(f"tables folder {str(folder)!r} does not exist", field="tables_dir")
+        rules = load_rules(folder)
+    click.echo(f"Rule tables in {folder}")
+    for name in sorted(rules.table_sha256):
+        used = sorted(
+            {row["source_id"] for row in rules.rows.get(name, ()) if row.get("source_id")}
+        )
+        click.echo(
+            f"  {name:<28} version {rules.table_versions[name]}  sha256 "
+            f"{rules.table_sha256[name][:16]}  sources: {', '.join(used) or '-'}"
+        )
+    click.echo("Sources")
+    for source_id, source in rules.sources.items():
+        click.echo(f"  {source_id}: {source['citation']} ({source['revision']})")
+    click.echo(
+        f"All {len(rules.table_sha256)} tables valid: rules {rules.rules_version} "
+        f"sha256 {rules.rules_sha256}"
+    )
+    click.echo(f"{VERIFICATION_TEXT} | gabacalc {__version__}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Write a plan as CSV (the day-by-day schedule) or JSON (the summary and the steps).
+
+An edge module: it formats what the core decided. Both formats are deterministic (same
+plan, same bytes) and carry the verification text, the gabacalc version and the rule
+tables' version and checksum.
+
+The CSV opens in a spreadsheet and in pandas. Its first lines are a header a person reads
+first, each starting with ``#`` (``pandas.read_csv(path, comment="#")`` skips them); the
+text after the ``#`` sits in its own quoted cell so that a spreadsheet never splits
+"1,800 mg" into two cells. Text cells a spreadsheet would run as a formula (starting
+with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from gabacalc.atomic import atomic_write_text
+from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gabacalc.plan import Plan
+
+__all__ = [
+    "csv_text",
+    "header_lines",
+    "json_text",
+    "neutralise_cell",
+    "plan_record",
+    "step_records",
+    "write_csv",
+    "write_json",
+]
+
+_DIALYSIS_WORDS = {
+    "none": "no dialysis",
+    "hemodialysis": "on hemodialysis",
+    "peritoneal": "on peritoneal dialysis",
+}
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(text: str) -> str:
+    """Make a text cell safe to open in a spreadsheet (no formula, no comment mark).
+
+    Examples
+    --------
+    >>> neutralise_cell("=HYPERLINK(1)"), neutralise_cell("1 x 100 mg capsule")
+    ("'=HYPERLINK(1)", '1 x 100 mg capsule')
+    """
+    text = text.replace("#", "No. ")
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def header_lines(plan: Plan) -> list[str]:
+    """What a person reads before the table: verification, versions, the basis, the flags.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> header_lines(plan)[0]
+    'Illustrative plan - requires physician verification'
+    """
+    s = plan.summary
+    lines = [
+        VERIFICATION_TEXT,
+        f"gabacalc {s['gabacalc_version']}; rule tables {s['rules_version']}; "
+        f"rules sha256 {s['rules_sha256']}",
+        f"Patient: {patient_text(s)}",
+        f"Renal estimate: {s['crcl_method']}",
+        f"Band: {s['band']}, {fmt_number(s['min_daily_mg'])}-{fmt_mg(s['max_daily_mg'])}/day "
+        f"({s['band_source']}). {s['band_reason']}",
+        f"Target: {fmt_mg(s['target_daily_mg'])}/day ({s['target_regimen']})",
+        f"Dates: {dates_text(s)}",
+    ]
+    lines.extend(flag_text(flag) for flag in s["flags"])
+    return lines
+
+
+def patient_text(summary: dict[str, Any]) -> str:
+    """The patient's inputs in one line, e.g. ``"72 years, female, 60 kg, 160 cm, ..."``."""
+    p = summary["inputs"]["patient"]
+    parts = [f"{fmt_number(p['age_years'])} years", p["sex"], f"{fmt_number(p['weight_kg'])} kg"]
+    parts.append(
+        f"{fmt_number(p['height_cm'])} cm" if p["height_cm"] is not None else "height not given"
+    )
+    if p["scr"] is not None:
+        parts.append(f"serum creatinine {fmt_number(p['scr'], 2)} {p['scr_unit']}")
+    if p["crcl_ml_min"] is not None:
+        parts.append(f"CrCl given {fmt_number(p['crcl_ml_min'])} mL/min")
+    parts.append(_DIALYSIS_WORDS.get(p["dialysis"], p["dialysis"]))
+    if p["risks"]:
+        parts.append("risks: " + ", ".join(p["risks"]))
+    parts.append(f"pain type: {p['pain_type']}")
+    return ", ".join(parts)
+
+
+def dates_text(summary: dict[str, Any]) -> str:
+    """The key dates in one line."""
+    s = summary
+    if s["kind"] == "taper":
+        return f"taper from {s['start_date']}; no gabapentin from {s['taper_end_date']}"
+    reached = (
+        f"target reached {s['target_reached_date']} (day {s['target_reached_day']})"
+        if s["target_reached_date"]
+        else "target not reached"
+    )
+    return (
+        f"start {s['start_date']}; {reached}; efficacy review {s['review_date']}; "
+        f"taper if no clear benefit from {s['taper_start_date']}, "
+        f"no gabapentin from {s['taper_end_date']}"
+    )
+
+
+def flag_text(flag: dict[str, str]) -> str:
+    """One flag as a line: severity, code, message, what to do, source."""
+    return (
+        f"{flag['severity'].upper()} {flag['code']}: {flag['message']} "
+        f"What to do: {flag['action']} (source: {flag['source_id']} {flag['source_section']})"
+    )
+
+
+def csv_text(plan: Plan) -> str:
+    """The schedule as CSV text (``\\n`` line ends), header lines first.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> import io, pandas as pd
+    >>> back = pd.read_csv(io.StringIO(csv_text(plan)), comment="#")
+    >>> back["daily_mg"].iloc[[0, 7]].tolist(), back["date"].iloc[0]
+    ([300, 600], '2026-01-05')
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for line in header_lines(plan):
+        writer.writerow(["#", neutralise_cell(line)])
+    table = plan.schedule.copy()
+    table["date"] = table["date"].dt.strftime("%Y-%m-%d")
+    for column in table.columns:
+        if pd.api.types.is_string_dtype(table[column]) and column != "date":
+            table[column] = table[column].map(neutralise_cell)
+    table.to_csv(out, index=False, lineterminator="\n")
+    return out.getvalue()
+
+
+def plan_record(plan: Plan) -> dict[str, Any]:
+    """The summary and the steps as plain data (what the JSON holds).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> record = plan_record(plan)
+    >>> record["verification"], record["steps"][0]["start_date"]
+    ('Illustrative plan - requires physician verification', '2026-01-05')
+    """
+    s = plan.summary
+    rows = step_records(plan.steps)
+    return {
+        "verification": VERIFICATION_TEXT,
+        "gabacalc_version": s["gabacalc_version"],
+        "rules_version": s["rules_version"],
+        "rules_sha256": s["rules_sha256"],
+        "summary": s,
+        "steps": rows,
+    }
+
+
+def step_records(steps: pd.DataFrame) -> list[dict[str, Any]]:
+    """The steps as plain dicts: dates as ISO strings, numbers as Python ints.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> step_records(plan.steps)[0]["end_date"], step_records(plan.steps)[0]["daily_mg"]
+    ('2026-01-11', 300)
+    """
+    table = steps.copy()
+    for column in ("start_date", "end_date"):
+        table[column] = table[column].dt.strftime("%Y-%m-%d")
+    return [
+        {str(key): _plain(value) for key, value in row.items()}
+        for row in table.to_dict(orient="records")
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    return value
+
+
+def json_text(plan: Plan) -> str:
+    """The plan record as indented JSON (ASCII, no NaN), ending in a newline."""
+    return json.dumps(plan_record(plan), indent=2, allow_nan=False) + "\n"
+
+
+def write_csv(plan: Plan, path: str | Path) -> Path:
+    """Write the schedule CSV to ``path``, whole or not at all.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> path = write_csv(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.csv")
+    >>> path.read_text().splitlines()[0]
+    '#,Illustrative plan - requires physician verification'
+    """
+    return atomic_write_text(path, csv_text(plan))
+
+
+def write_json(plan: Plan, path: str | Path) -> Path:
+    """Write the summary and steps as JSON to ``path``, whole or not at all.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> path = write_json(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.json")
+    >>> json.loads(path.read_text())["summary"]["band"]
+    'CrCl >= 60 mL/min'
+    """
+    return atomic_write_text(path, json_text(plan))
