@@ -1,0 +1,347 @@
+"""The ``gabacalc`` command: every command, every error path, nothing written on failure."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from gabacalc import VERIFICATION_TEXT, __version__, default_rules
+from gabacalc.cli import main
+from gabacalc.rules import default_tables_dir
+from tests.conftest import assert_safe_dose_text
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: The README's example patient, with a fixed day 1.
+EXAMPLE = [
+    "--age", "72", "--sex", "female", "--weight-kg", "60", "--height-cm", "160",
+    "--scr", "1.3", "--start-date", "2026-01-05",
+]  # fmt: skip
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output + result.stderr
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+# ------------------------------------------------------------------------------ help
+
+
+@pytest.mark.parametrize("command", ["plan", "taper", "crcl", "demo", "tables"])
+def test_every_command_has_help_with_a_worked_example(command: str) -> None:
+    code, out, _ = run(command, "--help")
+    assert code == 0
+    assert "Example" in out
+    assert "gabacalc " + command in out
+
+
+def test_the_group_help_and_version() -> None:
+    code, out, _ = run("--help")
+    assert code == 0 and VERIFICATION_TEXT in out
+    code, out, _ = run("--version")
+    assert code == 0 and __version__ in out
+
+
+def test_python_dash_m_gabacalc_works() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gabacalc", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: gabacalc" in result.stdout
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_prints_the_basis_of_every_number_then_the_steps() -> None:
+    code, out, _ = run("plan", *EXAMPLE)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == VERIFICATION_TEXT
+    assert lines[-2] == VERIFICATION_TEXT and default_rules().rules_sha256 in lines[-1]
+    text = " ".join(out.split())  # undo the wrapping
+    assert "(140 - 72 years) x 52.4 kg / (72 x 1.3 mg/dL) x 0.85 = 32.3 mL/min" in text
+    assert "ideal body weight 52.4 kg" in text
+    assert "CrCl > 30 to < 60 mL/min: 400-1,400 mg/day in 2 doses" in text
+    assert "Band edges: the unrounded CrCl" in text
+    assert "1,400 mg/day: 700 mg in the morning, 700 mg at bedtime" in text
+    assert "efficacy review 2026-02-27" in text
+    assert "TARGET_LIMITED_RENAL" in text and "START_LOW_DEFAULT" in text
+    assert "1. 2026-01-05 to 2026-01-07 (3 days) titration: 100 mg/day, once daily" in text
+    assert "bedtime 100 mg 1 x 100 mg capsule" in text
+    assert "With clear benefit: continue" in text and "Without clear benefit" in text
+    assert_safe_dose_text(out)
+
+
+def test_plan_writes_every_document_and_says_where(tmp_path: Path) -> None:
+    paths = {kind: tmp_path / f"p.{kind}" for kind in ("csv", "pdf", "png", "json")}
+    args = [a for kind, path in paths.items() for a in (f"--{kind}", str(path))]
+    code, out, _ = run("plan", *EXAMPLE, *args)
+    assert code == 0
+    for path in paths.values():
+        assert path.stat().st_size > 100
+        assert f"Wrote {path}" in out
+    assert paths["pdf"].read_bytes().startswith(b"%PDF-")
+    assert paths["png"].read_bytes().startswith(b"\x89PNG")
+    assert VERIFICATION_TEXT in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_plan_csv_to_stdout_is_clean_csv_and_messages_go_to_stderr() -> None:
+    code, out, err = run("plan", *EXAMPLE, "--csv", "-")
+    assert code == 0
+    table = pd.read_csv(io.StringIO(out), comment="#")
+    assert table["daily_mg"].max() == 1400
+    assert out.splitlines()[0] == f"#,{VERIFICATION_TEXT}"
+    assert VERIFICATION_TEXT in err
+
+
+def test_plan_json_to_stdout() -> None:
+    code, out, _ = run("plan", *EXAMPLE, "--json", "-")
+    assert code == 0
+    record = json.loads(out)
+    assert record["summary"]["max_daily_mg"] == 1400
+    assert record["verification"] == VERIFICATION_TEXT
+
+
+def test_risks_and_pain_type_reach_the_plan_and_its_flags() -> None:
+    code, out, _ = run(
+        "plan", *EXAMPLE, "--risk", "opioids", "--risk", "falls", "--pain-type", "non-radicular"
+    )
+    assert code == 0
+    for flag in ("RESP_OPIOIDS", "BEERS_FALLS", "NON_RADICULAR"):
+        assert flag in out
+
+
+def test_choices_made_on_the_command_line_reach_the_plan() -> None:
+    code, out, _ = run(
+        "plan", "--age", "40", "--sex", "male", "--weight-kg", "80", "--crcl", "100",
+        "--start-mg", "300", "--target-mg", "2400", "--titration", "label-phn",
+        "--taper", "gradual", "--review-weeks", "4", "--start-date", "2026-03-02",
+        "--strengths", "100,300", "--json", "-",
+    )  # fmt: skip
+    assert code == 0
+    s = json.loads(out)["summary"]
+    assert (s["target_daily_mg"], s["titration"], s["taper"], s["review_weeks"]) == (
+        2400,
+        "label-phn",
+        "gradual",
+        4,
+    )
+    assert s["allowed_forms"] == "100 mg capsule, 300 mg capsule"
+    assert s["start_date"] == "2026-03-02"
+
+
+def test_hemodialysis_days_and_oral_solution_reach_the_plan() -> None:
+    code, out, _ = run(
+        "plan", "--age", "60", "--sex", "male", "--weight-kg", "70",
+        "--dialysis", "hemodialysis", "--dialysis-days", "tue,thu,sat",
+        "--oral-solution", "--start-date", "2026-01-05", "--json", "-",
+    )  # fmt: skip
+    assert code == 0
+    s = json.loads(out)["summary"]
+    assert s["inputs"]["options"]["dialysis_days"] == ["tue", "thu", "sat"]
+    assert "oral solution" in s["allowed_forms"]
+
+
+# ------------------------------------------------------------------------ failures
+
+ERRORS = [
+    # (arguments after "plan", exit code, the exact error line)
+    (
+        ["--age", "72", "--sex", "female", "--weight-kg", "60", "--scr", "88"],
+        2,
+        "Error: serum creatinine 88 mg/dL is outside 0.2-20 mg/dL (did you mean 88 umol/L? "
+        "set the creatinine unit, scr_unit / --scr-unit, to umol/L)",
+    ),
+    (
+        [*EXAMPLE, "--risk", "smoking"],
+        2,
+        "Error: risk 'smoking' is not one of: opioids, cns-depressants, respiratory, falls, "
+        "pregnancy, misuse, epilepsy, unstable-renal",
+    ),
+    (
+        [*EXAMPLE, "--titration", "fast"],
+        2,
+        "Error: titration preset 'fast' is not one of: label-phn, weekly, gentle",
+    ),
+    (
+        [*EXAMPLE, "--strengths", "100,abc"],
+        2,
+        "Error: strength 'abc' in --strengths is not a whole number of mg; give e.g. 100,300,400",
+    ),
+    ([*EXAMPLE, "--pagesize", "b5", "--pdf", "x.pdf"], 2, "Error: page size 'b5' is not one of: letter, a4"),  # noqa: E501
+    ([*EXAMPLE, "--csv", "-", "--json", "-"], 2, "Error: only one of --csv and --json can write to stdout (-)"),  # noqa: E501
+    ([*EXAMPLE, "--pdf", "-"], 2, "Error: --pdf cannot write to stdout; give a file name"),
+    (["--age", "abc", "--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Invalid value for '--age': 'abc' is not a valid float."),  # noqa: E501
+    (["--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Missing option '--age'."),
+    ([*EXAMPLE[:-2], "--start-date", "05/01/2026"], 2, "Error: Invalid value for '--start-date': '05/01/2026' does not match the format '%Y-%m-%d'."),  # noqa: E501
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "code", "message"), ERRORS)
+def test_a_mistake_gives_one_error_line_its_exit_code_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], code: int, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    outputs = ["--csv", "out.csv"] if "--csv" not in args else []
+    got, _out, err = run("plan", *args, *outputs)
+    assert got == code
+    assert message in err.splitlines()
+    assert [line for line in err.splitlines() if line.startswith("Error")] == [message]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("range_args", "message"),
+    [
+        (["--review-weeks", "8"], "Error: review after 8 weeks is outside 4-6 weeks"),
+        (["--target-mg", "5000"], "Error: target dose 5,000 mg/day is outside 300-3,600 mg/day"),
+        (["--start-mg", "50"], "Error: start dose 50 mg/day is outside 100-300 mg/day"),
+    ],
+)
+def test_out_of_range_options_name_the_value_and_the_range(
+    range_args: list[str], message: str
+) -> None:
+    code, _, err = run("plan", *EXAMPLE, *range_args)
+    assert code == 2
+    assert err.strip() == message
+
+
+def test_contradictory_inputs_are_refused() -> None:
+    code, _, err = run(
+        "plan", "--age", "60", "--sex", "male", "--weight-kg", "70", "--scr", "1", "--crcl", "50"
+    )
+    assert code == 2 and err.startswith("Error: ")
+    code, _, err = run(
+        "plan", "--age", "60", "--sex", "male", "--weight-kg", "70", "--scr", "5",
+        "--dialysis", "hemodialysis",
+    )  # fmt: skip
+    assert code == 2 and err.startswith("Error: ")
+
+
+def test_when_one_output_cannot_be_written_none_is(tmp_path: Path) -> None:
+    good = tmp_path / "plan.csv"
+    bad = tmp_path / "missing-folder" / "plan.pdf"
+    code, _, err = run("plan", *EXAMPLE, "--csv", str(good), "--pdf", str(bad))
+    assert code == 1
+    assert err.startswith(f"Error: cannot write {bad}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_file_is_left_whole_when_the_command_fails(tmp_path: Path) -> None:
+    target = tmp_path / "plan.csv"
+    target.write_text("the signed plan from last week\n")
+    code, _, _ = run("plan", *EXAMPLE, "--scr", "88", "--csv", str(target))
+    assert code == 2
+    assert target.read_text() == "the signed plan from last week\n"
+
+
+# ---------------------------------------------------------------- other commands
+
+
+def test_taper_command_writes_a_taper_that_never_goes_up(tmp_path: Path) -> None:
+    out_csv = tmp_path / "taper.csv"
+    code, _, _ = run(
+        "taper", "--age", "60", "--sex", "male", "--weight-kg", "70", "--crcl", "40",
+        "--current-mg", "1800", "--current-doses", "3", "--start-date", "2026-01-05",
+        "--csv", str(out_csv),
+    )  # fmt: skip
+    assert code == 0
+    table = pd.read_csv(out_csv, comment="#")
+    assert table["daily_mg"].iloc[0] == 1400  # lowered at once to the band maximum
+    assert table["daily_mg"].is_monotonic_decreasing
+    assert table["daily_mg"].iloc[-1] == 0
+    assert "CURRENT_ABOVE_BAND" in out_csv.read_text()
+
+
+def test_taper_command_refuses_a_bad_administration_count() -> None:
+    code, _, err = run(
+        "taper", "--age", "60", "--sex", "male", "--weight-kg", "70", "--crcl", "40",
+        "--current-mg", "900", "--current-doses", "5",
+    )  # fmt: skip
+    assert code == 2
+    assert err.strip() == (
+        "Error: doses per day 5 is outside 1-3 (once, twice or three times daily)"
+    )
+
+
+def test_crcl_shows_the_estimate_and_band_only() -> None:
+    code, out, _ = run("crcl", *EXAMPLE[:-2])
+    assert code == 0
+    text = " ".join(out.split())
+    assert "32.3 mL/min: Cockcroft-Gault: (140 - 72 years)" in text
+    assert "CrCl > 30 to < 60 mL/min: 400-1,400 mg/day in 2 divided doses" in text
+    assert "Steps" not in text
+    assert out.splitlines()[0] == VERIFICATION_TEXT
+
+
+def test_demo_writes_four_documents_and_prints_their_paths(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    code, out, _ = run("demo", "--out", str(folder))
+    assert code == 0
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["plan.csv", "plan.json", "plan.pdf", "plan.png"]
+    for name in names:
+        assert f"Wrote {folder / name}" in out
+
+
+def test_tables_lists_every_table_with_version_checksum_and_sources() -> None:
+    code, out, _ = run("tables")
+    assert code == 0
+    rules = default_rules()
+    for name, sha in rules.table_sha256.items():
+        assert name in out and sha[:16] in out
+    assert f"sha256 {rules.rules_sha256}" in out
+    assert "neurontin-uspi: NEURONTIN (gabapentin)" in out
+
+
+def test_tables_fails_when_a_table_was_edited_without_its_manifest(tmp_path: Path) -> None:
+    copy = tmp_path / "tables"
+    shutil.copytree(default_tables_dir(), copy)
+    bands = copy / "renal_bands.csv"
+    bands.write_text(bands.read_text().replace("3600", "4800", 1))
+    code, _, err = run("tables", "--dir", str(copy))
+    assert code == 1
+    assert err.startswith("Error: ")
+    assert "renal_bands.csv" in err
+
+
+def test_tables_refuses_a_missing_folder(tmp_path: Path) -> None:
+    code, _, err = run("tables", "--dir", str(tmp_path / "nope"))
+    assert code == 2
+    assert err.strip() == f"Error: tables folder {str(tmp_path / 'nope')!r} does not exist"
+
+
+# ------------------------------------------------------------------------- speed
+
+
+def test_plan_to_csv_never_imports_matplotlib_or_reportlab(tmp_path: Path) -> None:
+    args = ["plan", *EXAMPLE, "--csv", str(tmp_path / "p.csv")]
+    code = (
+        "import sys; from click.testing import CliRunner; from gabacalc.cli import main;"
+        f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code == 0, r.output;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('matplotlib', 'reportlab')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert (tmp_path / "p.csv").exists()

@@ -1,0 +1,280 @@
+"""The documents a clinician files: CSV, JSON, PDF and chart, read back and checked."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import re
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import dates as mdates
+from matplotlib.figure import Figure
+from pypdf import PdfReader
+
+import gabacalc
+from gabacalc import VERIFICATION_TEXT
+from gabacalc.chart import plot_plan, render_png
+from gabacalc.export import csv_text, json_text, neutralise_cell
+from gabacalc.pdf import pdf_bytes
+from gabacalc.terminal import plan_text
+from tests.conftest import assert_safe_dose_text
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    """The text of each page, with line breaks and repeated spaces folded."""
+    return [" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(data)).pages]
+
+
+@pytest.fixture
+def long_plan() -> gabacalc.Plan:
+    """A slow climb to 3,600 mg/day and a gradual taper: many steps, several pages."""
+    patient = gabacalc.Patient(age_years=45, sex="male", weight_kg=85, crcl_ml_min=110)
+    return gabacalc.build_plan(
+        patient,
+        start_daily_mg=100,
+        target_daily_mg=3600,
+        titration="gentle",
+        taper="gradual",
+        start_date=date(2026, 1, 5),
+    )
+
+
+# ------------------------------------------------------------------------------ CSV
+
+
+def test_csv_round_trips_through_pandas(example_plan: gabacalc.Plan) -> None:
+    back = pd.read_csv(io.StringIO(csv_text(example_plan)), comment="#", keep_default_na=False)
+    schedule = example_plan.schedule
+    assert list(back.columns) == list(schedule.columns)
+    assert back["date"].tolist() == schedule["date"].dt.strftime("%Y-%m-%d").tolist()
+    for column in ("day", "daily_mg", "morning_mg", "midday_mg", "bedtime_mg", "max_daily_mg"):
+        assert back[column].dtype == np.int64, column
+        assert back[column].tolist() == schedule[column].tolist(), column
+    for column in ("phase", "note", "bedtime_take", "limited_by"):
+        assert back[column].tolist() == schedule[column].tolist(), column
+
+
+def test_csv_header_is_read_first_and_carries_versions_and_flags(
+    example_plan: gabacalc.Plan,
+) -> None:
+    lines = csv_text(example_plan).splitlines()
+    s = example_plan.summary
+    assert lines[0] == f"#,{VERIFICATION_TEXT}"
+    assert s["rules_sha256"] in lines[1] and s["gabacalc_version"] in lines[1]
+    header = "\n".join(line for line in lines if line.startswith("#"))
+    assert s["crcl_method"] in header
+    for flag in s["flags"]:
+        assert flag["code"] in header
+    # A spreadsheet shows "#" in one cell and the sentence whole in the next: "1,800 mg"
+    # is never split across two cells.
+    cells = list(csv.reader(io.StringIO(header)))
+    assert all(len(row) == 2 and row[0] == "#" for row in cells)
+    limited = next(row[1] for row in cells if "TARGET_LIMITED_RENAL" in row[1])
+    assert "target of 1,800 mg/day is above this band's maximum of 1,400 mg/day" in limited
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(example_plan: gabacalc.Plan) -> None:
+    assert neutralise_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    for start in ("+", "-", "@", "\t", "\r"):
+        assert neutralise_cell(start + "1").startswith("'")
+    assert neutralise_cell("1 x 100 mg capsule") == "1 x 100 mg capsule"
+    schedule = example_plan.schedule.copy()
+    schedule.loc[0, "note"] = "=cmd|' /C calc'!A0"
+    crafted = dataclasses.replace(example_plan, schedule=schedule)
+    back = pd.read_csv(io.StringIO(csv_text(crafted)), comment="#", keep_default_na=False)
+    assert back.loc[0, "note"] == "'=cmd|' /C calc'!A0"
+
+
+def test_no_data_cell_carries_a_comment_mark(example_plan: gabacalc.Plan) -> None:
+    body = [line for line in csv_text(example_plan).splitlines() if not line.startswith("#")]
+    assert not any("#" in line for line in body)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def test_json_holds_the_summary_and_the_steps_and_rebuilds_the_plan(
+    example_plan: gabacalc.Plan,
+) -> None:
+    record = json.loads(json_text(example_plan))
+    assert record["verification"] == VERIFICATION_TEXT
+    assert record["rules_sha256"] == example_plan.summary["rules_sha256"]
+    assert record["summary"] == json.loads(json.dumps(example_plan.summary))
+    assert len(record["steps"]) == len(example_plan.steps)
+    assert record["steps"][-1]["daily_mg"] == 0
+    rebuilt = gabacalc.rebuild_plan(record["summary"])
+    assert rebuilt.schedule.equals(example_plan.schedule)
+
+
+# ------------------------------------------------------------------------ same bytes
+
+
+def test_same_plan_same_bytes(example_plan: gabacalc.Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    again = gabacalc.rebuild_plan(example_plan.summary)
+    assert csv_text(again) == csv_text(example_plan)
+    assert json_text(again) == json_text(example_plan)
+    assert render_png(again) == render_png(example_plan)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    assert pdf_bytes(again) == pdf_bytes(example_plan)
+
+
+# ------------------------------------------------------------------------------ PDF
+
+
+def test_pdf_first_page_has_the_banner_inputs_formula_band_target_dates_and_flags(
+    example_plan: gabacalc.Plan,
+) -> None:
+    first = pdf_pages(pdf_bytes(example_plan))[0]
+    s = example_plan.summary
+    assert first.startswith(VERIFICATION_TEXT)
+    assert "72 years, female, 60 kg, 160 cm, serum creatinine 1.3 mg/dL" in first
+    assert "(140 - 72 years) x 52.4 kg / (72 x 1.3 mg/dL) x 0.85 = 32.3 mL/min" in first
+    assert "ideal body weight 52.4 kg" in first
+    assert "CrCl > 30 to < 60 mL/min: 400-1,400 mg/day, twice daily (neurontin-uspi 2.3" in first
+    assert "Band edges: the unrounded CrCl is applied to half-open bands" in first
+    assert "1,400 mg/day: 700 mg in the morning, 700 mg at bedtime. Asked for 1,800" in first
+    assert "efficacy review 2026-02-27" in first
+    for flag in s["flags"]:
+        assert flag["code"] in first
+    assert "Total daily dose" not in first  # the chart is a picture, not text
+
+
+def test_every_pdf_page_has_banner_footer_versions_and_page_x_of_y(
+    long_plan: gabacalc.Plan,
+) -> None:
+    pages = pdf_pages(pdf_bytes(long_plan))
+    total = len(pages)
+    assert total >= 3
+    s = long_plan.summary
+    for number, text in enumerate(pages, start=1):
+        assert text.count(VERIFICATION_TEXT) >= 2, number  # header and footer
+        assert f"page {number} of {total}" in text
+        assert f"gabacalc {s['gabacalc_version']}" in text
+        assert s["rules_sha256"][:16] in text
+
+
+def test_pdf_steps_table_lists_every_step_and_repeats_its_header(
+    long_plan: gabacalc.Plan,
+) -> None:
+    pages = pdf_pages(pdf_bytes(long_plan))
+    text = " ".join(pages)
+    for row in long_plan.steps.itertuples():
+        start = row.start_date.date().isoformat()
+        assert start in text
+        if row.daily_mg:
+            assert f"{row.daily_mg:,} mg/day" in text
+    table_pages = [p for p in pages if re.search(r"\d{4}-\d\d-\d\d to \d{4}", p)]
+    assert len(table_pages) >= 2
+    for page in table_pages:
+        assert "Step Dates Daily dose Morning Midday Bedtime Phase" in page
+
+
+def test_pdf_has_review_taper_and_sources(example_plan: gabacalc.Plan) -> None:
+    text = " ".join(pdf_pages(pdf_bytes(example_plan)))
+    s = example_plan.summary
+    assert f"Efficacy review on {s['review_date']}" in text
+    assert s["review_with_benefit"] in text
+    assert "never stop abruptly" in text
+    assert f"no gabapentin from {s['taper_end_date']}" in text
+    assert "neurontin-uspi: NEURONTIN (gabapentin)" in text
+    assert "cockcroft-gault-1976: Cockcroft DW, Gault MH" in text
+
+
+def test_pdf_page_sizes(example_plan: gabacalc.Plan) -> None:
+    letter = PdfReader(io.BytesIO(pdf_bytes(example_plan, "letter"))).pages[0].mediabox
+    a4 = PdfReader(io.BytesIO(pdf_bytes(example_plan, "a4"))).pages[0].mediabox
+    assert (round(float(letter.width)), round(float(letter.height))) == (612, 792)
+    assert (round(float(a4.width)), round(float(a4.height))) == (595, 842)
+    with pytest.raises(gabacalc.InputError, match="page size 'b5' is not one of: letter, a4"):
+        pdf_bytes(example_plan, "b5")
+
+
+def test_pdf_of_a_hemodialysis_plan_shows_the_post_dialysis_doses(
+    hemodialysis_plan: gabacalc.Plan,
+) -> None:
+    text = " ".join(pdf_pages(pdf_bytes(hemodialysis_plan)))
+    mg = hemodialysis_plan.summary["post_dialysis_mg"]
+    assert "After dialysis" in text
+    assert f"{mg} mg after each hemodialysis session" in text
+
+
+# ---------------------------------------------------------------------------- chart
+
+
+def lines_by_gid(ax) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {line.get_gid(): line for line in ax.get_lines()}
+
+
+def test_chart_draws_the_schedule_the_ceiling_and_the_review(
+    example_plan: gabacalc.Plan,
+) -> None:
+    ax = plot_plan(example_plan, Figure().subplots())
+    lines = lines_by_gid(ax)
+    schedule = example_plan.schedule
+    before = schedule[schedule["phase"] != "taper"]
+    taper = schedule[schedule["phase"] == "taper"]
+    dose_y = lines["dose"].get_ydata()
+    assert list(dose_y[:-1]) == before["daily_mg"].tolist()  # one closing point
+    taper_y = lines["taper"].get_ydata()
+    assert list(taper_y[1:-1]) == taper["daily_mg"].tolist()  # one joining point
+    assert lines["taper"].get_linestyle() == "--"  # conditional, drawn dashed
+    assert set(lines["band-max"].get_ydata()) == {1400}
+    review = lines["review"].get_xdata()[0]
+    assert review == mdates.date2num(pd.Timestamp("2026-02-27"))
+    assert ax.get_ylabel() == "Total daily dose (mg/day)"
+    assert ax.get_xlabel() == "Date"
+    texts = [t.get_text() for t in ax.texts]
+    assert any(VERIFICATION_TEXT in t and example_plan.summary["rules_sha256"][:12] in t
+               for t in texts)  # fmt: skip
+    phases = {p.get_gid() for p in ax.patches}
+    assert {"phase-titration", "phase-maintenance", "phase-taper"} <= phases
+
+
+def test_chart_never_goes_above_the_ceiling(long_plan: gabacalc.Plan) -> None:
+    ax = plot_plan(long_plan, Figure().subplots())
+    lines = lines_by_gid(ax)
+    ceiling = max(lines["band-max"].get_ydata())
+    assert max(lines["dose"].get_ydata()) <= ceiling
+    assert max(lines["taper"].get_ydata()) <= ceiling
+
+
+def test_chart_marks_post_dialysis_doses(hemodialysis_plan: gabacalc.Plan) -> None:
+    ax = plot_plan(hemodialysis_plan, Figure().subplots())
+    marks = lines_by_gid(ax)["post-dialysis"]
+    schedule = hemodialysis_plan.schedule
+    expected = schedule.loc[schedule["post_dialysis_mg"] > 0, "post_dialysis_mg"]
+    assert list(marks.get_ydata()) == expected.tolist()
+    assert len(expected) > 0
+
+
+def test_plan_plot_returns_the_axes_it_was_given(example_plan: gabacalc.Plan) -> None:
+    ax = Figure().subplots()
+    assert example_plan.plot(ax=ax) is ax
+
+
+# ------------------------------------------------------------------- safe wording
+
+
+def test_no_output_writes_a_dose_the_unsafe_way(
+    example_plan: gabacalc.Plan, hemodialysis_plan: gabacalc.Plan, long_plan: gabacalc.Plan
+) -> None:
+    solution = gabacalc.build_plan(
+        gabacalc.Patient(age_years=80, sex="female", weight_kg=45, crcl_ml_min=8),
+        oral_solution=True,
+        start_date=date(2026, 1, 5),
+    )
+    for plan in (example_plan, hemodialysis_plan, long_plan, solution):
+        assert_safe_dose_text(csv_text(plan))
+        assert_safe_dose_text(json_text(plan))
+        assert_safe_dose_text(plan_text(plan))
+        assert_safe_dose_text(" ".join(pdf_pages(pdf_bytes(plan))))
+        ax = plot_plan(plan, Figure().subplots())
+        legend = ax.get_legend()
+        chart_words = [t.get_text() for t in (*ax.texts, *legend.get_texts())]
+        assert_safe_dose_text(" ".join([ax.get_title(), *chart_words]))
+    assert "mL oral solution" in csv_text(solution)
