@@ -61,3 +61,16 @@ def test_import_gabacalc_does_not_import_matplotlib_or_click() -> None:
 def test_versions_agree() -> None:
     text = (REPO / "gabacalc" / "_version.py").read_text()
     assert f'"{gabacalc.__version__}"' in text
+
+
+def test_the_installed_console_script_runs_the_main_job(tmp_path: Path) -> None:
+    _installed_files()
+    script = Path(sys.executable).parent / "gabacalc"
+    assert script.exists(), "pip install must create the gabacalc command"
+    result = subprocess.run(
+        [str(script), "demo"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "gabacalc-demo").iterdir())
+    assert written == ["plan.csv", "plan.json", "plan.pdf", "plan.png"]
+    assert "requires physician verification" in result.stdout

@@ -1,0 +1,68 @@
+"""Median wall time of the command line against Python starting with pandas.
+
+Run from the repository root: ``python bench/bench_cli.py [--runs 9]``. Prints figures; it
+asserts nothing (timings belong here, not in the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PATIENT = [
+    "--age", "72", "--sex", "female", "--weight-kg", "60", "--height-cm", "160",
+    "--scr", "1.3", "--start-date", "2026-01-05",
+]  # fmt: skip
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=9)
+    runs = parser.parse_args().runs
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as folder:
+        cases = {
+            'python -c "import pandas"': [python, "-c", "import pandas"],
+            "gabacalc plan ... --csv": [
+                python, "-m", "gabacalc", "plan", *PATIENT, "--csv", f"{folder}/p.csv",
+            ],
+            "gabacalc plan ... --pdf": [
+                python, "-m", "gabacalc", "plan", *PATIENT, "--pdf", f"{folder}/p.pdf",
+            ],
+        }  # fmt: skip
+        print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
+        print(f"median of {runs} runs:")
+        for name, command in cases.items():
+            print(f"  {name:<28} {median_seconds(command, runs):6.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The README's commands are the contract: every ``gabacalc`` line in it runs."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gabacalc import VERIFICATION_TEXT
+from gabacalc.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_commands() -> list[str]:
+    """Each ``gabacalc ...`` line of the README's bash blocks (the two setup commands too)."""
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+    lines = [line.strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_the_readme_gives_the_two_contract_commands() -> None:
+    commands = readme_commands()
+    assert commands[0] == (
+        "python3.11 -m venv .venv && .venv/bin/pip install . && .venv/bin/gabacalc demo"
+    )
+    assert commands[1] == (
+        'python3.11 -m venv .venv && .venv/bin/pip install ".[test]" && .venv/bin/python -m pytest'
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in readme_commands() if c.startswith("gabacalc ")], ids=lambda c: c[:50]
+)
+def test_every_readme_command_runs(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, shlex.split(command)[1:])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert VERIFICATION_TEXT in result.output + result.stderr
+
+
+def test_the_readme_error_example_is_what_the_command_prints() -> None:
+    text = README.read_text()
+    shown = re.search(r"```text\n\$ (gabacalc .*)\n(Error: .*)\n```", text)
+    assert shown is not None
+    result = CliRunner().invoke(main, shlex.split(shown.group(1))[1:])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == shown.group(2)
+
+
+def test_the_main_job_runs_as_the_readme_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0
+    folder = tmp_path / "gabacalc-demo"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "plan.csv",
+        "plan.json",
+        "plan.pdf",
+        "plan.png",
+    ]
