@@ -93,3 +93,44 @@ def test_review_decision_is_in_every_plan() -> None:
     assert plan.summary["review_with_benefit"].startswith("With clear benefit: continue")
     assert "never stop abruptly" in plan.summary["review_without_benefit"]
     assert "SNRI" in plan.summary["review_without_benefit"]
+
+
+def test_every_flag_reaches_every_output_format() -> None:
+    """Terminal, CSV, JSON and PDF each carry every flag's code, message and action."""
+    import io
+    import json
+
+    from pypdf import PdfReader
+
+    from gabacalc.export import csv_text, json_text
+    from gabacalc.pdf import pdf_bytes
+    from gabacalc.terminal import plan_text
+
+    patient = gabacalc.Patient(
+        age_years=78,
+        sex="female",
+        weight_kg=58,
+        crcl_ml_min=45,
+        risks=["opioids", "cns-depressants", "falls", "epilepsy", "unstable-renal"],
+        pain_type="non-radicular",
+    )
+    plan = gabacalc.build_plan(patient, target_daily_mg=2400, start_date=date(2026, 1, 5))
+    flags = plan.flags
+    assert len(flags) >= 8
+
+    def folded(text: str) -> str:
+        return " ".join(text.split())
+
+    pdf = folded(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes(plan))).pages))
+    outputs = {
+        "terminal": folded(plan_text(plan)),
+        "csv": folded(csv_text(plan)),
+        "pdf": pdf,
+    }
+    record = json.loads(json_text(plan))
+    assert record["summary"]["flags"] == flags
+    for name, text in outputs.items():
+        for flag in flags:
+            assert flag["code"] in text, (name, flag["code"])
+            assert folded(flag["message"]) in text, (name, flag["code"])
+            assert folded(flag["action"]) in text, (name, flag["code"])
