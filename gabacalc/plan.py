@@ -193,6 +193,12 @@ class Plan:
 
         return plot_plan(self, ax=ax)
 
+    def _repr_html_(self) -> str:
+        """The plan as HTML for Jupyter (see :func:`gabacalc.display.plan_html`)."""
+        from gabacalc.display import plan_html
+
+        return plan_html(self)
+
     def __repr__(self) -> str:
         s = self.summary
         return (

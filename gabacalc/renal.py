@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from gabacalc.errors import InputError
 from gabacalc.patient import Patient
 from gabacalc.rules import RenalBand, Rules, default_rules
-from gabacalc.wording import fmt_number
+from gabacalc.wording import VERIFICATION_TEXT, fmt_number
 
 __all__ = [
     "WEIGHT_BASES",
@@ -151,6 +151,22 @@ class RenalEstimate:
     bmi_kg_m2: float | None
     scr_mg_dl: float | None
     flag_codes: tuple[str, ...]
+
+    def _repr_html_(self) -> str:
+        """The estimate as HTML for Jupyter (see :func:`gabacalc.display.estimate_html`)."""
+        from gabacalc.display import estimate_html
+
+        return estimate_html(self)
+
+    def __repr__(self) -> str:
+        if self.crcl_ml_min is None:
+            what = self.formula_text
+        else:
+            what = f"CrCl {fmt_number(self.crcl_ml_min)} mL/min ({self.method}"
+            if self.weight_used_kg is not None:
+                what += f", {self.weight_used} body weight {fmt_number(self.weight_used_kg)} kg"
+            what += ")"
+        return f"<RenalEstimate {what}; {VERIFICATION_TEXT}>"
 
 
 def estimate_crcl(

@@ -1,0 +1,473 @@
+"""Plans and renal estimates as HTML, for Jupyter (``_repr_html_``) and for embedding.
+
+An edge module: it formats what the core decided and decides nothing clinical. Every value
+is escaped. The markup is plain HTML (tables with captions, a few inline styles, no script
+and no style sheet), so it reads the same in Jupyter, a browser or an HTML viewer that
+drops styles. Every fragment starts and ends with the verification line, the gabacalc
+version and the rule tables' version and checksum.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gabacalc._version import __version__
+from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gabacalc.plan import Plan
+    from gabacalc.renal import RenalEstimate
+    from gabacalc.rules import Rules
+
+__all__ = ["estimate_html", "plan_html"]
+
+_TIMES = ("morning", "midday", "bedtime")
+_CELL = "border:1px solid #999;padding:2px 6px;text-align:left;vertical-align:top"
+_TABLE = "border-collapse:collapse;margin:0.3em 0 0.8em 0"
+_CAPTION = "text-align:left;font-weight:bold;padding:2px 0"
+
+
+def _e(value: Any) -> str:
+    """Escape one value for HTML text or a quoted attribute."""
+    return html.escape(str(value), quote=True)
+
+
+def _lines(texts: Iterable[str]) -> str:
+    return "<br>".join(_e(t) for t in texts if t)
+
+
+def _banner(gabacalc_version: str, rules_version: str, rules_sha256: str) -> str:
+    return (
+        '<div style="border:2px solid #b00020;padding:0.4em 0.6em;margin:0 0 0.6em 0">'
+        f"<strong>{_e(VERIFICATION_TEXT)}</strong><br>"
+        f"gabacalc {_e(gabacalc_version)} | rule tables {_e(rules_version)} "
+        f'(sha256 <span title="{_e(rules_sha256)}">{_e(rules_sha256[:12])}</span>)'
+        "</div>"
+    )
+
+
+def _footer(gabacalc_version: str, rules_version: str, rules_sha256: str) -> str:
+    return (
+        f"<p><small>{_e(VERIFICATION_TEXT)}. gabacalc {_e(gabacalc_version)}; rule tables "
+        f"{_e(rules_version)}, sha256 {_e(rules_sha256)}.</small></p>"
+    )
+
+
+def _key_table(caption: str, rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+    body = "".join(
+        f'<tr><th style="{_CELL}">{_e(label)}</th><td style="{_CELL}">{_lines(texts)}</td></tr>'
+        for label, texts in rows
+    )
+    return (
+        f'<table style="{_TABLE}"><caption style="{_CAPTION}">{_e(caption)}</caption>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def _grid(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f'<th style="{_CELL}">{_e(h)}</th>' for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td style="{_CELL}">{_e(cell)}</td>' for cell in row) + "</tr>"
+        for row in rows
+    )
+    return (
+        f'<table style="{_TABLE}"><caption style="{_CAPTION}">{_e(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _range_text(min_daily_mg: int, max_daily_mg: int, doses_per_day: int) -> str:
+    """E.g. ``"400-1,400 mg/day, twice daily"``."""
+    return f"{fmt_number(min_daily_mg)}-{fmt_mg(max_daily_mg)}/day, {frequency_text(doses_per_day)}"
+
+
+def _weight_rows(
+    used: str | None,
+    used_kg: float | None,
+    reason: str,
+    actual_kg: float | None,
+    ideal_kg: float | None,
+    adjusted_kg: float | None,
+    bmi: float | None,
+) -> list[tuple[str, list[str]]]:
+    rows: list[tuple[str, list[str]]] = []
+    if used_kg is not None:
+        rows.append(("Weight used", [f"{used} body weight {fmt_number(used_kg)} kg", reason]))
+    candidates = []
+    if actual_kg is not None:
+        candidates.append(f"actual {fmt_number(actual_kg)} kg")
+    if ideal_kg is not None:
+        candidates.append(f"ideal (Devine) {fmt_number(ideal_kg)} kg")
+    if adjusted_kg is not None:
+        candidates.append(f"adjusted {fmt_number(adjusted_kg)} kg")
+    if bmi is not None:
+        candidates.append(f"BMI {fmt_number(bmi)} kg/m2")
+    if candidates and used_kg is not None:
+        rows.append(("Weights", [", ".join(candidates)]))
+    return rows
+
+
+def _flags_table(flags: Sequence[Mapping[str, str]]) -> str:
+    if not flags:
+        return "<p>No flags.</p>"
+    rows = [
+        (
+            f["severity"],
+            f["message"],
+            f["action"],
+            f"{f['source_id']} {f.get('source_section', '')}".strip(),
+            f["code"],
+        )
+        for f in flags
+    ]
+    return _grid("Flags", ("Severity", "Message", "Action", "Source", "Code"), rows)
+
+
+# --------------------------------------------------------------------------------- plan
+
+
+def _patient_text(p: Mapping[str, Any]) -> str:
+    parts = [
+        f"{fmt_number(p['age_years'])} years",
+        str(p["sex"]),
+        f"{fmt_number(p['weight_kg'])} kg",
+    ]
+    if p.get("height_cm") is not None:
+        parts.append(f"{fmt_number(p['height_cm'])} cm")
+    if p.get("scr") is not None:
+        parts.append(f"serum creatinine {fmt_number(p['scr'], 2)} {p['scr_unit']}")
+    if p.get("crcl_ml_min") is not None:
+        parts.append(f"CrCl given {fmt_number(p['crcl_ml_min'], 2)} mL/min")
+    parts.append(f"dialysis: {p['dialysis']}")
+    parts.append(f"risks: {', '.join(p['risks']) or 'none recorded'}")
+    parts.append(f"pain type: {p['pain_type']}")
+    return ", ".join(parts)
+
+
+def _target_rows(plan: Plan) -> list[tuple[str, list[str]]]:
+    s = plan.summary
+    target, requested, band_max = (
+        s["target_daily_mg"],
+        s["requested_target_daily_mg"],
+        s["max_daily_mg"],
+    )
+    regimen = f"{fmt_mg(target)}/day: {s['target_regimen']}"
+    if s["kind"] == "taper":
+        asked = f"the current dose of {fmt_mg(requested)}/day"
+        label = "Taper from"
+    else:
+        chosen = s["inputs"]["options"]["target_daily_mg"] is not None
+        asked = f"the {'requested' if chosen else 'default'} target of {fmt_mg(requested)}/day"
+        label = "Target"
+    if target >= requested:
+        return [(label, [regimen, f"as {asked}"])]
+    why = []
+    if band_max < requested:
+        why.append(f"the renal band maximum is {fmt_mg(band_max)}/day")
+    if target < min(requested, band_max):
+        why.append(f"the allowed forms make at most {fmt_mg(target)}/day within it")
+    return [(label, [regimen, f"lowered from {asked}: {'; '.join(why)}"])]
+
+
+def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
+    s = plan.summary
+    patient = s["inputs"]["patient"]
+    crcl = s["crcl_ml_min"]
+    rows: list[tuple[str, list[str]]] = [("Patient", [_patient_text(patient)])]
+    if crcl is None:
+        rows.append(("CrCl", [s["crcl_method"]]))
+    else:
+        rows.append(("CrCl", [f"{fmt_number(crcl)} mL/min", s["crcl_method"]]))
+    rows += _weight_rows(
+        s["weight_used"],
+        s["weight_used_kg"],
+        s["weight_reason"],
+        patient["weight_kg"],
+        s["ideal_weight_kg"],
+        s["adjusted_weight_kg"],
+        s["bmi_kg_m2"],
+    )
+    rows.append(
+        (
+            "Band",
+            [
+                f"{s['band']}: "
+                f"{_range_text(s['min_daily_mg'], s['max_daily_mg'], s['doses_per_day'])}",
+                s["band_reason"],
+                f"Edge rule: {s['band_rule']}",
+                f"Source: {s['band_source']}",
+            ],
+        )
+    )
+    rows.append(("Maximum", [f"{fmt_mg(s['max_daily_mg'])}/day (renal band)"]))
+    first = plan.steps.iloc[0]
+    start = [f"{fmt_mg(s['start_daily_mg'])}/day on {s['start_date']}"]
+    if s["current_daily_mg"] is not None and s["kind"] != "taper":
+        start.append(f"re-planned from a current dose of {fmt_mg(s['current_daily_mg'])}/day")
+    if first["limited_by"]:
+        start.append(f"limited by {first['limited_by']}")
+    rows.append(("Start", start))
+    rows += _target_rows(plan)
+    if s["target_reached_date"] is not None:
+        rows.append(
+            ("Target reached", [f"{s['target_reached_date']} (day {s['target_reached_day']})"])
+        )
+    if s["review_date"] is not None:
+        rows.append(("Review", [s["review_date"], s["review_rule"]]))
+    if s["kind"] == "taper":
+        taper = f"{s['taper_start_date']}; stopped from {s['taper_end_date']}"
+    else:
+        taper = (
+            f"{s['taper_start_date']}; stopped from {s['taper_end_date']} "
+            "(only if no clear benefit at the review)"
+        )
+    rows.append(("Taper", [taper, f"preset: {s['taper']}"]))
+    if s["post_dialysis_mg"] is not None:
+        rows.append(
+            (
+                "After dialysis",
+                [f"{fmt_mg(s['post_dialysis_mg'])} after each hemodialysis session at the target"],
+            )
+        )
+    if s["kind"] == "taper":
+        presets = f"taper {s['taper']}"
+    else:
+        presets = (
+            f"titration {s['titration']}, taper {s['taper']}, review after "
+            f"{s['review_weeks']} weeks"
+        )
+    rows.append(("Presets", [presets]))
+    rows.append(("Allowed forms", [s["allowed_forms"]]))
+    return rows
+
+
+def _review_table(plan: Plan) -> str:
+    s = plan.summary
+    if s["kind"] == "taper":
+        return _key_table(
+            "Taper",
+            [
+                (
+                    "Taper",
+                    [
+                        f"a taper of a current dose of {fmt_mg(s['current_daily_mg'])}/day: "
+                        f"from {s['taper_start_date']}, no gabapentin from {s['taper_end_date']}"
+                    ],
+                )
+            ],
+        )
+    return _key_table(
+        "Review decision",
+        [
+            ("Review on", [s["review_date"]]),
+            ("Decision", [s["review_with_benefit"], s["review_without_benefit"]]),
+            ("Taper", [s["taper_note"]]),
+        ],
+    )
+
+
+def _take(mg: int, take: str) -> str:
+    return f"{fmt_mg(mg)}: {take}" if mg else ""
+
+
+def _steps_table(plan: Plan) -> str:
+    steps = plan.steps
+    conditional_taper = plan.summary["kind"] != "taper"
+    dialysis = bool((steps["post_dialysis_mg"] > 0).any())
+    header = [
+        "Step",
+        "Dates",
+        "Days",
+        "Phase",
+        "Daily dose",
+        "How often",
+        "Morning",
+        "Midday",
+        "Bedtime",
+    ]
+    if dialysis:
+        header.append("After each dialysis session")
+    header += ["Limited by", "Source"]
+    rows = []
+    for row in steps.to_dict("records"):
+        start = row["start_date"].date().isoformat()
+        end = row["end_date"].date().isoformat()
+        phase = str(row["phase"])
+        if phase == "taper" and conditional_taper:
+            phase = "taper (if no clear benefit)"
+        daily = int(row["daily_mg"])
+        how = str(row["frequency"]) if daily else "stop: no gabapentin from this day"
+        cells = [
+            str(row["step"]),
+            start if start == end else f"{start} to {end}",
+            str(row["days"]),
+            phase,
+            f"{fmt_mg(daily)}/day",
+            how,
+            *(_take(int(row[f"{t}_mg"]), str(row[f"{t}_take"])) for t in _TIMES),
+        ]
+        if dialysis:
+            cells.append(_take(int(row["post_dialysis_mg"]), str(row["post_dialysis_take"])))
+        cells += [str(row["limited_by"]), str(row["source_id"])]
+        rows.append(cells)
+    return _grid("Steps (what to take each day)", header, rows)
+
+
+def plan_html(plan: Plan) -> str:
+    """The plan as an HTML fragment: verification, key figures, flags, review, steps.
+
+    Parameters
+    ----------
+    plan : Plan
+        A plan from :func:`~gabacalc.build_plan`, :func:`~gabacalc.build_taper` or
+        :func:`~gabacalc.rebuild_plan`.
+
+    Returns
+    -------
+    str
+        Escaped HTML: the verification banner with the gabacalc and rule-table versions
+        and checksum, the basis of every number (CrCl and formula, weight used and why,
+        band with its edge rule and source, maximum, start, target and why it was
+        lowered, dates), the flags, the review decision, and one row per step.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> patient = Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
+    >>> text = plan_html(build_plan(patient, start_date=date(2026, 1, 5)))
+    >>> "Illustrative plan - requires physician verification" in text
+    True
+    >>> "CrCl &gt; 30 to &lt; 60 mL/min" in text
+    True
+    """
+    s = plan.summary
+    stamp = (s["gabacalc_version"], s["rules_version"], s["rules_sha256"])
+    parts = [
+        '<div class="gabacalc-plan">',
+        _banner(*stamp),
+        _key_table("Illustrative gabapentin plan: key figures", _key_rows(plan)),
+        _flags_table(plan.flags),
+        _review_table(plan),
+        _steps_table(plan),
+        _footer(*stamp),
+        "</div>",
+    ]
+    return "".join(parts)
+
+
+# ----------------------------------------------------------------------------- estimate
+
+
+def _flag_message(template: str, words: Mapping[str, str]) -> str | None:
+    """A flag's message with its values filled in, or None if one is not known here."""
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    if not fields <= set(words):
+        return None
+    return template.format_map(words)
+
+
+def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
+    """A renal estimate as an HTML fragment: verification, CrCl and formula, weight, band.
+
+    The band is shown for a Cockcroft-Gault estimate (a patient with a serum creatinine is
+    never on dialysis); for a given CrCl it depends on the dialysis status, which a plan
+    shows.
+
+    Parameters
+    ----------
+    estimate : RenalEstimate
+        From :func:`~gabacalc.estimate_crcl`.
+    rules : Rules, optional
+        The rule tables the estimate was made with (default the shipped ones); their
+        version and checksum are printed.
+
+    Returns
+    -------
+    str
+        Escaped HTML.
+
+    Examples
+    --------
+    >>> from gabacalc import Patient, estimate_crcl
+    >>> patient = Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
+    >>> text = estimate_html(estimate_crcl(patient))
+    >>> "Illustrative plan - requires physician verification" in text
+    True
+    >>> "x 52.4 kg / (72 x 1.3 mg/dL) x 0.85 = 32.3 mL/min" in text
+    True
+    """
+    from gabacalc.renal import select_band
+    from gabacalc.rules import default_rules
+
+    rules = rules or default_rules()
+    stamp = (__version__, rules.rules_version, rules.rules_sha256)
+    crcl = estimate.crcl_ml_min
+    rows: list[tuple[str, list[str]]] = []
+    if crcl is None:
+        rows.append(("CrCl", [estimate.formula_text]))
+    else:
+        rows.append(("CrCl", [f"{fmt_number(crcl)} mL/min", estimate.formula_text]))
+    if estimate.scr_mg_dl is not None:
+        rows.append(("Serum creatinine", [f"{fmt_number(estimate.scr_mg_dl, 2)} mg/dL"]))
+    rows.append(("Weight basis", [estimate.weight_basis]))
+    rows += _weight_rows(
+        estimate.weight_used,
+        estimate.weight_used_kg,
+        estimate.weight_reason,
+        None,
+        estimate.ideal_weight_kg,
+        estimate.adjusted_weight_kg,
+        estimate.bmi_kg_m2,
+    )
+    words: dict[str, str] = {}
+    if crcl is not None:
+        words["crcl_ml_min"] = fmt_number(crcl)
+    codes = list(estimate.flag_codes)
+    if estimate.method == "cockcroft-gault":
+        band = select_band(estimate, "none", rules)
+        codes += [c for c in band.flag_codes if c not in codes]
+        words.update(
+            min_daily_mg=fmt_number(band.min_daily_mg), max_daily_mg=fmt_number(band.max_daily_mg)
+        )
+        rows.append(
+            (
+                "Band",
+                [
+                    f"{band.label}: "
+                    f"{_range_text(band.min_daily_mg, band.max_daily_mg, band.doses_per_day)}",
+                    band.reason,
+                    f"Edge rule: {rules.texts['band_edge_rule']}",
+                    f"Source: {band.band.source_id} {band.band.source_section}",
+                ],
+            )
+        )
+        rows.append(("Maximum", [f"{fmt_mg(band.max_daily_mg)}/day (renal band)"]))
+    else:
+        rows.append(("Band", ["depends on the dialysis status: build a plan to see it"]))
+    flags = []
+    for code in codes:
+        row = rules.flags[code]
+        message = _flag_message(row["message"], words)
+        flags.append(
+            {
+                "code": code,
+                "severity": row["severity"],
+                "message": message or "see the plan's flags for the full message",
+                "action": row["action"],
+                "source_id": row["source_id"],
+                "source_section": row["source_section"],
+            }
+        )
+    parts = [
+        '<div class="gabacalc-estimate">',
+        _banner(*stamp),
+        _key_table("Renal estimate", rows),
+        _flags_table(flags),
+        _footer(*stamp),
+        "</div>",
+    ]
+    return "".join(parts)
