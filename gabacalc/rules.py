@@ -266,7 +266,14 @@ def write_manifest(tables_dir: str | Path, rules_version: str) -> Path:
 
 @functools.cache
 def default_rules() -> Rules:
-    """The shipped rule tables, loaded and validated once per process."""
+    """The shipped rule tables, loaded and validated once per process.
+
+    Examples
+    --------
+    >>> rules = default_rules()
+    >>> rules is default_rules(), rules.rules_sha256 == load_rules().rules_sha256
+    (True, True)
+    """
     return load_rules(default_tables_dir())
 
 
