@@ -2,7 +2,7 @@
 
 An edge module: it lays out what the core decided. Page 1 carries the banner, the inputs,
 the renal estimate with its formula, the weight used and why, the band and its edge rule,
-the target, the key dates, the chart and the flags; then the steps table (its header
+the target, the key dates, the chart and then the flags; then the steps table (its header
 repeated on every page it runs to), the review, the taper and the sources. Every page has
 the verification text in its header and footer, with the gabacalc version, the rules
 checksum and "page X of Y".
@@ -303,11 +303,11 @@ def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
             ("Dialysis", f"{fmt_mg(s['post_dialysis_mg'])} after each hemodialysis session")
         )
     story.append(_key_value_table(rows, styles, width))
-    story.append(Paragraph("Flags", styles["h2"]))
-    story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
     story.append(Spacer(1, 4))
     png = _chart_png(plan)
     story.append(Image(io.BytesIO(png), width=width, height=width * 5.2 / 9))
+    story.append(Paragraph("Flags", styles["h2"]))
+    story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
     story.append(Paragraph("Steps", styles["h2"]))
     story.append(_steps_table(plan, styles, width))
     if s["kind"] == "titration":

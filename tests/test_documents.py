@@ -278,3 +278,19 @@ def test_no_output_writes_a_dose_the_unsafe_way(
         chart_words = [t.get_text() for t in (*ax.texts, *legend.get_texts())]
         assert_safe_dose_text(" ".join([ax.get_title(), *chart_words]))
     assert "mL oral solution" in csv_text(solution)
+
+
+def test_the_chart_is_on_page_one_even_with_many_flags() -> None:
+    patient = gabacalc.Patient(
+        age_years=78,
+        sex="female",
+        weight_kg=58,
+        crcl_ml_min=45,
+        risks=["opioids", "cns-depressants", "falls", "epilepsy", "unstable-renal"],
+        pain_type="non-radicular",
+    )
+    plan = gabacalc.build_plan(patient, target_daily_mg=2400, start_date=date(2026, 1, 5))
+    reader = PdfReader(io.BytesIO(pdf_bytes(plan)))
+    assert len(reader.pages[0].images) == 1
+    first = " ".join(reader.pages[0].extract_text().split())
+    assert "Flags WARNING TARGET_LIMITED_RENAL" in first  # the flags follow it on page 1
