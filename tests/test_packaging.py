@@ -42,8 +42,9 @@ def test_the_installed_package_plans_from_another_directory(tmp_path: Path) -> N
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout.split()
     tables_dir, sha = Path(out[0]), out[1]
-    assert REPO not in tables_dir.parents, "the installed copy must use its own tables"
-    assert tables_dir.parts[-2:] == ("gabacalc", "tables")
+    installed = Path(str(importlib.metadata.distribution("gabacalc").locate_file("gabacalc")))
+    assert tables_dir == installed / "tables", "the installed copy must use its own tables"
+    assert tables_dir != REPO / "tables"
     assert sha == gabacalc.default_rules().rules_sha256
 
 
