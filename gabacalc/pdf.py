@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gabacalc.atomic import atomic_write_bytes
-from gabacalc.chart import figure_for
+from gabacalc.chart import render_png
 from gabacalc.errors import InputError
 from gabacalc.export import dates_text, patient_text, step_records
 from gabacalc.rules import Rules, default_rules
@@ -304,7 +304,7 @@ def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
         )
     story.append(_key_value_table(rows, styles, width))
     story.append(Spacer(1, 4))
-    png = _chart_png(plan)
+    png = render_png(plan)
     story.append(Image(io.BytesIO(png), width=width, height=width * 5.2 / 9))
     story.append(Paragraph("Flags", styles["h2"]))
     story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
@@ -343,12 +343,6 @@ def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
     story.append(Spacer(1, 8))
     story.append(Paragraph(_esc(VERIFICATION_TEXT), styles["banner"]))
     return story
-
-
-def _chart_png(plan: Plan) -> bytes:
-    buffer = io.BytesIO()
-    figure_for(plan).savefig(buffer, format="png", dpi=150, metadata={"Software": None})
-    return buffer.getvalue()
 
 
 def pdf_bytes(plan: Plan, pagesize: str = "letter", rules: Rules | None = None) -> bytes:

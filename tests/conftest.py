@@ -37,3 +37,18 @@ def hemodialysis_plan() -> gabacalc.Plan:
     """Hemodialysis without a residual CrCl, solids only (supplement rounded and flagged)."""
     patient = gabacalc.Patient(age_years=66, sex="male", weight_kg=80, dialysis="hemodialysis")
     return gabacalc.build_plan(patient, start_date=date(2026, 1, 5))
+
+
+@pytest.fixture
+def many_flags_plan() -> gabacalc.Plan:
+    """An older woman on opioids and a sleep drug, with falls, epilepsy, unstable renal
+    function and mechanical back pain, asked for 2,400 mg/day: eight or more flags."""
+    patient = gabacalc.Patient(
+        age_years=78,
+        sex="female",
+        weight_kg=58,
+        crcl_ml_min=45,
+        risks=["opioids", "cns-depressants", "falls", "epilepsy", "unstable-renal"],
+        pain_type="non-radicular",
+    )
+    return gabacalc.build_plan(patient, target_daily_mg=2400, start_date=date(2026, 1, 5))

@@ -280,16 +280,8 @@ def test_no_output_writes_a_dose_the_unsafe_way(
     assert "mL oral solution" in csv_text(solution)
 
 
-def test_the_chart_is_on_page_one_even_with_many_flags() -> None:
-    patient = gabacalc.Patient(
-        age_years=78,
-        sex="female",
-        weight_kg=58,
-        crcl_ml_min=45,
-        risks=["opioids", "cns-depressants", "falls", "epilepsy", "unstable-renal"],
-        pain_type="non-radicular",
-    )
-    plan = gabacalc.build_plan(patient, target_daily_mg=2400, start_date=date(2026, 1, 5))
+def test_the_chart_is_on_page_one_even_with_many_flags(many_flags_plan: gabacalc.Plan) -> None:
+    plan = many_flags_plan
     reader = PdfReader(io.BytesIO(pdf_bytes(plan)))
     assert len(reader.pages[0].images) == 1
     first = " ".join(reader.pages[0].extract_text().split())

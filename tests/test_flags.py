@@ -95,7 +95,7 @@ def test_review_decision_is_in_every_plan() -> None:
     assert "SNRI" in plan.summary["review_without_benefit"]
 
 
-def test_every_flag_reaches_every_output_format() -> None:
+def test_every_flag_reaches_every_output_format(many_flags_plan: gabacalc.Plan) -> None:
     """Terminal, CSV, JSON and PDF each carry every flag's code, message and action."""
     import io
     import json
@@ -106,15 +106,7 @@ def test_every_flag_reaches_every_output_format() -> None:
     from gabacalc.pdf import pdf_bytes
     from gabacalc.terminal import plan_text
 
-    patient = gabacalc.Patient(
-        age_years=78,
-        sex="female",
-        weight_kg=58,
-        crcl_ml_min=45,
-        risks=["opioids", "cns-depressants", "falls", "epilepsy", "unstable-renal"],
-        pain_type="non-radicular",
-    )
-    plan = gabacalc.build_plan(patient, target_daily_mg=2400, start_date=date(2026, 1, 5))
+    plan = many_flags_plan
     flags = plan.flags
     assert len(flags) >= 8
 
