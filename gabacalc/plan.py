@@ -1314,6 +1314,13 @@ def build_taper(
 def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan:
     """Rebuild a plan exactly from a summary's recorded inputs (e.g. a saved JSON).
 
+    Parameters
+    ----------
+    summary : mapping
+        ``plan.summary``, or the record of a JSON file gabacalc wrote (with a ``summary``).
+    rules : Rules, optional
+        Rule tables (default the shipped ones); a different checksum gives a different plan.
+
     Examples
     --------
     >>> from datetime import date
@@ -1321,7 +1328,16 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
     >>> plan = build_plan(p, start_date=date(2026, 1, 5))
     >>> rebuild_plan(plan.summary).schedule.equals(plan.schedule)
     True
+
+    The record ``gabacalc plan --json`` writes (summary and steps) works as well:
+
+    >>> import json
+    >>> from gabacalc.export import json_text
+    >>> rebuild_plan(json.loads(json_text(plan))).schedule.equals(plan.schedule)
+    True
     """
+    if "inputs" not in summary and "summary" in summary:
+        summary = summary["summary"]
     inputs = summary["inputs"]
     patient = Patient(**{**inputs["patient"], "risks": tuple(inputs["patient"]["risks"])})
     o = dict(inputs["options"])

@@ -66,3 +66,17 @@ def test_the_main_job_runs_as_the_readme_says(
         "plan.pdf",
         "plan.png",
     ]
+
+
+def test_the_readme_python_example_runs_and_shows_what_it_says() -> None:
+    block = re.search(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert block is not None
+    namespace: dict[str, object] = {}
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
+    plan = namespace["plan"]
+    summary = plan.summary  # type: ignore[attr-defined]
+    shown = re.search(r"# '(Cockcroft-Gault: .*)'", block.group(1))
+    assert shown is not None and summary["crcl_method"] == shown.group(1)
+    assert (summary["band"], summary["max_daily_mg"]) == ("CrCl > 30 to < 60 mL/min", 1400)
+    assert namespace["replan"].summary["max_daily_mg"] == 700  # type: ignore[attr-defined]
+    assert namespace["same"].schedule.equals(plan.schedule)  # type: ignore[attr-defined]
