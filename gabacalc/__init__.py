@@ -12,6 +12,7 @@ Every plan is illustrative and requires physician verification.
 """
 
 from gabacalc._version import __version__
+from gabacalc.cohort import plan_cohort
 from gabacalc.errors import GabacalcError, InputError, RuleTableError
 from gabacalc.patient import Patient
 from gabacalc.plan import Plan, PlanOptions, build_plan, build_taper, rebuild_plan
@@ -49,6 +50,7 @@ __all__ = [
     "devine_ideal_weight",
     "estimate_crcl",
     "load_rules",
+    "plan_cohort",
     "rebuild_plan",
     "select_band",
 ]

@@ -1,0 +1,1268 @@
+"""Cohort mode: one plan summary per patient row, computed for a whole table at once.
+
+``plan_cohort`` answers, for every row of a DataFrame, what :func:`gabacalc.build_plan` would
+answer for that patient, without a Python loop over patients:
+
+1. The renal estimate (Cockcroft-Gault with the weight-basis rules, umol/L conversion, a
+   given CrCl, dialysis) and the band lookup (edge convention, the proportional reduction
+   below CrCl 15) are computed with numpy over every row. These are the only values that
+   vary continuously from patient to patient.
+2. Everything else in a plan depends only on a small discrete key: the band's dose range
+   and administrations, dialysis, whether the start-low rule applies, and the options.
+   One plan is built per unique key, through the single-patient core
+   (:func:`gabacalc.plan.plan_from_options`, with the key's first patient), and its dates
+   and doses are broadcast to the key's rows.
+3. The flag codes that depend on the patient rather than on the doses (the estimate's, the
+   band's and the safety context's) are worked out per row with the core's own rules and
+   merged in the core's order.
+4. A row the vectorised checks do not accept is planned on its own through the same core,
+   so that a refusal carries the single-patient path's exact message.
+
+Pure: a DataFrame in, a DataFrame out, no file I/O and no global state, so it runs
+unchanged on one partition at a time (e.g. ``dask.dataframe.map_partitions``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gabacalc._version import __version__
+from gabacalc.errors import InputError
+from gabacalc.patient import _UNIT_ALIASES, DIALYSIS_CHOICES, SCR_UNITS, SEXES, Patient, _choice
+from gabacalc.patient import _risks as _parse_risks
+from gabacalc.plan import (
+    _dialysis_days,
+    context_flag_codes,
+    plan_from_options,
+    resolve_options,
+)
+from gabacalc.renal import WEIGHT_BASES
+from gabacalc.rules import Rules, default_rules
+from gabacalc.wording import VERIFICATION_TEXT, fmt_number
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "INPUT_COLUMNS",
+    "OUTPUT_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "plan_cohort",
+]
+
+PATIENT_COLUMNS = (
+    "age_years",
+    "sex",
+    "weight_kg",
+    "height_cm",
+    "scr",
+    "scr_unit",
+    "crcl_ml_min",
+    "dialysis",
+    "risks",
+    "pain_type",
+)
+OPTION_COLUMNS = (
+    "weight_basis",
+    "start_daily_mg",
+    "target_daily_mg",
+    "titration",
+    "taper",
+    "review_weeks",
+    "start_date",
+    "strengths_mg",
+    "oral_solution",
+    "dialysis_days",
+    "current_daily_mg",
+)
+#: Every column plan_cohort reads: ``id``, the Patient fields, the build_plan keywords, and
+#: ``current_doses_per_day`` (for the audit only).
+INPUT_COLUMNS = ("id", *PATIENT_COLUMNS, *OPTION_COLUMNS, "current_doses_per_day")
+#: Columns every cohort must have (a renal column, scr, crcl_ml_min or dialysis, too).
+REQUIRED_COLUMNS = ("id", "age_years", "sex", "weight_kg")
+RENAL_COLUMNS = ("scr", "crcl_ml_min", "dialysis")
+
+_NUMERIC_COLUMNS = (
+    "age_years",
+    "weight_kg",
+    "height_cm",
+    "scr",
+    "crcl_ml_min",
+    "start_daily_mg",
+    "target_daily_mg",
+    "review_weeks",
+    "current_daily_mg",
+    "current_doses_per_day",
+)
+
+#: The summary keys carried per row (see :func:`gabacalc.build_plan`), in output order.
+SUMMARY_COLUMNS = (
+    "crcl_ml_min",
+    "crcl_source",
+    "weight_basis",
+    "weight_used",
+    "weight_used_kg",
+    "ideal_weight_kg",
+    "adjusted_weight_kg",
+    "bmi_kg_m2",
+    "band",
+    "band_id",
+    "band_scale",
+    "doses_per_day",
+    "min_daily_mg",
+    "max_daily_mg",
+    "dialysis",
+    "start_daily_mg",
+    "requested_start_daily_mg",
+    "target_daily_mg",
+    "requested_target_daily_mg",
+    "target_doses_per_day",
+    "target_regimen",
+    "titration",
+    "taper",
+    "review_weeks",
+    "allowed_forms",
+    "start_date",
+    "target_reached_date",
+    "target_reached_day",
+    "review_date",
+    "taper_start_date",
+    "taper_end_date",
+    "post_dialysis_mg",
+    "current_daily_mg",
+)
+#: Added when the input has ``current_daily_mg`` or ``current_doses_per_day``.
+AUDIT_COLUMNS = (
+    "current_doses_per_day",
+    "audit_above_band_max",
+    "audit_excess_mg",
+    "audit_too_many_doses",
+    "audit_excess_doses",
+)
+TRACE_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
+#: Every output column, in order (the audit columns only with current-dose columns).
+OUTPUT_COLUMNS = (
+    "id",
+    *SUMMARY_COLUMNS,
+    "flags",
+    "flag_severity",
+    *AUDIT_COLUMNS,
+    "status",
+    "error",
+    *TRACE_COLUMNS,
+)
+
+_FLOAT_FIELDS = frozenset(
+    {
+        "crcl_ml_min",
+        "weight_used_kg",
+        "ideal_weight_kg",
+        "adjusted_weight_kg",
+        "bmi_kg_m2",
+        "band_scale",
+    }
+)
+_INT_FIELDS = frozenset(
+    {
+        "doses_per_day",
+        "min_daily_mg",
+        "max_daily_mg",
+        "start_daily_mg",
+        "requested_start_daily_mg",
+        "target_daily_mg",
+        "requested_target_daily_mg",
+        "target_doses_per_day",
+        "review_weeks",
+        "target_reached_day",
+        "post_dialysis_mg",
+        "current_daily_mg",
+        "current_doses_per_day",
+        "audit_excess_mg",
+        "audit_excess_doses",
+    }
+)
+_BOOL_FIELDS = frozenset({"audit_above_band_max", "audit_too_many_doses"})
+#: Summary fields that depend only on the plan key, taken from the key's plan.
+_KEY_FIELDS = (
+    "start_daily_mg",
+    "requested_start_daily_mg",
+    "target_daily_mg",
+    "requested_target_daily_mg",
+    "target_doses_per_day",
+    "target_regimen",
+    "titration",
+    "taper",
+    "review_weeks",
+    "allowed_forms",
+    "start_date",
+    "target_reached_date",
+    "target_reached_day",
+    "review_date",
+    "taper_start_date",
+    "taper_end_date",
+    "post_dialysis_mg",
+)
+
+# Flag codes by where plan_from_options raises them. A plan's codes are, in this order:
+# the start-low codes, the estimate's, the band's, the dose codes, the safety context's
+# (context_flag_codes), then the post-dialysis ones; then a stable sort by severity.
+_START_LOW_CODES = frozenset({"START_LOW_DEFAULT", "START_LOW_OVERRIDDEN"})
+_ESTIMATE_CODES = frozenset({"SHORT_STATURE_IBW", "NO_HEIGHT", "CRCL_GIVEN"})
+_BAND_CODES = frozenset({"HD_NO_RESIDUAL_CRCL", "PERITONEAL_DIALYSIS", "PROPORTIONAL_REDUCTION"})
+_DIALYSIS_CODES = frozenset({"HD_SUPPLEMENT", "HD_SUPPLEMENT_ROUNDED"})
+_SEVERITY_ORDER = {"warning": 0, "caution": 1, "info": 2}
+
+_METHOD_NAMES = ("cockcroft-gault", "given", "not estimated")
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other containers are not missing
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value build_plan would be given."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Codes and unique cells of an object column (containers made hashable)."""
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        return codes, list(uniques)
+    except TypeError:
+        hashable = np.array(
+            [tuple(v) if isinstance(v, list | set) else v for v in values], dtype=object
+        )
+        codes, uniques = pd.factorize(hashable, use_na_sentinel=False)
+        return codes, list(uniques)
+
+
+def _per_unique(
+    series: pd.Series, parse: Any, size: int
+) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Apply ``parse(cell) -> (ok, value)`` once per distinct cell.
+
+    Returns the codes into the parsed values, an ``ok`` mask, and the parsed values.
+    """
+    codes, uniques = _factorize(series.to_numpy(dtype=object))
+    parsed = [parse(u) for u in uniques]
+    ok = np.array([p[0] for p in parsed], dtype=bool)
+    values = [p[1] for p in parsed]
+    return codes, ok[codes], values
+
+
+def _numeric(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """float64 values (NaN where missing) and a mask of cells that are not a finite number.
+
+    Conversion follows :func:`gabacalc.patient.check_number` (Python's ``float``).
+    """
+    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+
+        def parse(cell: Any) -> tuple[bool, float]:
+            if _missing(cell):
+                return True, math.nan
+            try:
+                number = float(cell)
+            except (TypeError, ValueError):
+                return False, math.nan
+            return math.isfinite(number), number if math.isfinite(number) else math.nan
+
+        codes, ok, parsed = _per_unique(series, parse, len(series))
+        table = np.array(parsed, dtype=np.float64)
+        return table[codes], ~ok
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values, np.isinf(values)
+
+
+# ------------------------------------------------------------------------ the frame's rows
+
+
+@dataclass
+class _Columns:
+    """The input parsed into arrays; ``odd`` marks rows the vectorised path does not take."""
+
+    n: int
+    num: dict[str, np.ndarray]
+    odd: np.ndarray
+    female: np.ndarray
+    dialysis: np.ndarray  # index into DIALYSIS_CHOICES
+    umol: np.ndarray
+    risk_codes: np.ndarray
+    risk_values: list[tuple[str, ...]]
+    pain_codes: np.ndarray
+    pain_values: list[str]
+    basis: np.ndarray  # index into WEIGHT_BASES
+    text_codes: dict[str, np.ndarray]
+    text_values: dict[str, list[Any]]
+
+
+def _parse(df: pd.DataFrame, rules: Rules, today: date) -> _Columns:
+    n = len(df)
+    odd = np.zeros(n, dtype=bool)
+    num: dict[str, np.ndarray] = {}
+    for name in _NUMERIC_COLUMNS:
+        if name in df.columns:
+            values, bad = _numeric(df[name])
+            odd |= bad
+        else:
+            values = np.full(n, np.nan)
+        num[name] = values
+
+    def choice_column(
+        name: str, choices: Sequence[str], default: str, label: str, aliases: Mapping[str, str]
+    ) -> np.ndarray:
+        nonlocal odd
+        if name not in df.columns:
+            return np.full(n, choices.index(default), dtype=np.int64)
+
+        def parse(cell: Any) -> tuple[bool, int]:
+            if _missing(cell):
+                return name != "sex", choices.index(default) if default else -1
+            text = aliases.get(str(cell).strip().lower(), cell)
+            try:
+                return True, choices.index(_choice(text, name, label, tuple(choices)))
+            except InputError:
+                return False, -1
+
+        codes, ok, parsed = _per_unique(df[name], parse, n)
+        odd |= ~ok
+        return np.asarray(parsed, dtype=np.int64)[codes]
+
+    sex = choice_column("sex", SEXES, "", "sex", {})
+    dialysis = choice_column("dialysis", DIALYSIS_CHOICES, "none", "dialysis", {})
+    unit = choice_column("scr_unit", SCR_UNITS, "mg/dL", "creatinine unit", _UNIT_ALIASES)
+    pains = tuple(rules.pain_types)
+    pain_idx = choice_column("pain_type", pains, "other", "pain type", {})
+
+    def keyed(name: str, parse: Any) -> tuple[np.ndarray, list[Any]]:
+        nonlocal odd
+        if name not in df.columns:
+            return np.zeros(n, dtype=np.int64), [parse(None)[1]]
+        codes, ok, values = _per_unique(df[name], parse, n)
+        odd |= ~ok
+        return codes, values
+
+    def risks(cell: Any) -> tuple[bool, tuple[str, ...]]:
+        if _missing(cell):
+            return True, ()
+        try:
+            return True, _parse_risks(cell, rules)
+        except (InputError, TypeError, AttributeError):
+            return False, ()
+
+    risk_codes, risk_values = keyed("risks", risks)
+
+    def basis(cell: Any) -> tuple[bool, int]:
+        if _missing(cell):
+            return True, WEIGHT_BASES.index(rules.defaults["weight_basis"])
+        return (True, WEIGHT_BASES.index(cell)) if cell in WEIGHT_BASES else (False, -1)
+
+    basis_codes, basis_values = keyed("weight_basis", basis)
+
+    def preset(table: Mapping[str, Any]) -> Any:
+        def parse(cell: Any) -> tuple[bool, str | None]:
+            if _missing(cell):
+                return True, None
+            return (True, cell) if isinstance(cell, str) and cell in table else (False, None)
+
+        return parse
+
+    def start(cell: Any) -> tuple[bool, date]:
+        parsed = _start_date(cell, today)
+        return isinstance(parsed, date), parsed if isinstance(parsed, date) else today
+
+    def strengths(cell: Any) -> tuple[bool, tuple[int, ...] | None]:
+        try:
+            parsed = _strengths(cell)
+        except InputError:
+            return False, None
+        return True, None if parsed is None else tuple(sorted(set(parsed)))
+
+    def oral(cell: Any) -> tuple[bool, bool]:
+        try:
+            return True, _oral_solution(cell)
+        except InputError:
+            return False, False
+
+    def days(cell: Any) -> tuple[bool, tuple[str, ...]]:
+        try:
+            return True, _dialysis_days(None if _missing(cell) else _plain(cell), rules)
+        except (InputError, TypeError):
+            return False, ()
+
+    text_codes: dict[str, np.ndarray] = {}
+    text_values: dict[str, list[Any]] = {}
+    for name, parse in (
+        ("titration", preset(rules.titration_presets)),
+        ("taper", preset(rules.taper_presets)),
+        ("start_date", start),
+        ("strengths_mg", strengths),
+        ("oral_solution", oral),
+        ("dialysis_days", days),
+    ):
+        text_codes[name], text_values[name] = keyed(name, parse)
+    return _Columns(
+        n=n,
+        num=num,
+        odd=odd,
+        female=sex == SEXES.index("female"),
+        dialysis=dialysis,
+        umol=unit == SCR_UNITS.index("umol/L"),
+        risk_codes=risk_codes,
+        risk_values=risk_values,
+        pain_codes=pain_idx,
+        pain_values=list(pains),
+        basis=np.asarray(basis_values, dtype=np.int64)[basis_codes],
+        text_codes=text_codes,
+        text_values=text_values,
+    )
+
+
+def _start_date(cell: Any, today: date) -> Any:
+    """A date, or the cell itself when it is not one (resolve_options then refuses it)."""
+    if _missing(cell):
+        return today
+    cell = _plain(cell)
+    if isinstance(cell, datetime):
+        return cell.date()
+    if isinstance(cell, date):
+        return cell
+    if isinstance(cell, str):
+        try:
+            return datetime.strptime(cell.strip(), "%Y-%m-%d").date()
+        except ValueError:
+            return cell
+    return cell
+
+
+def _strengths(cell: Any) -> list[int] | None:
+    """Allowed strengths from a cell: ``"100;300"`` or ``"100,300"``, a number, or a list."""
+    if _missing(cell):
+        return None
+    cell = _plain(cell)
+    if isinstance(cell, str):
+        items: Iterable[Any] = cell.replace(";", ",").split(",")
+    elif isinstance(cell, list | tuple | set | np.ndarray):
+        items = list(cell)
+    else:
+        items = [cell]
+    values = []
+    for item in items:
+        item = _plain(item)
+        text = item.strip() if isinstance(item, str) else item
+        if text == "":
+            continue
+        if isinstance(text, float) and text.is_integer():
+            text = int(text)
+        try:
+            if isinstance(text, bool) or (isinstance(text, float) and not text.is_integer()):
+                raise ValueError
+            values.append(int(text))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"strength {item!r} in strengths_mg is not a whole number of mg; "
+                "give e.g. 100;300;400",
+                field="strengths_mg",
+            ) from None
+    return values
+
+
+def _oral_solution(cell: Any) -> bool:
+    if _missing(cell):
+        return False
+    cell = _plain(cell)
+    if isinstance(cell, bool):
+        return cell
+    text = str(cell).strip().lower()
+    if isinstance(cell, int | float) and cell in (0, 1):
+        return bool(cell)
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InputError(
+        f"oral_solution {cell!r} is not true or false (also accepted: yes/no, 1/0)",
+        field="oral_solution",
+    )
+
+
+def _row_kwargs(
+    cells: Mapping[str, Any], today: date
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """The Patient fields, build_plan keywords and current_doses_per_day of one row."""
+    patient: dict[str, Any] = {}
+    for name in PATIENT_COLUMNS:
+        value = cells.get(name)
+        if _missing(value):
+            if name in REQUIRED_COLUMNS:
+                raise InputError(f"{name} is missing (a value is required)", field=name)
+            continue
+        patient[name] = _plain(value)
+    options: dict[str, Any] = {}
+    for name in OPTION_COLUMNS:
+        value = cells.get(name)
+        if name == "start_date":
+            options[name] = _start_date(value, today)
+        elif name == "strengths_mg":
+            options[name] = _strengths(value)
+        elif name == "oral_solution":
+            options[name] = _oral_solution(value)
+        elif not _missing(value):
+            options[name] = _plain(value)
+    count = cells.get("current_doses_per_day")
+    return patient, options, None if _missing(count) else _plain(count)
+
+
+# ----------------------------------------------------------------------- the renal estimate
+
+
+@dataclass
+class _Renal:
+    crcl: np.ndarray
+    method: np.ndarray  # index into _METHOD_NAMES
+    used: np.ndarray  # 0 actual, 1 ideal, 2 adjusted, -1 none
+    used_kg: np.ndarray
+    ibw: np.ndarray
+    abw: np.ndarray
+    bmi: np.ndarray
+    short: np.ndarray
+    no_height: np.ndarray
+    ok: np.ndarray  # the vectorised checks accept the row
+
+
+_USED_NAMES = ("actual", "ideal", "adjusted")
+
+
+def _in_limits(values: np.ndarray, row: Mapping[str, str]) -> np.ndarray:
+    low, high = float(row["min"]), float(row["max"])
+    low_ok = values >= low if row["min_inclusive"] == "true" else values > low
+    high_ok = values <= high if row["max_inclusive"] == "true" else values < high
+    out: np.ndarray = low_ok & high_ok  # NaN compares False
+    return out
+
+
+def _whole(values: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.floor(values) == values
+    return out
+
+
+def _square(values: np.ndarray) -> np.ndarray:
+    """``x ** 2`` exactly as Python's float power gives it (once per distinct value)."""
+    out = np.full(values.shape, np.nan)
+    present = ~np.isnan(values)
+    if present.any():
+        uniques, inverse = np.unique(values[present], return_inverse=True)
+        out[present] = np.array([float(u) ** 2 for u in uniques])[inverse]
+    return out
+
+
+def _renal(cols: _Columns, rules: Rules) -> _Renal:
+    """Vectorised :func:`gabacalc.renal.estimate_crcl` and the input checks of Patient."""
+    c, limits, num = rules.constants, rules.limits, cols.num
+    age, weight, height = num["age_years"], num["weight_kg"], num["height_cm"]
+    scr, given = num["scr"], num["crcl_ml_min"]
+    has_height, has_scr, has_given = ~np.isnan(height), ~np.isnan(scr), ~np.isnan(given)
+    dialysis = cols.dialysis
+    on_dialysis = dialysis != DIALYSIS_CHOICES.index("none")
+    basis = cols.basis
+    actual_basis = basis == WEIGHT_BASES.index("actual")
+    needs_height = (basis == WEIGHT_BASES.index("ideal")) | (
+        basis == WEIGHT_BASES.index("adjusted")
+    )
+
+    scr_ok = np.where(
+        cols.umol, _in_limits(scr, limits["scr_umol_l"]), _in_limits(scr, limits["scr_mg_dl"])
+    )
+    ok = (
+        ~cols.odd
+        & _in_limits(age, limits["age_years"])
+        & _in_limits(weight, limits["weight_kg"])
+        & (~has_height | _in_limits(height, limits["height_cm"]))
+        & ~(has_scr & has_given)
+        & (~has_scr | (~on_dialysis & scr_ok))
+        & (~has_given | _in_limits(given, limits["crcl_ml_min"]))
+        & (has_scr | has_given | on_dialysis)
+        & (has_height | ~needs_height)
+    )
+
+    male = ~cols.female
+    inches = height / c["cm_per_inch"]
+    base = np.where(male, c["ibw_base_male_kg"], c["ibw_base_female_kg"])
+    ibw = base + c["ibw_kg_per_inch"] * (inches - c["ibw_base_height_in"])
+    abw = ibw + c["abw_factor"] * (weight - ibw)
+    bmi = weight / _square(height / 100)
+    short = has_height & (inches < c["ibw_base_height_in"]) & ~actual_basis
+
+    used = np.zeros(cols.n, dtype=np.int64)  # actual unless a rule below says otherwise
+    used[basis == WEIGHT_BASES.index("ideal")] = 1
+    used[basis == WEIGHT_BASES.index("adjusted")] = 2
+    auto = (basis == WEIGHT_BASES.index("auto")) & has_height
+    for low, high, kind, _ in rules.weight_basis:
+        rows = auto & (bmi >= low) & (bmi < high)
+        if kind == "ideal":
+            used[rows] = 1
+        elif kind == "adjusted":
+            used[rows] = 2
+        elif kind == "lower-of-ideal-and-actual":
+            used[rows & (ibw <= weight)] = 1
+    used_kg = np.choose(used, [weight, ibw, abw])
+
+    scr_mg_dl = np.where(cols.umol, scr / c["scr_umol_per_mg_dl"], scr)
+    crcl_cg = (c["cg_age_offset"] - age) * used_kg / (c["cg_divisor"] * scr_mg_dl)
+    crcl_cg = np.where(cols.female, crcl_cg * c["cg_female_factor"], crcl_cg)
+
+    method = np.where(has_given, 1, np.where(has_scr, 0, 2))
+    estimated = method == 0
+    crcl = np.where(has_given, given, np.where(estimated, crcl_cg, np.nan))
+    return _Renal(
+        crcl=crcl,
+        method=method,
+        used=np.where(estimated, used, -1),
+        used_kg=np.where(estimated, used_kg, np.nan),
+        ibw=np.where(has_height, ibw, np.nan),
+        abw=np.where(has_height, abw, np.nan),
+        bmi=np.where(has_height, bmi, np.nan),
+        short=short,
+        no_height=estimated & ~has_height,
+        ok=ok,
+    )
+
+
+@dataclass
+class _Bands:
+    index: np.ndarray  # into rules.bands
+    scale: np.ndarray
+    min_mg: np.ndarray
+    max_mg: np.ndarray
+    doses: np.ndarray
+    hd_no_residual: np.ndarray
+    peritoneal: np.ndarray
+    scaled: np.ndarray
+
+
+def _bands(cols: _Columns, renal: _Renal, rules: Rules) -> _Bands:
+    """Vectorised :func:`gabacalc.renal.select_band` (the first band that contains CrCl)."""
+    crcl = renal.crcl
+    has_crcl = ~np.isnan(crcl)
+    hemo = cols.dialysis == DIALYSIS_CHOICES.index("hemodialysis")
+    peritoneal = cols.dialysis == DIALYSIS_CHOICES.index("peritoneal")
+    lowest = len(rules.bands) - 1
+    index = np.full(cols.n, -1, dtype=np.int64)
+    for i, band in enumerate(rules.bands):
+        above = crcl >= band.lower_ml_min if band.lower_inclusive else crcl > band.lower_ml_min
+        below = crcl <= band.upper_ml_min if band.upper_inclusive else crcl < band.upper_ml_min
+        index[above & below & (index < 0)] = i
+    hd_no_residual = hemo & ~has_crcl
+    index[hd_no_residual | peritoneal] = lowest
+    below_at = np.array(
+        [b.proportional_below_ml_min or math.nan for b in rules.bands], dtype=np.float64
+    )
+    safe = np.maximum(index, 0)
+    threshold = below_at[safe]
+    proportional = has_crcl & ~np.isnan(threshold) & (crcl < threshold)
+    scale = np.where(proportional, crcl / np.where(proportional, threshold, 1.0), 1.0)
+    band_min = np.array([b.min_daily_mg for b in rules.bands], dtype=np.int64)[safe]
+    band_max = np.array([b.max_daily_mg for b in rules.bands], dtype=np.int64)[safe]
+    return _Bands(
+        index=index,
+        scale=scale,
+        min_mg=np.floor(band_min * scale + 1e-9).astype(np.int64),
+        max_mg=np.floor(band_max * scale + 1e-9).astype(np.int64),
+        doses=np.array([b.doses_per_day for b in rules.bands], dtype=np.int64)[safe],
+        hd_no_residual=hd_no_residual,
+        peritoneal=peritoneal,
+        scaled=scale < 1,
+    )
+
+
+def _options_ok(cols: _Columns, rules: Rules) -> np.ndarray:
+    """The range checks of resolve_options that need no plan (the rest fall to the core)."""
+    num, limits = cols.num, rules.limits
+
+    def optional(name: str, parameter: str, whole: bool = True) -> np.ndarray:
+        values = num[name]
+        good = _in_limits(values, limits[parameter])
+        if whole:
+            good &= _whole(values)
+        out: np.ndarray = np.isnan(values) | good
+        return out
+
+    count = num["current_doses_per_day"]
+    return (
+        optional("start_daily_mg", "start_daily_mg")
+        & optional("target_daily_mg", "target_daily_mg")
+        & optional("review_weeks", "review_weeks")
+        & optional("current_daily_mg", "current_daily_mg")
+        & (np.isnan(count) | np.isin(count, (1.0, 2.0, 3.0)))
+    )
+
+
+# ------------------------------------------------------------------------------ the plan
+
+
+def _group(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Group rows by several key arrays: group codes and each group's first row."""
+    combined = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        if len(uniques) > 1:
+            combined = combined * len(uniques) + codes
+            combined, _ = pd.factorize(combined)
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    return inverse.astype(np.int64), first
+
+
+def _plan_row(
+    cells: Mapping[str, Any], rules: Rules, today: date
+) -> tuple[dict[str, Any], Patient, int | None]:
+    """One row through the single-patient core: (summary, patient, current doses per day)."""
+    patient_kw, options_kw, count = _row_kwargs(cells, today)
+    patient = Patient(**patient_kw, rules=rules)
+    options = resolve_options(patient, rules, **options_kw, current_doses_per_day=count)
+    plan = plan_from_options(patient, options, rules)
+    return plan.summary, patient, options.current_doses_per_day
+
+
+def _codes_of(summary: Mapping[str, Any]) -> list[str]:
+    return [flag["code"] for flag in summary["flags"]]
+
+
+def _merge_codes(
+    rules: Rules,
+    start_low: Sequence[str],
+    estimate: Sequence[str],
+    band: Sequence[str],
+    dose: Sequence[str],
+    context: Sequence[str],
+    dialysis: Sequence[str],
+) -> tuple[str, ...]:
+    """The core's flag order: raised order, each once, then stably by severity."""
+    raised = dict.fromkeys([*start_low, *estimate, *band, *dose, *context, *dialysis])
+    return tuple(sorted(raised, key=lambda code: _SEVERITY_ORDER[rules.flags[code]["severity"]]))
+
+
+def _severity(rules: Rules, codes: Sequence[str]) -> str | None:
+    if not codes:
+        return None
+    return min((rules.flags[c]["severity"] for c in codes), key=_SEVERITY_ORDER.__getitem__)
+
+
+def plan_cohort(df: pd.DataFrame, *, rules: Rules | None = None) -> pd.DataFrame:
+    """Plan a whole cohort: one summary row per patient row, in the same order.
+
+    Every row gets what :func:`gabacalc.build_plan` gives that patient (the same numbers,
+    dates and flag codes); a row that build_plan would refuse comes back with
+    ``status="error"`` and the refusal's message. One bad row never stops the others.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One patient per row. Columns: ``id`` (carried through unchanged), the
+        :class:`~gabacalc.Patient` fields (``age_years``, ``sex``, ``weight_kg`` are
+        required; ``height_cm``, ``scr`` with ``scr_unit``, ``crcl_ml_min``, ``dialysis``,
+        ``risks`` as names separated by ";", ``pain_type``), and the build_plan keywords
+        (``weight_basis``, ``start_daily_mg`` [mg/day], ``target_daily_mg`` [mg/day],
+        ``titration``, ``taper``, ``review_weeks``, ``start_date`` (YYYY-MM-DD),
+        ``strengths_mg`` (e.g. "100;300"), ``oral_solution`` (true/false),
+        ``dialysis_days`` (e.g. "mon;wed;fri"), ``current_daily_mg`` [mg/day]), plus
+        ``current_doses_per_day`` (1-3) for the audit. A missing optional column, or an
+        empty cell, takes the single-patient default (``start_date``: today, the same day
+        for every row of the call). Other columns are ignored.
+    rules : Rules, optional
+        Rule tables (default the shipped ones).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per input row, same order and same index, columns :data:`OUTPUT_COLUMNS`:
+        ``id``; the summary keys (``crcl_ml_min`` [mL/min], ``weight_used_kg`` [kg],
+        ``band``, ``doses_per_day``, ``max_daily_mg`` [mg/day], ``target_daily_mg``
+        [mg/day], dates as ISO strings, ...); ``flags`` (the flag codes, ";"-separated, in
+        build_plan's order) and ``flag_severity`` (the highest); with
+        ``current_daily_mg`` or ``current_doses_per_day`` columns, the audit:
+        ``audit_above_band_max`` and ``audit_excess_mg`` (current dose minus the band
+        maximum, 0 if within), ``audit_too_many_doses`` and ``audit_excess_doses``
+        (administrations above the band's); ``status`` ("ok" or "error") and ``error``;
+        and the verification text, gabacalc version, rules version and checksum (also in
+        ``attrs``). Whole mg are nullable ``Int64``; on an error row every output but
+        ``id``, ``status``, ``error`` and the trace columns is empty.
+
+    Raises
+    ------
+    InputError
+        The frame lacks a required column (the message lists what it has), has none of
+        ``scr``, ``crcl_ml_min`` and ``dialysis``, or has a column whose name looks like a
+        misspelt input column.
+
+    See Also
+    --------
+    gabacalc.build_plan : the same plan for one patient, with the schedule and steps.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cohort = pd.DataFrame({
+    ...     "id": ["a", "b", "c"],
+    ...     "age_years": [72, 50, 300],
+    ...     "sex": ["female", "male", "male"],
+    ...     "weight_kg": [60, 80, 80],
+    ...     "height_cm": [160, None, None],
+    ...     "scr": [1.3, 1.0, 1.0],
+    ...     "start_date": "2026-01-05",
+    ... })
+    >>> out = plan_cohort(cohort)
+    >>> out[["id", "band", "max_daily_mg", "target_daily_mg", "status"]]
+      id                      band  max_daily_mg  target_daily_mg status
+    0  a  CrCl > 30 to < 60 mL/min          1400             1400     ok
+    1  b         CrCl >= 60 mL/min          3600             1800     ok
+    2  c                       NaN          <NA>             <NA>  error
+    >>> out.loc[0, "review_date"], round(float(out.loc[0, "crcl_ml_min"]), 1)
+    ('2026-02-27', 32.3)
+    >>> out.loc[2, "error"]
+    'age 300 years is outside 18-110 years (gabacalc plans for adults)'
+    """
+    rules = rules or default_rules()
+    return _plan_frame(df, rules, date.today(), None)
+
+
+def check_columns(columns: Iterable[Hashable]) -> None:
+    """Refuse a cohort table without the columns every row needs, or with a misspelt one.
+
+    Raises
+    ------
+    InputError
+        Naming the columns found and the columns expected.
+
+    Examples
+    --------
+    >>> check_columns(["id", "age_years", "sex", "weight_kg", "scr"])
+    >>> check_columns(["id", "age", "sex", "weight_kg", "scr"])
+    Traceback (most recent call last):
+    gabacalc.errors.InputError: the cohort has no age_years column; found: id, age, sex,
+    weight_kg, scr; expected id, age_years, sex, weight_kg and one of scr, crcl_ml_min,
+    dialysis (optional: height_cm, scr_unit, risks, pain_type, weight_basis, start_daily_mg,
+    target_daily_mg, titration, taper, review_weeks, start_date, strengths_mg, oral_solution,
+    dialysis_days, current_daily_mg, current_doses_per_day)
+    """
+    found = [str(c) for c in columns]
+    optional = [c for c in INPUT_COLUMNS if c not in (*REQUIRED_COLUMNS, *RENAL_COLUMNS)]
+    expected = (
+        f"expected {', '.join(REQUIRED_COLUMNS)} and one of {', '.join(RENAL_COLUMNS)} "
+        f"(optional: {', '.join(optional)})"
+    )
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    if missing:
+        raise InputError(
+            f"the cohort has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''}; "
+            f"found: {', '.join(found) or 'no columns'}; {expected}",
+            field=missing[0],
+        )
+    if not any(c in found for c in RENAL_COLUMNS):
+        raise InputError(
+            f"the cohort has no renal column (scr, crcl_ml_min or dialysis); "
+            f"found: {', '.join(found)}; {expected}",
+            field="scr",
+        )
+    for name in found:
+        if name in INPUT_COLUMNS:
+            continue
+        close = difflib.get_close_matches(name, INPUT_COLUMNS, n=1, cutoff=0.85)
+        if close and close[0] not in found:
+            raise InputError(
+                f"column {name!r} is not a cohort column; did you mean {close[0]!r}? "
+                f"(rename it, or drop it; {expected})",
+                field=close[0],
+            )
+
+
+_Outcome = tuple[dict[str, Any], Patient, "int | None"]
+_TEXT_KEYS = ("titration", "taper", "start_date", "strengths_mg", "oral_solution")
+
+
+def _plan_frame(
+    df: pd.DataFrame,
+    rules: Rules,
+    today: date,
+    cache: dict[Hashable, _Outcome | InputError] | None,
+) -> pd.DataFrame:
+    """plan_cohort with a fixed 'today' and an optional cache of plans by key (per file)."""
+    check_columns(df.columns)
+    n = len(df)
+    cols = _parse(df, rules, today)
+    renal = _renal(cols, rules)
+    bands = _bands(cols, renal, rules)
+    fast = renal.ok & _options_ok(cols, rules) & (bands.index >= 0)
+
+    num = cols.num
+    resp_risks = set(rules.thresholds["start_low_risks"].split(";"))
+    resp = np.array([bool(resp_risks & set(v)) for v in cols.risk_values] or [False])
+    older = num["age_years"] >= rules.threshold("older_adult_age_years")
+    no_dialysis = cols.dialysis == DIALYSIS_CHOICES.index("none")
+    low_crcl = renal.crcl < rules.threshold("start_low_crcl_below_ml_min")
+    start_low = resp[cols.risk_codes] | older | ~no_dialysis | (no_dialysis & low_crcl)
+    hemo = cols.dialysis == DIALYSIS_CHOICES.index("hemodialysis")
+    tc = cols.text_codes
+    # The plan key: what a plan depends on besides the continuous estimate. Dialysis days
+    # matter only on hemodialysis, whose supplement also depends on the exact scale.
+    key_values: list[tuple[np.ndarray, list[Any] | None]] = [
+        (bands.index, None),
+        (bands.min_mg, None),
+        (bands.max_mg, None),
+        (bands.doses, None),
+        (cols.dialysis, None),
+        (np.where(hemo & bands.scaled, bands.scale, -1.0), None),
+        (start_low, None),
+        (cols.basis, None),
+        (num["start_daily_mg"], None),
+        (num["target_daily_mg"], None),
+        (num["review_weeks"], None),
+        (num["current_daily_mg"], None),
+        *((tc[name], cols.text_values[name]) for name in _TEXT_KEYS),
+        (np.where(hemo, tc["dialysis_days"], -1), cols.text_values["dialysis_days"]),
+    ]
+    raw = {name: _cells_of(df[name]) for name in df.columns if name in INPUT_COLUMNS}
+
+    def cells(i: int) -> dict[str, Any]:
+        return {name: values[i] for name, values in raw.items()}
+
+    def plan_row(i: int) -> _Outcome | InputError:
+        try:
+            return _plan_row(cells(i), rules, today)
+        except InputError as error:
+            return error
+
+    def key_of(i: int) -> Hashable:
+        """The key's values (not codes), to recognise a key from an earlier chunk."""
+        out: list[Any] = []
+        for values, table in key_values:
+            value = values[i].item()
+            if table is not None:
+                value = None if value < 0 else table[value]
+            out.append(None if isinstance(value, float) and math.isnan(value) else value)
+        return tuple(out)
+
+    # One plan per key, from the key's first row.
+    group = np.full(n, -1, dtype=np.int64)
+    reps: list[_Outcome | None] = []
+    rep_rows: list[int] = []
+    fast_rows = np.flatnonzero(fast)
+    if len(fast_rows):
+        codes, first = _group([values[fast_rows] for values, _ in key_values])
+        for position in first:
+            i = int(fast_rows[position])
+            if cache is None:
+                outcome = plan_row(i)
+                rep_rows.append(i)
+            else:
+                key = key_of(i)
+                rep_rows.append(-1 if key in cache else i)
+                if key not in cache:
+                    cache[key] = plan_row(i)
+                outcome = cache[key]
+            reps.append(None if isinstance(outcome, InputError) else outcome)
+        planned = np.array([r is not None for r in reps])[codes]
+        group[fast_rows[planned]] = codes[planned]
+    # Every other row (a refusal, or one the vectorised checks leave) on its own.
+    singles = {int(i): plan_row(int(i)) for i in np.flatnonzero(group < 0)}
+
+    def patient_of(i: int) -> Patient:
+        return Patient(**_row_kwargs(cells(i), today)[0], rules=rules)
+
+    result = _assemble(df, rules, cols, renal, bands, group, reps, singles, older, patient_of)
+    _check_representatives(result, reps, rep_rows)
+    return result
+
+
+def _cells_of(series: pd.Series) -> np.ndarray:
+    """A column's cells for the single-patient path (numbers stay numbers, dates Timestamps)."""
+    numeric = isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf"
+    values: np.ndarray = series.to_numpy() if numeric else series.to_numpy(dtype=object)
+    return values
+
+
+def _check_representatives(
+    result: pd.DataFrame, reps: Sequence[_Outcome | None], rows: Sequence[int]
+) -> None:
+    """Each key's own row must agree with its plan: the vectorised path checks itself."""
+    checked = [(outcome[0], i) for outcome, i in zip(reps, rows, strict=True) if outcome and i >= 0]
+    if not checked:
+        return
+    positions = [i for _, i in checked]
+    names = (
+        "band",
+        "band_id",
+        "min_daily_mg",
+        "max_daily_mg",
+        "doses_per_day",
+        "crcl_ml_min",
+        "weight_used_kg",
+        "bmi_kg_m2",
+        "band_scale",
+    )
+    got = {name: result[name].to_numpy(dtype=object)[positions] for name in names}
+    got["flags"] = result["flags"].to_numpy(dtype=object)[positions]
+    for k, (summary, i) in enumerate(checked):
+        wanted = {name: summary[name] for name in names}
+        wanted["flags"] = ";".join(_codes_of(summary))
+        problems = [
+            name
+            for name, value in wanted.items()
+            if not (pd.isna(got[name][k]) if value is None else got[name][k] == value)
+        ]
+        if problems:
+            raise AssertionError(
+                "gabacalc internal error: the cohort path disagrees with build_plan on "
+                f"{', '.join(problems)} for row {i} (id {result['id'].iloc[i]!r}); "
+                "please report it"
+            )
+
+
+def _assemble(
+    df: pd.DataFrame,
+    rules: Rules,
+    cols: _Columns,
+    renal: _Renal,
+    bands: _Bands,
+    group: np.ndarray,
+    reps: Sequence[_Outcome | None],
+    singles: Mapping[int, _Outcome | InputError],
+    older: np.ndarray,
+    patient_of: Any,
+) -> pd.DataFrame:
+    n = cols.n
+    in_group = group >= 0
+    g_safe = np.maximum(group, 0)
+    numbers: dict[str, np.ndarray] = {}  # float (NaN empty) or int64 with `present`
+    present: dict[str, np.ndarray] = {}
+    texts: dict[str, tuple[np.ndarray, list[Any]]] = {}  # codes into values; -1 empty
+
+    # Per row, from the vectorised estimate and band.
+    for name, values in (
+        ("crcl_ml_min", renal.crcl),
+        ("weight_used_kg", renal.used_kg),
+        ("ideal_weight_kg", renal.ibw),
+        ("adjusted_weight_kg", renal.abw),
+        ("bmi_kg_m2", renal.bmi),
+        ("band_scale", bands.scale),
+    ):
+        numbers[name] = np.where(in_group, values, np.nan)
+    for name, values in (
+        ("doses_per_day", bands.doses),
+        ("min_daily_mg", bands.min_mg),
+        ("max_daily_mg", bands.max_mg),
+    ):
+        numbers[name] = values.copy()
+        present[name] = in_group.copy()
+    current = cols.num["current_daily_mg"]
+    numbers["current_daily_mg"] = np.nan_to_num(current).astype(np.int64)
+    present["current_daily_mg"] = in_group & ~np.isnan(current)
+    for name, values, names in (
+        ("crcl_source", renal.method, list(_METHOD_NAMES)),
+        ("weight_basis", cols.basis, list(WEIGHT_BASES)),
+        ("weight_used", renal.used, list(_USED_NAMES)),
+        ("band_id", bands.index, [b.band_id for b in rules.bands]),
+        ("dialysis", cols.dialysis, list(DIALYSIS_CHOICES)),
+    ):
+        texts[name] = (np.where(in_group, values, -1), names)
+    texts["band"] = _band_labels(rules, bands, in_group)
+
+    # Per key, from the key's plan.
+    summaries = [r[0] if r is not None else {} for r in reps]
+    for name in _KEY_FIELDS:
+        per_key = [s.get(name) for s in summaries]
+        if name in _INT_FIELDS:
+            table = np.array([0 if v is None else v for v in per_key] or [0], dtype=np.int64)
+            has = np.array([v is not None for v in per_key] or [False])
+            numbers[name] = table[g_safe]
+            present[name] = in_group & has[g_safe]
+        else:
+            texts[name] = (np.where(in_group, group, -1), per_key)
+
+    # Flags: the key's dose codes with the row's estimate, band and safety-context codes.
+    flag_codes, flag_table = _flags(rules, cols, renal, bands, group, reps, older, patient_of)
+    texts["flags"] = (flag_codes, [";".join(codes) for codes in flag_table])
+    texts["flag_severity"] = (flag_codes, [_severity(rules, codes) for codes in flag_table])
+
+    # Rows planned on their own overwrite theirs.
+    status = np.where(in_group, 0, 1)
+    error_codes = np.full(n, -1, dtype=np.int64)
+    errors: list[str] = []
+    count = cols.num["current_doses_per_day"].copy()
+    tables = {name: list(values) for name, (_, values) in texts.items()}
+    text_codes = {name: codes.copy() for name, (codes, _) in texts.items()}
+    for i, outcome in singles.items():
+        if isinstance(outcome, InputError):
+            error_codes[i] = len(errors)
+            errors.append(str(outcome))
+            continue
+        status[i] = 0
+        summary, _, count[i] = outcome[0], None, np.nan if outcome[2] is None else outcome[2]
+        for name in numbers:
+            value = summary[name]
+            if name in present:
+                numbers[name][i] = 0 if value is None else value
+                present[name][i] = value is not None
+            else:
+                numbers[name][i] = np.nan if value is None else value
+        codes = _codes_of(summary)
+        row_text = {name: summary[name] for name in texts if name in summary}
+        row_text.update(flags=";".join(codes), flag_severity=_severity(rules, codes))
+        for name, value in row_text.items():
+            text_codes[name][i] = len(tables[name])
+            tables[name].append(value)
+
+    frame: dict[str, Any] = {"id": df["id"].array}
+    for name in (*SUMMARY_COLUMNS, "flags", "flag_severity"):
+        if name in present:
+            frame[name] = pd.arrays.IntegerArray(numbers[name], ~present[name])
+        elif name in numbers:
+            frame[name] = numbers[name]
+        else:
+            frame[name] = _take_text(tables[name], text_codes[name])
+    if "current_daily_mg" in df.columns or "current_doses_per_day" in df.columns:
+        ok = status == 0
+        has_count = ok & ~np.isnan(count)
+        count_int = np.nan_to_num(count).astype(np.int64)
+        has_current = ok & present["current_daily_mg"]
+        excess = np.maximum(numbers["current_daily_mg"] - numbers["max_daily_mg"], 0)
+        extra = np.maximum(count_int - numbers["doses_per_day"], 0)
+        frame["current_doses_per_day"] = pd.arrays.IntegerArray(count_int, ~has_count)
+        frame["audit_above_band_max"] = pd.arrays.BooleanArray(excess > 0, ~has_current)
+        frame["audit_excess_mg"] = pd.arrays.IntegerArray(excess, ~has_current)
+        frame["audit_too_many_doses"] = pd.arrays.BooleanArray(extra > 0, ~has_count)
+        frame["audit_excess_doses"] = pd.arrays.IntegerArray(extra, ~has_count)
+    frame["status"] = _take_text(["ok", "error"], status)
+    frame["error"] = _take_text(errors, error_codes)
+    trace = {
+        "verification": VERIFICATION_TEXT,
+        "gabacalc_version": __version__,
+        "rules_version": rules.rules_version,
+        "rules_sha256": rules.rules_sha256,
+    }
+    for name, value in trace.items():
+        frame[name] = _take_text([value], np.zeros(n, dtype=np.int64))
+    result = pd.DataFrame(frame, index=df.index)
+    result.attrs.update(trace)
+    return result
+
+
+def _take_text(values: Sequence[Any], codes: np.ndarray) -> Any:
+    """A string column from a small table of values and per-row codes (-1: empty)."""
+    table = pd.array([None if v is None else str(v) for v in values] or [None], dtype="str")
+    return table.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
+
+
+def _band_labels(rules: Rules, bands: _Bands, in_group: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """The band as select_band prints it, the scale written once per distinct value."""
+    labels: list[Any] = [b.label for b in rules.bands]
+    codes = np.where(in_group, bands.index, -1)
+    scaled = in_group & bands.scaled
+    if scaled.any():
+        pair_codes, uniques = pd.factorize(
+            pd.MultiIndex.from_arrays([bands.index[scaled], bands.scale[scaled]])
+        )
+        for band_i, scale in uniques:
+            band = rules.bands[int(band_i)]
+            labels.append(
+                f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)}"
+                f" = {fmt_number(float(scale), 3)}"
+            )
+        codes[scaled] = len(rules.bands) + pair_codes
+    return codes, labels
+
+
+def _flags(
+    rules: Rules,
+    cols: _Columns,
+    renal: _Renal,
+    bands: _Bands,
+    group: np.ndarray,
+    reps: Sequence[_Outcome | None],
+    older: np.ndarray,
+    patient_of: Any,
+) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Each planned row's flag codes, as codes into a table of distinct code tuples."""
+    n = cols.n
+    out = np.full(n, -1, dtype=np.int64)
+    rows = np.flatnonzero(group >= 0)
+    if not len(rows):
+        return out, []
+    # The estimate's codes (estimate_crcl): a given CrCl, or Cockcroft-Gault without a
+    # height, or with a height under 60 inches.
+    estimated = renal.method == 0
+    estimate_kind = np.select(
+        [renal.method == 1, estimated & renal.short, renal.no_height], [1, 2, 3], 0
+    )
+    estimate_table = [(), ("CRCL_GIVEN",), ("SHORT_STATURE_IBW",), ("NO_HEIGHT",)]
+    # The band's codes (select_band).
+    band_kind = np.where(bands.hd_no_residual, 2, np.where(bands.peritoneal, 4, 0))
+    band_kind = band_kind + bands.scaled.astype(np.int64)
+    band_table: list[tuple[str, ...]] = []
+    for dialysis_codes in ((), ("HD_NO_RESIDUAL_CRCL",), ("PERITONEAL_DIALYSIS",)):
+        band_table.extend([dialysis_codes, (*dialysis_codes, "PROPORTIONAL_REDUCTION")])
+    # The safety context's codes (context_flag_codes), once per distinct context.
+    targets = np.array([r[0]["target_daily_mg"] if r else 0 for r in reps] or [0])
+    target = targets[group[rows]]
+    context_codes, context_first = _group(
+        [cols.risk_codes[rows], older[rows], cols.pain_codes[rows], target]
+    )
+    context_table = [
+        tuple(context_flag_codes(patient_of(int(rows[p])), int(target[p]), rules))
+        for p in context_first
+    ]
+    # Each key's plan: which of its codes come from the doses.
+    dose_table: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
+    for rep in reps:
+        if rep is None:
+            dose_table.append(((), (), ()))
+            continue
+        summary, patient, _ = rep
+        per_patient = (
+            _ESTIMATE_CODES
+            | _BAND_CODES
+            | set(context_flag_codes(patient, summary["target_daily_mg"], rules))
+        )
+        codes = _codes_of(summary)
+        dose_table.append(
+            (
+                tuple(c for c in codes if c in _START_LOW_CODES),
+                tuple(
+                    c for c in codes if c not in per_patient | _START_LOW_CODES | _DIALYSIS_CODES
+                ),
+                tuple(c for c in codes if c in _DIALYSIS_CODES),
+            )
+        )
+    combos, first = _group([group[rows], estimate_kind[rows], band_kind[rows], context_codes])
+    table = []
+    for p in first:
+        i = rows[p]
+        start_low, dose, dialysis = dose_table[group[i]]
+        table.append(
+            _merge_codes(
+                rules,
+                start_low,
+                estimate_table[estimate_kind[i]],
+                band_table[band_kind[i]],
+                dose,
+                context_table[context_codes[p]],
+                dialysis,
+            )
+        )
+    out[rows] = combos
+    return out, table

@@ -1,0 +1,399 @@
+"""Cohort mode: a table of patients in, one plan summary per patient out.
+
+Read as a clinician: a small hand-made clinic list with every band edge, dialysis kinds,
+units and bad rows; an audit of current prescriptions; then the promise that every row gets
+exactly what ``build_plan`` gives that patient, checked field by field on thousands of
+random patients.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gabacalc
+from gabacalc.cohort import AUDIT_COLUMNS, OUTPUT_COLUMNS, SUMMARY_COLUMNS, plan_cohort
+
+RULES = gabacalc.default_rules()
+START = "2026-01-05"
+PATIENT_FIELDS = (
+    "age_years",
+    "sex",
+    "weight_kg",
+    "height_cm",
+    "scr",
+    "scr_unit",
+    "crcl_ml_min",
+    "dialysis",
+    "risks",
+    "pain_type",
+)
+
+# id, age, sex, weight, height, scr, unit, crcl, dialysis, band, max mg/day, administrations
+CLINIC = [
+    ("edge-60", 50, "male", 80, 180, None, None, 60, "none", "crcl-60-plus", 3600, 3),
+    ("just-under-60", 50, "male", 80, 180, None, None, 59.99, "none", "crcl-30-60", 1400, 2),
+    ("edge-30", 50, "male", 80, 180, None, None, 30, "none", "crcl-15-30", 700, 1),
+    ("edge-15", 50, "male", 80, 180, None, None, 15, "none", "crcl-15-or-less", 300, 1),
+    ("half-of-15", 50, "male", 80, 180, None, None, 7.5, "none", "crcl-15-or-less", 150, 1),
+    ("bad-age", 300, "male", 80, 180, 1.0, "mg/dL", None, "none", None, None, None),
+    (
+        "hemodialysis",
+        66,
+        "male",
+        80,
+        None,
+        None,
+        None,
+        None,
+        "hemodialysis",
+        "crcl-15-or-less",
+        300,
+        1,
+    ),
+    (
+        "peritoneal",
+        58,
+        "female",
+        70,
+        165,
+        None,
+        None,
+        None,
+        "peritoneal",
+        "crcl-15-or-less",
+        300,
+        1,
+    ),
+    ("bad-sex", 50, "x", 80, 180, 1.0, "mg/dL", None, "none", None, None, None),
+    ("umol", 72, "female", 60, 160, 115, "umol/L", None, "none", "crcl-30-60", 1400, 2),
+    ("obese", 45, "male", 150, 170, 1.1, "mg/dL", None, "none", "crcl-60-plus", 3600, 3),
+    ("no-height", 80, "female", 55, None, 1.4, "mg/dL", None, "none", "crcl-15-30", 700, 1),
+    ("unit-slip", 72, "female", 60, 160, 88, "mg/dL", None, "none", None, None, None),
+]
+
+
+def clinic() -> pd.DataFrame:
+    columns = ["id", "age_years", "sex", "weight_kg", "height_cm", "scr", "scr_unit"]
+    columns += ["crcl_ml_min", "dialysis"]
+    frame = pd.DataFrame([row[:9] for row in CLINIC], columns=columns)
+    frame["start_date"] = START
+    return frame
+
+
+def single(row: dict[str, Any]) -> dict[str, Any] | str:
+    """What the single-patient path gives one row: the summary, or the refusal's message."""
+    patient = {k: v for k, v in row.items() if k in PATIENT_FIELDS and not _empty(v)}
+    options = {
+        k: v
+        for k, v in row.items()
+        if k not in PATIENT_FIELDS and k not in ("id", "current_doses_per_day") and not _empty(v)
+    }
+    options["start_date"] = date.fromisoformat(options["start_date"])
+    if "strengths_mg" in options:
+        options["strengths_mg"] = [int(x) for x in options["strengths_mg"].split(";")]
+    try:
+        return gabacalc.build_plan(gabacalc.Patient(**patient), **options).summary
+    except gabacalc.InputError as error:
+        return str(error)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+# ----------------------------------------------------------------------- a small clinic
+
+
+def test_every_row_comes_back_once_in_order_with_its_id() -> None:
+    out = plan_cohort(clinic())
+    assert out["id"].tolist() == [row[0] for row in CLINIC]
+    assert out.index.equals(clinic().index)
+    assert list(out.columns) == [c for c in OUTPUT_COLUMNS if c not in AUDIT_COLUMNS]
+
+
+def test_band_edges_dialysis_and_units_give_the_labels_band() -> None:
+    out = plan_cohort(clinic()).set_index("id")
+    for name, *_, band_id, maximum, doses in CLINIC:
+        row = out.loc[name]
+        if band_id is None:
+            assert row["status"] == "error", name
+            continue
+        assert row["status"] == "ok", (name, row["error"])
+        assert (row["band_id"], row["max_daily_mg"], row["doses_per_day"]) == (
+            band_id,
+            maximum,
+            doses,
+        ), name
+    assert out.loc["half-of-15", "band"] == "CrCl <= 15 mL/min, scaled by CrCl/15 = 0.5"
+    assert out.loc["half-of-15", "min_daily_mg"] == 50
+    assert out.loc["edge-15", "band_scale"] == 1.0
+    assert "HD_NO_RESIDUAL_CRCL" in out.loc["hemodialysis", "flags"].split(";")
+    # The label's 350 mg supplement (at 300 mg/day), rounded down to what capsules make.
+    assert out.loc["hemodialysis", "post_dialysis_mg"] == 300
+    assert "PERITONEAL_DIALYSIS" in out.loc["peritoneal", "flags"].split(";")
+    assert pd.isna(out.loc["peritoneal", "post_dialysis_mg"])
+    assert out.loc["obese", "weight_used"] == "adjusted"
+    assert out.loc["no-height", "weight_used"] == "actual"
+    assert "NO_HEIGHT" in out.loc["no-height", "flags"].split(";")
+    assert out.loc["umol", "crcl_source"] == "cockcroft-gault"
+    assert round(out.loc["umol", "crcl_ml_min"], 1) == 32.3  # 115 umol/L = 1.3 mg/dL
+
+
+def test_a_bad_row_says_why_in_the_single_patient_words_and_the_rest_are_planned() -> None:
+    out = plan_cohort(clinic()).set_index("id")
+    assert out.loc["bad-age", "error"] == (
+        "age 300 years is outside 18-110 years (gabacalc plans for adults)"
+    )
+    assert out.loc["bad-sex", "error"] == "sex 'x' is not one of: female, male"
+    assert out.loc["unit-slip", "error"] == (
+        "serum creatinine 88 mg/dL is outside 0.2-20 mg/dL (did you mean 88 umol/L? set "
+        "the creatinine unit, scr_unit / --scr-unit, to umol/L)"
+    )
+    errors = out[out["status"] == "error"]
+    assert errors[["band", "target_daily_mg", "flags"]].isna().all().all()
+    assert (out.loc[out["status"] == "ok", "error"].isna()).all()
+    assert (out["status"] == "ok").sum() == len(CLINIC) - 3
+
+
+def test_each_row_matches_build_plan_for_that_patient() -> None:
+    frame = clinic()
+    out = plan_cohort(frame)
+    for record, (_, row) in zip(frame.to_dict("records"), out.iterrows(), strict=True):
+        _assert_same(row, single(record), record)
+
+
+def test_every_row_carries_the_verification_text_and_the_rules_checksum() -> None:
+    out = plan_cohort(clinic())
+    assert (out["verification"] == gabacalc.VERIFICATION_TEXT).all()
+    assert (out["rules_sha256"] == RULES.rules_sha256).all()
+    assert (out["rules_version"] == RULES.rules_version).all()
+    assert (out["gabacalc_version"] == gabacalc.__version__).all()
+    assert out.attrs["rules_sha256"] == RULES.rules_sha256
+
+
+def test_whole_mg_are_integers_and_dates_iso_text() -> None:
+    out = plan_cohort(clinic())
+    assert out["max_daily_mg"].dtype == "Int64"
+    assert out["target_daily_mg"].dtype == "Int64"
+    assert out["crcl_ml_min"].dtype == np.float64
+    assert out.loc[0, "start_date"] == START
+    assert out.loc[0, "review_date"] == "2026-02-23"  # day 50: 14 days after day 36
+
+
+# --------------------------------------------------------------------------- the audit
+
+
+def test_audit_current_1800_three_times_daily_at_crcl_20() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["too-much", "within", "no-current"],
+            "age_years": [70, 70, 70],
+            "sex": ["female", "female", "female"],
+            "weight_kg": [60, 60, 60],
+            "crcl_ml_min": [20, 20, 20],
+            "current_daily_mg": [1800, 600, None],
+            "current_doses_per_day": [3, 1, None],
+            "start_date": START,
+        }
+    )
+    out = plan_cohort(frame).set_index("id")
+    too_much = out.loc["too-much"]
+    # The > 15 to <= 30 band allows 200-700 mg/day once daily.
+    assert (too_much["max_daily_mg"], too_much["doses_per_day"]) == (700, 1)
+    assert too_much["audit_above_band_max"] is True or too_much["audit_above_band_max"]
+    assert too_much["audit_excess_mg"] == 1100
+    assert too_much["audit_too_many_doses"]
+    assert too_much["audit_excess_doses"] == 2
+    assert "CURRENT_ABOVE_BAND" in too_much["flags"].split(";")
+    assert too_much["start_daily_mg"] == 700  # lowered at once to the band maximum
+    within = out.loc["within"]
+    assert not within["audit_above_band_max"] and within["audit_excess_mg"] == 0
+    assert not within["audit_too_many_doses"] and within["audit_excess_doses"] == 0
+    assert out.loc["no-current", ["audit_above_band_max", "audit_excess_mg"]].isna().all()
+    assert list(out.columns) == list(OUTPUT_COLUMNS)[1:]  # id became the index
+
+
+def test_a_current_administration_count_outside_1_to_3_is_refused() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": [1],
+            "age_years": [50],
+            "sex": ["male"],
+            "weight_kg": [80],
+            "scr": [1.0],
+            "current_doses_per_day": [4],
+        }
+    )
+    out = plan_cohort(frame)
+    assert out.loc[0, "error"] == (
+        "doses per day 4 is outside 1-3 (once, twice or three times daily)"
+    )
+
+
+# ------------------------------------------------------------------ columns and defaults
+
+
+def test_a_missing_optional_column_takes_the_single_patient_default() -> None:
+    frame = pd.DataFrame(
+        {"id": ["a"], "age_years": [50], "sex": ["male"], "weight_kg": [80], "scr": [1.0]}
+    )
+    out = plan_cohort(frame)
+    expected = gabacalc.build_plan(
+        gabacalc.Patient(age_years=50, sex="male", weight_kg=80, scr=1.0)
+    ).summary
+    _assert_same(out.iloc[0], expected, {})
+    assert out.loc[0, "start_date"] == date.today().isoformat()
+
+
+def test_a_table_without_a_required_column_is_refused_naming_what_it_has() -> None:
+    frame = clinic().rename(columns={"age_years": "age"})
+    with pytest.raises(gabacalc.InputError, match=r"no age_years column; found: id, age, sex"):
+        plan_cohort(frame)
+    with pytest.raises(gabacalc.InputError, match="no renal column"):
+        plan_cohort(clinic().drop(columns=["scr", "crcl_ml_min", "dialysis"]))
+
+
+def test_a_misspelt_column_is_refused_not_ignored() -> None:
+    frame = clinic().rename(columns={"height_cm": "heigth_cm"})
+    with pytest.raises(gabacalc.InputError, match="did you mean 'height_cm'"):
+        plan_cohort(frame)
+
+
+def test_an_empty_table_gives_an_empty_result_with_every_column() -> None:
+    out = plan_cohort(clinic().iloc[0:0])
+    assert len(out) == 0
+    assert list(out.columns) == [c for c in OUTPUT_COLUMNS if c not in AUDIT_COLUMNS]
+
+
+def test_text_cells_are_read_as_the_single_patient_path_reads_them() -> None:
+    frame = pd.DataFrame(
+        {
+            "id": ["text", "risks", "bad-number", "bad-risk"],
+            "age_years": ["72", "72", "seventy", "72"],
+            "sex": [" Female ", "female", "female", "female"],
+            "weight_kg": ["60", "60", "60", "60"],
+            "height_cm": ["160", "160", "160", "160"],
+            "scr": ["1.3", "1.3", "1.3", "1.3"],
+            "risks": [None, "Opioids; falls", None, "smoking"],
+            "start_date": [START, START, START, START],
+        }
+    )
+    out = plan_cohort(frame).set_index("id")
+    assert out.loc["text", "status"] == "ok"
+    assert out.loc["text", "max_daily_mg"] == 1400
+    flags = out.loc["risks", "flags"].split(";")
+    assert {"RESP_OPIOIDS", "BEERS_FALLS", "START_LOW_DEFAULT"} <= set(flags)
+    assert out.loc["bad-number", "error"] == "age 'seventy' is not a number"
+    assert out.loc["bad-risk", "error"].startswith("risk 'smoking' is not one of: opioids,")
+
+
+# -------------------------------------------------------- the same answers as build_plan
+
+
+def random_cohort(seed: int, rows: int) -> list[dict[str, Any]]:
+    """Random patients and options, band edges and mistakes included (seeded)."""
+    rng = np.random.default_rng(seed)
+    risks, pains = list(RULES.risks), list(RULES.pain_types)
+
+    def pick(values: list[Any]) -> Any:
+        return values[int(rng.integers(len(values)))]
+
+    out = []
+    for k in range(rows):
+        r: dict[str, Any] = {"id": f"p{k}", "start_date": pick([START, "2026-03-02"])}
+        r["age_years"] = (
+            pick([18.0, 64.99, 65.0, 110.0])
+            if rng.random() < 0.05
+            else round(float(rng.uniform(18, 105)), int(rng.integers(0, 3)))
+        )
+        if rng.random() < 0.01:
+            r["age_years"] = pick([12.0, 300.0, 17.9])
+        r["sex"] = pick(["female", "male", "Female", " MALE "]) if rng.random() > 0.005 else "x"
+        r["weight_kg"] = round(float(rng.uniform(35, 220)), 1)
+        if rng.random() < 0.7:
+            r["height_cm"] = round(float(rng.uniform(135, 205)), 1)
+        kind = rng.choice(
+            ["scr", "umol", "crcl", "edge", "hd", "pd"], p=[0.4, 0.15, 0.15, 0.1, 0.12, 0.08]
+        )
+        if kind == "scr":
+            r["scr"] = round(float(rng.lognormal(0.2, 0.7)), 2)
+        elif kind == "umol":
+            r["scr"] = float(round(rng.lognormal(4.6, 0.7)))
+            r["scr_unit"] = pick(["umol/L", "µmol/L", "UMOL/L"])
+        elif kind == "crcl":
+            r["crcl_ml_min"] = round(float(rng.uniform(1, 160)), 2)
+        elif kind == "edge":
+            r["crcl_ml_min"] = pick([60.0, 59.999, 30.0, 30.001, 15.0, 14.999, 7.5, 5.0, 4.99])
+        else:
+            r["dialysis"] = "hemodialysis" if kind == "hd" else "peritoneal"
+            if rng.random() < 0.4:
+                r["crcl_ml_min"] = round(float(rng.uniform(1, 25)), 1)
+        if rng.random() < 0.01:
+            r["scr"] = 88.0  # a unit slip, or a contradiction with a CrCl or dialysis
+        if rng.random() < 0.5:
+            chosen = [name for name in risks if rng.random() < 0.15]
+            if rng.random() < 0.02:
+                chosen.append("smoking")
+            r["risks"] = pick([";", ",", "; "]).join(chosen)
+        if rng.random() < 0.6:
+            r["pain_type"] = pick(pains)
+        optional = {
+            "weight_basis": (0.2, ["auto", "actual", "ideal", "adjusted"]),
+            "start_daily_mg": (0.2, [100.0, 150.0, 200.0, 300.0, 400.0]),
+            "target_daily_mg": (0.3, [300.0, 600.0, 1200.0, 1250.0, 1800.0, 2400.0, 3600.0]),
+            "titration": (0.2, list(RULES.titration_presets)),
+            "taper": (0.2, list(RULES.taper_presets)),
+            "review_weeks": (0.1, [4.0, 5.0, 6.0]),
+            "strengths_mg": (0.15, ["100;300;400", "300", "600;800", "100", "300;400;600"]),
+            "oral_solution": (0.15, [True, False]),
+            "dialysis_days": (0.1, ["mon;wed;fri", "tue,thu,sat", "mon;thu"]),
+            "current_daily_mg": (0.3, [100.0, 600.0, 1200.0, 1800.0, 3600.0, 4000.0]),
+            "current_doses_per_day": (0.3, [1.0, 2.0, 3.0]),
+        }
+        for name, (rate, values) in optional.items():
+            if rng.random() < rate:
+                r[name] = pick(values)
+        out.append(r)
+    return out
+
+
+def _assert_same(row: pd.Series, expected: dict[str, Any] | str, record: Any) -> None:
+    if isinstance(expected, str):
+        assert (row["status"], row["error"]) == ("error", expected), record
+        return
+    assert row["status"] == "ok", (record, row["error"])
+    for name in SUMMARY_COLUMNS:
+        got, want = row[name], expected[name]
+        same = pd.isna(got) if want is None else (not pd.isna(got) and got == want)
+        assert same, (name, got, want, record)
+    assert row["flags"] == ";".join(f["code"] for f in expected["flags"]), record
+
+
+def test_the_cohort_gives_what_build_plan_gives_on_thousands_of_random_patients() -> None:
+    records = random_cohort(seed=5, rows=2500)
+    out = plan_cohort(pd.DataFrame(records))
+    assert out["id"].tolist() == [r["id"] for r in records]
+    assert 0 < (out["status"] == "error").sum() < len(records) / 3  # mistakes are in the mix
+    for record, (_, row) in zip(records, out.iterrows(), strict=True):
+        _assert_same(row, single(record), record)
+
+
+def test_splitting_the_cohort_into_pieces_changes_nothing() -> None:
+    records = pd.DataFrame(random_cohort(seed=6, rows=300))
+    whole = plan_cohort(records)
+    pieces = pd.concat([plan_cohort(records.iloc[i : i + 37]) for i in range(0, 300, 37)])
+    pd.testing.assert_frame_equal(whole, pieces)
+
+
+def test_dask_runs_the_same_function_partition_by_partition() -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    records = pd.DataFrame(random_cohort(seed=7, rows=200))
+    whole = plan_cohort(records)
+    lazy = dd.from_pandas(records, npartitions=4).map_partitions(plan_cohort, meta=whole.iloc[:0])
+    pd.testing.assert_frame_equal(lazy.compute(), whole)
