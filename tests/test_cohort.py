@@ -9,7 +9,9 @@ random patients.
 from __future__ import annotations
 
 import math
+import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ import pytest
 
 import gabacalc
 from gabacalc.cohort import AUDIT_COLUMNS, OUTPUT_COLUMNS, SUMMARY_COLUMNS, plan_cohort
+from gabacalc.cohort_io import read_cohort_results, run_cohort_file
 
 RULES = gabacalc.default_rules()
 START = "2026-01-05"
@@ -363,7 +366,7 @@ def random_cohort(seed: int, rows: int) -> list[dict[str, Any]]:
     return out
 
 
-def _assert_same(row: pd.Series, expected: dict[str, Any] | str, record: Any) -> None:
+def _assert_same(row: Any, expected: dict[str, Any] | str, record: Any) -> None:
     if isinstance(expected, str):
         assert (row["status"], row["error"]) == ("error", expected), record
         return
@@ -376,11 +379,11 @@ def _assert_same(row: pd.Series, expected: dict[str, Any] | str, record: Any) ->
 
 
 def test_the_cohort_gives_what_build_plan_gives_on_thousands_of_random_patients() -> None:
-    records = random_cohort(seed=5, rows=2500)
+    records = random_cohort(seed=5, rows=2000)
     out = plan_cohort(pd.DataFrame(records))
     assert out["id"].tolist() == [r["id"] for r in records]
     assert 0 < (out["status"] == "error").sum() < len(records) / 3  # mistakes are in the mix
-    for record, (_, row) in zip(records, out.iterrows(), strict=True):
+    for record, row in zip(records, out.to_dict("records"), strict=True):
         _assert_same(row, single(record), record)
 
 
@@ -393,7 +396,103 @@ def test_splitting_the_cohort_into_pieces_changes_nothing() -> None:
 
 def test_dask_runs_the_same_function_partition_by_partition() -> None:
     dd = pytest.importorskip("dask.dataframe")
+    import dask
+
     records = pd.DataFrame(random_cohort(seed=7, rows=200))
     whole = plan_cohort(records)
-    lazy = dd.from_pandas(records, npartitions=4).map_partitions(plan_cohort, meta=whole.iloc[:0])
-    pd.testing.assert_frame_equal(lazy.compute(), whole)
+    with dask.config.set({"dataframe.convert-string": False}):  # keep the input's dtypes
+        parts = dd.from_pandas(records, npartitions=4)
+        lazy = parts.map_partitions(plan_cohort, meta=whole.iloc[:0])
+        assert lazy.npartitions == 4
+        pd.testing.assert_frame_equal(lazy.compute(), whole)
+
+
+# ------------------------------------------------------------------------------- files
+
+
+def _write_cohort(path: Path, rows: int = 60) -> pd.DataFrame:
+    frame = pd.DataFrame(random_cohort(seed=8, rows=rows))
+    frame.loc[3, "id"] = "=HYPERLINK(1)#3"  # a formula and a comment mark in a cell
+    frame["weight_kg"] = frame["weight_kg"].astype(object)
+    frame.loc[5, "weight_kg"] = "heavy"  # a bad number: a row error, not a crash
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_a_file_streamed_in_small_chunks_equals_the_in_memory_result(tmp_path: Path) -> None:
+    source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
+    frame = _write_cohort(source)
+    seen: list[tuple[int, int]] = []
+    report = run_cohort_file(
+        source, target, chunk_rows=7, on_progress=lambda done, total: seen.append((done, total))
+    )
+    back = read_cohort_results(target)
+    expected = plan_cohort(pd.read_csv(source, dtype={"id": "str"}))
+    assert (report.rows, report.chunks) == (60, 9)
+    assert report.errors == int((expected["status"] == "error").sum())
+    assert back.loc[3, "id"] == "'=HYPERLINK(1)#3"  # kept whole, made harmless
+    assert back.loc[5, "error"] == "weight 'heavy' is not a number"
+    back.loc[3, "id"] = frame.loc[3, "id"]
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False, check_exact=True)
+    assert seen[-1][0] == seen[-1][1] == source.stat().st_size
+    assert back.attrs["rules_sha256"] == RULES.rules_sha256
+    assert target.read_text().startswith("#,verification: " + gabacalc.VERIFICATION_TEXT)
+
+
+def test_the_same_file_gives_the_same_bytes(tmp_path: Path) -> None:
+    source = tmp_path / "cohort.csv"
+    _write_cohort(source, rows=30)
+    run_cohort_file(source, tmp_path / "a.csv", chunk_rows=4)
+    run_cohort_file(source, tmp_path / "b.csv", chunk_rows=11)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_nothing_is_written_when_the_run_fails(tmp_path: Path) -> None:
+    source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
+    _write_cohort(source, rows=20)
+    target.write_text("the previous results\n")
+
+    def interrupted(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_cohort_file(source, target, chunk_rows=5, on_progress=interrupted)
+    assert target.read_text() == "the previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "results.csv"]
+
+
+def test_a_missing_file_or_column_is_refused_with_what_was_found(tmp_path: Path) -> None:
+    with pytest.raises(gabacalc.InputError, match="no such file"):
+        run_cohort_file(tmp_path / "nope.csv", tmp_path / "out.csv")
+    source = tmp_path / "cohort.csv"
+    source.write_text("id,age,sex,weight_kg,scr\n1,50,male,80,1.0\n")
+    with pytest.raises(gabacalc.InputError, match="no age_years column; found: id, age, sex"):
+        run_cohort_file(source, tmp_path / "out.csv")
+    with pytest.raises(gabacalc.InputError, match=r"neither \.csv nor \.parquet"):
+        run_cohort_file(source, tmp_path / "out.xlsx")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_parquet_in_and_out_when_pyarrow_is_installed(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    frame = _write_cohort(tmp_path / "cohort.csv", rows=40)
+    frame["weight_kg"] = pd.to_numeric(frame["weight_kg"], errors="coerce")
+    frame.to_parquet(tmp_path / "cohort.parquet")
+    report = run_cohort_file(
+        tmp_path / "cohort.parquet", tmp_path / "results.parquet", chunk_rows=9
+    )
+    back = read_cohort_results(tmp_path / "results.parquet")
+    expected = plan_cohort(frame)
+    assert report.rows == 40
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    assert back.attrs["verification"] == gabacalc.VERIFICATION_TEXT
+
+
+def test_parquet_without_pyarrow_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    source = tmp_path / "cohort.csv"
+    _write_cohort(source, rows=3)
+    with pytest.raises(gabacalc.InputError, match=r"pip install 'gabacalc\[cohort\]'"):
+        run_cohort_file(source, tmp_path / "results.parquet")
