@@ -945,7 +945,8 @@ def _plan_frame(
         try:
             return _plan_row(cells(i), rules, today)
         except InputError as error:
-            return error
+            # Kept (and cached) without its traceback, which would pin this chunk's data.
+            return error.with_traceback(None)
 
     def key_of(i: int) -> Hashable:
         """The key's values (not codes), to recognise a key from an earlier chunk."""

@@ -355,13 +355,11 @@ class _CsvWriter:
     """CSV with the trace as ``#`` comment lines, text quoted, formulas neutralised."""
 
     def __init__(self, handle: IO[bytes], trace: dict[str, str]) -> None:
-        self.handle = handle
+        self.text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
         self.header = True
-        lines = io.StringIO()
-        writer = csv.writer(lines, lineterminator="\n")
+        writer = csv.writer(self.text, lineterminator="\n")
         for key, value in trace.items():
             writer.writerow(["#", f"{key}: {value}"])
-        handle.write(lines.getvalue().encode("utf-8"))
 
     def write(self, frame: pd.DataFrame) -> None:
         safe = frame.copy(deep=False)
@@ -369,19 +367,18 @@ class _CsvWriter:
             column = safe[name]
             if pd.api.types.is_string_dtype(column.dtype) or column.dtype == object:
                 safe[name] = _neutralise(column)
-        buffer = io.StringIO()
         safe.to_csv(
-            buffer,
+            self.text,
             index=False,
             header=self.header,
             lineterminator="\n",
             quoting=csv.QUOTE_NONNUMERIC,
         )
         self.header = False
-        self.handle.write(buffer.getvalue().encode("utf-8"))
 
     def close(self) -> None:
-        self.handle.flush()
+        self.text.flush()
+        self.text.detach()  # the handle stays open for atomic_open to sync and rename
 
 
 def _neutralise(column: pd.Series) -> pd.Series:

@@ -1,0 +1,248 @@
+"""Benchmark cohort mode: ``python bench/bench_cohort.py [--rows 1000000] [--keep DIR]``.
+
+Makes a seeded synthetic cohort (realistic ages, heights, weights and creatinine; some
+dialysis, measured CrCl, current doses and risks; a few bad rows) and prints:
+
+- end to end: seconds and peak memory of a cohort file run of ``--rows`` rows (default
+  1,000,000), in a child process (``python -m gabacalc cohort`` when the CLI has the
+  command, else ``gabacalc.cohort_io.run_cohort_file``);
+- in memory: seconds for ``plan_cohort`` on 100,000 patients;
+- per patient: ``plan_cohort`` against ``build_plan`` in a loop on the same 1,000 patients.
+
+Targets (2-core machine): 1,000,000 rows in under 10 s and 500 MB; 100,000 patients in
+under 1 s; at least 100 times faster per patient than the loop. Speed lives here, not in
+the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RISK_RATES = {
+    "opioids": 0.20,
+    "cns-depressants": 0.10,
+    "respiratory": 0.08,
+    "falls": 0.06,
+    "pregnancy": 0.005,
+    "misuse": 0.02,
+    "epilepsy": 0.02,
+    "unstable-renal": 0.03,
+}
+PAIN_TYPES = {
+    "radicular": 0.35,
+    "non-radicular": 0.10,
+    "phn": 0.10,
+    "diabetic-neuropathy": 0.25,
+    "other": 0.20,
+}
+CURRENT_MG = {300: 0.15, 600: 0.2, 900: 0.2, 1200: 0.15, 1800: 0.15, 2400: 0.08, 3600: 0.07}
+
+
+def synthetic_cohort(rows: int, seed: int = 20260105) -> pd.DataFrame:
+    """A seeded cohort of adults on (or starting) gabapentin, as a clinic would export it.
+
+    About 1 % hemodialysis and 0.3 % peritoneal dialysis, 3 % with a measured CrCl, 20 %
+    with creatinine in umol/L, 15 % without a height, 70 % with a current dose, and about
+    0.1 % bad rows (age 300, sex "x", creatinine 88 given as mg/dL).
+    """
+    rng = np.random.default_rng(seed)
+    female = rng.random(rows) < 0.55
+    age = np.clip(np.rint(rng.normal(62, 14, rows)), 18, 100)
+    height = np.where(female, rng.normal(162, 7, rows), rng.normal(176, 7.5, rows))
+    height = np.round(np.clip(height, 135, 210), 1)
+    bmi = np.clip(rng.lognormal(np.log(28), 0.2, rows), 16, 60)
+    weight = np.round(np.clip(bmi * (height / 100) ** 2, 35, 250), 1)
+    ckd = rng.random(rows) < 0.06
+    scr = np.where(
+        ckd,
+        rng.lognormal(np.log(2.4), 0.6, rows),
+        rng.lognormal(np.log(0.9), 0.25, rows) * np.where(female, 0.85, 1.0),
+    )
+    scr = np.round(np.clip(scr, 0.3, 15), 2)
+    umol = rng.random(rows) < 0.2
+    scr_text = np.where(umol, np.rint(scr * 88.4), scr)
+    kind = rng.random(rows)
+    hemo, peritoneal = kind < 0.01, (kind >= 0.01) & (kind < 0.013)
+    measured = (kind >= 0.013) & (kind < 0.043)
+    residual = (hemo | peritoneal) & (rng.random(rows) < 0.15)
+    crcl = np.where(
+        measured, np.round(rng.uniform(8, 140, rows), 1), np.round(rng.uniform(2, 12, rows), 1)
+    )
+    has_scr = ~(hemo | peritoneal | measured)
+    risk_names = np.array(list(RISK_RATES))
+    draws = rng.random((rows, len(RISK_RATES))) < np.array(list(RISK_RATES.values()))
+    patterns, inverse = np.unique(draws, axis=0, return_inverse=True)
+    texts = np.array([";".join(risk_names[p]) for p in patterns], dtype=object)
+    risks = texts[inverse.ravel()]
+    on_drug = rng.random(rows) < 0.7
+    current = rng.choice(list(CURRENT_MG), rows, p=list(CURRENT_MG.values()))
+    doses = rng.choice([1, 2, 3], rows, p=[0.15, 0.35, 0.5])
+    frame = pd.DataFrame(
+        {
+            "id": [f"P{i:07d}" for i in range(rows)],
+            "age_years": age,
+            "sex": np.where(female, "female", "male"),
+            "weight_kg": weight,
+            "height_cm": np.where(rng.random(rows) < 0.15, np.nan, height),
+            "scr": np.where(has_scr, scr_text, np.nan),
+            "scr_unit": np.where(umol, "umol/L", "mg/dL"),
+            "crcl_ml_min": np.where(measured | residual, crcl, np.nan),
+            "dialysis": np.select([hemo, peritoneal], ["hemodialysis", "peritoneal"], "none"),
+            "risks": risks,
+            "pain_type": rng.choice(list(PAIN_TYPES), rows, p=list(PAIN_TYPES.values())),
+            "start_date": "2026-01-05",
+            "current_daily_mg": np.where(on_drug, current, np.nan),
+            "current_doses_per_day": np.where(on_drug, doses, np.nan),
+        }
+    )
+    bad = np.flatnonzero(rng.random(rows) < 0.001)
+    for n, i in enumerate(bad):
+        column, value = [("age_years", 300), ("sex", "x"), ("scr", 88.0)][n % 3]
+        if column == "scr":
+            frame.loc[i, ["scr", "scr_unit", "crcl_ml_min", "dialysis"]] = [
+                88.0,
+                "mg/dL",
+                np.nan,
+                "none",
+            ]
+        else:
+            frame.loc[i, column] = value
+    return frame
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs ({model}); Python {platform.python_version()}, "
+        f"numpy {np.__version__}, pandas {pd.__version__}"
+    )
+
+
+_CHILD = """
+import sys
+from gabacalc.cohort_io import run_cohort_file
+report = run_cohort_file(sys.argv[1], sys.argv[2])
+print(report.rows, report.errors, report.flagged)
+"""
+
+
+def _cli_has_cohort() -> bool:
+    try:
+        from gabacalc.cli import main
+    except ImportError:
+        return False
+    return "cohort" in getattr(main, "commands", {})
+
+
+def end_to_end(rows: int, folder: Path) -> dict[str, Any]:
+    source = folder / "cohort.csv"
+    target = folder / "results.csv"
+    start = time.perf_counter()
+    synthetic_cohort(rows).to_csv(source, index=False)
+    made = time.perf_counter() - start
+    if _cli_has_cohort():
+        command = [sys.executable, "-m", "gabacalc", "cohort", str(source), "--out", str(target)]
+        how = "python -m gabacalc cohort"
+    else:
+        command = [sys.executable, "-c", _CHILD, str(source), str(target)]
+        how = "run_cohort_file in a child process"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode:
+        raise SystemExit(f"the cohort run failed:\n{done.stdout}\n{done.stderr}")
+    return {
+        "how": how,
+        "made_s": made,
+        "seconds": seconds,
+        "peak_mb": max(peak_kb, before) / 1024,
+        "input_mb": source.stat().st_size / 1e6,
+        "output_mb": target.stat().st_size / 1e6,
+        "stdout": done.stdout.strip(),
+    }
+
+
+def in_memory(rows: int) -> tuple[float, pd.DataFrame]:
+    from gabacalc import plan_cohort
+
+    cohort = synthetic_cohort(rows, seed=7)
+    plan_cohort(cohort.head(1000))  # warm the caches of the strength tables
+    start = time.perf_counter()
+    out = plan_cohort(cohort)
+    return time.perf_counter() - start, out
+
+
+def loop_ratio(rows: int) -> tuple[float, float]:
+    import gabacalc
+    from gabacalc import plan_cohort
+    from gabacalc.cohort import _row_kwargs
+
+    cohort = synthetic_cohort(rows, seed=11)
+    today = date(2026, 1, 5)
+    start = time.perf_counter()
+    plan_cohort(cohort)
+    vectorised = time.perf_counter() - start
+    start = time.perf_counter()
+    for record in cohort.to_dict("records"):
+        patient_kw, options_kw, _ = _row_kwargs(record, today)
+        with contextlib.suppress(gabacalc.InputError):
+            gabacalc.build_plan(gabacalc.Patient(**patient_kw), **options_kw)
+    return vectorised, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows end to end")
+    parser.add_argument("--memory-rows", type=int, default=100_000)
+    parser.add_argument("--loop-rows", type=int, default=1_000)
+    parser.add_argument("--keep", help="folder to keep the files in (default a temp folder)")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(args.keep or temp)
+        folder.mkdir(parents=True, exist_ok=True)
+        e2e = end_to_end(args.rows, folder)
+    print(
+        f"end to end ({e2e['how']}): {args.rows:,} rows in {e2e['seconds']:.2f} s, "
+        f"peak memory {e2e['peak_mb']:.0f} MB (input {e2e['input_mb']:.0f} MB, output "
+        f"{e2e['output_mb']:.0f} MB; rows errors flagged: {e2e['stdout']})"
+        f"  [target < 10 s, < 500 MB]"
+    )
+    seconds, out = in_memory(args.memory_rows)
+    print(
+        f"in memory: plan_cohort on {args.memory_rows:,} patients in {seconds:.3f} s "
+        f"({(out['status'] == 'error').sum()} errors)  [target < 1 s]"
+    )
+    vectorised, looped = loop_ratio(args.loop_rows)
+    print(
+        f"per patient, {args.loop_rows:,} patients: plan_cohort {vectorised:.3f} s, "
+        f"build_plan loop {looped:.2f} s: {looped / vectorised:.0f} times faster"
+        f"  [target >= 100]"
+    )
+
+
+if __name__ == "__main__":
+    main()
