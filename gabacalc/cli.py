@@ -367,6 +367,85 @@ def crcl(**kw: Any) -> None:
         click.echo(estimate_text(estimate, band, stamp, rules.texts["band_edge_rule"]), nl=False)
 
 
+def _progress_bar(stack: contextlib.ExitStack) -> Callable[[int, int], None]:
+    """An ``on_progress(done, total)`` that draws a bar on stderr.
+
+    The total is known only at the first call, so the bar opens then; ``stack`` closes it
+    (finishing the line) however the run ends.
+    """
+    bar: Any = None
+    shown = 0
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar, shown
+        if bar is None:
+            bar = stack.enter_context(
+                click.progressbar(length=total, file=sys.stderr, label="Planning")
+            )
+        bar.update(done - shown)
+        shown = done
+
+    return update
+
+
+@main.command(
+    epilog="""\b
+Example (columns id, age_years, sex, weight_kg, and scr, crcl_ml_min or dialysis):
+  gabacalc cohort clinic.csv --out clinic-plans.csv
+  gabacalc cohort clinic.parquet --out clinic-plans.parquet --chunk-rows 50000
+\b
+Every row comes back once, in order; a row that cannot be planned has status "error"
+and the reason in its error column, and the other rows are still planned.
+Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing written);
+1 another failure (nothing written).
+"""
+)
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Results: .csv, or .parquet (needs pyarrow). Written whole or not at all.",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Rows read and planned at a time; memory grows with this, not with the file.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar on stderr (default: only when stderr is a terminal).",
+)
+def cohort(input_path: str, out_path: str, chunk_rows: int, progress: bool | None) -> None:
+    """Plan every patient of a CSV or Parquet cohort file: one result row per input row."""
+    from gabacalc.cohort_io import run_cohort_file
+    from gabacalc.terminal import stamp_lines
+
+    show = sys.stderr.isatty() if progress is None else progress
+    with _user_errors(), contextlib.ExitStack() as stack:
+        if not Path(out_path).parent.is_dir():  # say so, rather than name a temporary file
+            raise OSError(2, "the folder does not exist", out_path)
+        report = run_cohort_file(
+            input_path,
+            out_path,
+            chunk_rows=chunk_rows,
+            on_progress=_progress_bar(stack) if show else None,
+        )
+    click.echo(f"Wrote {report.out_path}")
+    click.echo(report.summary_text())
+    stamp = {
+        "gabacalc_version": report.gabacalc_version,
+        "rules_version": report.rules_version,
+        "rules_sha256": report.rules_sha256,
+    }
+    for line in stamp_lines(stamp):
+        click.echo(line)
+
+
 @main.command(
     epilog="""\b
 Example:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from gabacalc import VERIFICATION_TEXT, __version__, default_rules
 from gabacalc.cli import main
+from gabacalc.cohort_io import read_cohort_results
 from gabacalc.rules import default_tables_dir
 from tests.conftest import assert_safe_dose_text
 
@@ -38,7 +40,7 @@ def run(*args: str) -> tuple[int, str, str]:
 # ------------------------------------------------------------------------------ help
 
 
-@pytest.mark.parametrize("command", ["plan", "taper", "crcl", "demo", "tables"])
+@pytest.mark.parametrize("command", ["plan", "taper", "crcl", "cohort", "demo", "tables"])
 def test_every_command_has_help_with_a_worked_example(command: str) -> None:
     code, out, _ = run(command, "--help")
     assert code == 0
@@ -328,11 +330,227 @@ def test_tables_refuses_a_missing_folder(tmp_path: Path) -> None:
     assert err.strip() == f"Error: tables folder {str(tmp_path / 'nope')!r} does not exist"
 
 
+# -------------------------------------------------------------------------- cohort
+
+#: A small clinic list, one patient a line. mr-b's age is a typing slip (300): his row must
+#: come back as an error naming the value, and the patients after him must still be planned.
+#: mr-c takes 1,800 mg three times daily with CrCl 25 mL/min: above the band maximum
+#: (700 mg/day) and more administrations than the band's one a day. mr-f, 45 with normal
+#: kidneys and no risks, is the only planned patient without a warning.
+CLINIC_CSV = """\
+id,age_years,sex,weight_kg,height_cm,scr,scr_unit,crcl_ml_min,dialysis,risks,start_date,current_daily_mg,current_doses_per_day
+mrs-a,72,female,60,160,1.3,mg/dL,,none,,2026-01-05,,
+mr-b,300,male,80,180,1.0,mg/dL,,none,,2026-01-05,,
+mr-c,81,male,70,,,,25,none,opioids,2026-01-05,1800,3
+mr-d,66,male,80,,,,,hemodialysis,,2026-01-05,,
+ms-e,45,female,70,165,115,umol/L,,none,,2026-01-05,,
+mr-f,45,male,80,180,0.9,mg/dL,,none,,2026-01-05,,
+"""
+CLINIC_IDS = ["mrs-a", "mr-b", "mr-c", "mr-d", "ms-e", "mr-f"]
+
+
+@pytest.fixture
+def clinic_csv(tmp_path: Path) -> Path:
+    """The clinic list above, saved as clinic.csv in an otherwise empty folder."""
+    path = tmp_path / "clinic.csv"
+    path.write_text(CLINIC_CSV, encoding="utf-8")
+    return path
+
+
+def stamp() -> list[str]:
+    """The last two lines of every cohort run: verification, versions and checksum."""
+    rules = default_rules()
+    return [
+        VERIFICATION_TEXT,
+        f"gabacalc {__version__} | rule tables {rules.rules_version} (sha256 {rules.rules_sha256})",
+    ]
+
+
+def test_cohort_plans_every_patient_and_returns_each_row_once(clinic_csv: Path) -> None:
+    """Six patients in, six rows out in the same order; the bad age is one row's error,
+    not the run's; the summary counts errors and warnings; every output is stamped."""
+    results = clinic_csv.with_name("plans.csv")
+    code, out, err = run("cohort", str(clinic_csv), "--out", str(results))
+    assert code == 0
+    assert err == ""
+    assert out.splitlines() == [
+        f"Wrote {results}",
+        "6 rows: 1 error, 4 flagged (1 above the band maximum, 1 with too many administrations)",
+        *stamp(),
+    ]
+    table = read_cohort_results(results)
+    assert list(table["id"]) == CLINIC_IDS
+    by_id = table.set_index("id")
+    assert by_id.loc["mr-b", "status"] == "error"
+    assert by_id.loc["mr-b", "error"] == (
+        "age 300 years is outside 18-110 years (gabacalc plans for adults)"
+    )
+    assert (by_id.drop(index="mr-b")["status"] == "ok").all()
+    assert by_id.loc["mrs-a", "max_daily_mg"] == 1400  # CrCl about 32 mL/min
+    assert by_id.loc["mr-c", "max_daily_mg"] == 700  # CrCl 25 mL/min
+    assert by_id.loc["mr-d", "max_daily_mg"] == 300  # hemodialysis
+    assert bool(by_id.loc["mr-c", "audit_above_band_max"])
+    assert results.read_text(encoding="utf-8").startswith(f"#,verification: {VERIFICATION_TEXT}\n")
+    assert table.attrs["rules_sha256"] == default_rules().rules_sha256
+
+
+def test_cohort_output_is_the_same_whatever_the_chunk_size(clinic_csv: Path) -> None:
+    """Reading two rows at a time gives the same file, byte for byte, as reading all."""
+    whole = clinic_csv.with_name("whole.csv")
+    in_twos = clinic_csv.with_name("in-twos.csv")
+    assert run("cohort", str(clinic_csv), "--out", str(whole))[0] == 0
+    assert run("cohort", str(clinic_csv), "--out", str(in_twos), "--chunk-rows", "2")[0] == 0
+    assert in_twos.read_bytes() == whole.read_bytes()
+
+
+def test_cohort_replaces_an_existing_results_file(clinic_csv: Path) -> None:
+    """Like the other commands, a second run overwrites the results of the first."""
+    results = clinic_csv.with_name("plans.csv")
+    results.write_text("last month's results\n")
+    assert run("cohort", str(clinic_csv), "--out", str(results))[0] == 0
+    assert list(read_cohort_results(results)["id"]) == CLINIC_IDS
+
+
+def test_cohort_writes_and_reads_parquet(clinic_csv: Path) -> None:
+    """With pyarrow: Parquet out carries the same rows and stamp as CSV out, and a Parquet
+    cohort in plans the same as the CSV it came from."""
+    pytest.importorskip("pyarrow")
+    as_csv = clinic_csv.with_name("plans.csv")
+    as_parquet = clinic_csv.with_name("plans.parquet")
+    assert run("cohort", str(clinic_csv), "--out", str(as_csv))[0] == 0
+    code, out, _ = run("cohort", str(clinic_csv), "--out", str(as_parquet))
+    assert code == 0
+    assert out.splitlines()[0] == f"Wrote {as_parquet}"
+    assert out.splitlines()[-2:] == stamp()
+    from_csv, from_parquet = read_cohort_results(as_csv), read_cohort_results(as_parquet)
+    assert list(from_parquet["id"]) == CLINIC_IDS
+    assert list(from_parquet["status"]) == list(from_csv["status"])
+    assert list(from_parquet["max_daily_mg"].astype("Int64")) == list(from_csv["max_daily_mg"])
+    assert from_parquet.attrs["verification"] == VERIFICATION_TEXT
+
+    cohort_parquet = clinic_csv.with_name("clinic.parquet")
+    pd.read_csv(clinic_csv, dtype=str).to_parquet(cohort_parquet)
+    again = clinic_csv.with_name("again.csv")
+    assert run("cohort", str(cohort_parquet), "--out", str(again))[0] == 0
+    assert again.read_bytes() == as_csv.read_bytes()
+
+
+def test_cohort_progress_bar_only_when_asked_or_in_a_terminal(clinic_csv: Path) -> None:
+    """--progress draws the "Planning" bar on stderr; by default it appears only in a
+    terminal, and the test runner is not one; --no-progress never shows it. The results
+    are the same either way."""
+    results = clinic_csv.with_name("plans.csv")
+    code, out, err = run("cohort", str(clinic_csv), "--out", str(results), "--progress")
+    assert code == 0 and "Planning" in err
+    assert "Planning" not in out
+    with_bar = results.read_bytes()
+    for args in ([], ["--no-progress"]):
+        code, _, err = run("cohort", str(clinic_csv), "--out", str(results), *args)
+        assert code == 0 and err == ""
+        assert results.read_bytes() == with_bar
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_cohort_draws_its_progress_bar_in_a_terminal(clinic_csv: Path) -> None:
+    """Run for real with stderr on a terminal: the bar appears without being asked and
+    reaches 100%, while stdout (here a pipe) gets only the summary."""
+    import os
+    import pty
+
+    results = clinic_csv.with_name("plans.csv")
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "gabacalc", "cohort", str(clinic_csv), "--out", str(results)],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            cwd=REPO,
+            check=False,
+        )
+    finally:
+        os.close(follower)
+    terminal = b""
+    with contextlib.suppress(OSError):  # Linux reports the closed terminal as EIO
+        while chunk := os.read(leader, 4096):
+            terminal += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    assert b"Planning" in terminal and b"100%" in terminal
+    assert done.stdout.decode().splitlines()[0] == f"Wrote {results}"
+    assert b"Planning" not in done.stdout
+
+
+NO_AGE_COLUMN = CLINIC_CSV.replace("age_years", "age", 1)
+
+#: (what the file holds, the arguments after "cohort", exit code, the one Error line).
+#: {in} and {dir} stand for the input file and its folder.
+COHORT_ERRORS = [
+    (NO_AGE_COLUMN, ["{in}", "--out", "{dir}/plans.csv"], 2,
+     "Error: the cohort has no age_years column; found: id, age, sex, weight_kg,"),
+    (None, ["{dir}/missing.csv", "--out", "{dir}/plans.csv"], 2,
+     "Error: cannot read the cohort '{dir}/missing.csv': no such file"),
+    ("", ["{in}", "--out", "{dir}/plans.csv"], 2,
+     "Error: the cohort '{in}' is empty: it needs a header row, e.g. id,age_years,sex,weight_kg,scr"),  # noqa: E501
+    (CLINIC_CSV, ["{in}", "--out", "{dir}/plans.xlsx"], 2,
+     "Error: output '{dir}/plans.xlsx' is neither .csv nor .parquet; name it e.g. results.csv"),
+    (CLINIC_CSV, ["{in}", "--out", "{in}"], 2,
+     "Error: the output would overwrite the input; give another --out path"),
+    (CLINIC_CSV, ["{in}", "--out", "{dir}/../{dirname}/clinic.csv"], 2,
+     "Error: the output would overwrite the input; give another --out path"),
+    (CLINIC_CSV, ["{in}", "--out", "{dir}/plans.csv", "--chunk-rows", "0"], 2,
+     "Error: Invalid value for '--chunk-rows': 0 is not in the range x>=1."),
+    (CLINIC_CSV, ["{in}"], 2, "Error: Missing option '--out'."),
+    (CLINIC_CSV, ["{in}", "--out", "{dir}/no-such-folder/plans.csv"], 1,
+     "Error: cannot write {dir}/no-such-folder/plans.csv: the folder does not exist"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "args", "code", "message"), COHORT_ERRORS)
+def test_a_cohort_mistake_gives_one_error_line_and_writes_nothing(
+    tmp_path: Path, content: str | None, args: list[str], code: int, message: str
+) -> None:
+    """A wrong file, column or option: the exit code, one Error line that names the problem
+    (and, for a column, what was found), no traceback, and no file but the input."""
+    source = tmp_path / "clinic.csv"
+    if content is not None:
+        source.write_text(content, encoding="utf-8")
+    before = sorted(tmp_path.iterdir())
+    names = {"in": str(source), "dir": str(tmp_path), "dirname": tmp_path.name}
+    got, out, err = run("cohort", *(a.format(**names) for a in args))
+    assert got == code
+    errors = [line for line in err.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and errors[0].startswith(message.format(**names))
+    assert out == ""
+    assert sorted(tmp_path.iterdir()) == before
+    if content is not None:
+        assert source.read_text(encoding="utf-8") == content  # the input is never touched
+
+
+def test_a_failed_cohort_run_leaves_the_old_results_whole(tmp_path: Path) -> None:
+    """The results file is written whole or not at all: a run that fails keeps last
+    month's file exactly as it was."""
+    source = tmp_path / "clinic.csv"
+    source.write_text(NO_AGE_COLUMN, encoding="utf-8")
+    results = tmp_path / "plans.csv"
+    results.write_text("last month's results\n")
+    code, _, _ = run("cohort", str(source), "--out", str(results))
+    assert code == 2
+    assert results.read_text() == "last month's results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clinic.csv", "plans.csv"]
+
+
 # ------------------------------------------------------------------------- speed
 
 
-def test_plan_to_csv_never_imports_matplotlib_or_reportlab(tmp_path: Path) -> None:
-    args = ["plan", *EXAMPLE, "--csv", str(tmp_path / "p.csv")]
+@pytest.mark.parametrize("command", ["plan", "cohort"])
+def test_plan_and_cohort_to_csv_never_import_matplotlib_or_reportlab(
+    tmp_path: Path, command: str
+) -> None:
+    if command == "plan":
+        args = ["plan", *EXAMPLE, "--csv", str(tmp_path / "p.csv")]
+    else:
+        (tmp_path / "clinic.csv").write_text(CLINIC_CSV, encoding="utf-8")
+        args = ["cohort", str(tmp_path / "clinic.csv"), "--out", str(tmp_path / "p.csv")]
     code = (
         "import sys; from click.testing import CliRunner; from gabacalc.cli import main;"
         f"r = CliRunner().invoke(main, {args!r}); assert r.exit_code == 0, r.output;"
