@@ -585,8 +585,22 @@ def context_flag_codes(patient: Patient, target_daily_mg: int | None, rules: Rul
     ['RESP_OPIOIDS', 'RESP_OLDER_ADULT', 'BEERS_FALLS', 'NON_RADICULAR', 'ABOVE_1800',
      'SOMNOLENCE_DRIVING']
     """
-    risks = set(patient.risks)
     older = patient.age_years >= rules.threshold("older_adult_age_years")
+    return context_codes(patient.risks, older, patient.pain_type, target_daily_mg, rules)
+
+
+def context_codes(
+    risk_names: Iterable[str],
+    older: bool,
+    pain_type: str,
+    target_daily_mg: int | None,
+    rules: Rules,
+) -> list[str]:
+    """:func:`context_flag_codes` from what it depends on (for cohort mode, without a Patient).
+
+    ``older`` is whether the patient is at least the older-adult age of ``tables/``.
+    """
+    risks = set(risk_names)
     wanted = [
         ("RESP_OPIOIDS", "opioids" in risks),
         ("RESP_CNS_DEPRESSANTS", "cns-depressants" in risks),
@@ -595,7 +609,7 @@ def context_flag_codes(patient: Patient, target_daily_mg: int | None, rules: Rul
         ("BEERS_FALLS", older and "falls" in risks),
         # Gabapentin with an opioid and another CNS depressant: 3 or more CNS-active drugs.
         ("BEERS_CNS_ACTIVE", older and {"opioids", "cns-depressants"} <= risks),
-        ("NON_RADICULAR", patient.pain_type == "non-radicular"),
+        ("NON_RADICULAR", pain_type == "non-radicular"),
         (
             "ABOVE_1800",
             target_daily_mg is not None
@@ -647,6 +661,20 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
 
 def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
     """Build the plan for already-resolved options (the shared path of every entry point)."""
+    return _assemble(_course(patient, options, rules))
+
+
+def summary_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> dict[str, Any]:
+    """``plan_from_options(...).summary`` without building the schedule and steps frames.
+
+    Cohort mode needs only the summary of each distinct plan; the frames are most of a
+    plan's cost. The summary is the same dict, made by the same code.
+    """
+    return _conclude(_course(patient, options, rules)).summary
+
+
+def _course(patient: Patient, options: PlanOptions, rules: Rules) -> _Course:
+    """The engine's days for a titration plan, with its flags raised so far."""
     setup = _prepare(patient, options, rules)
     estimate, band, formulary, engine = setup.estimate, setup.band, setup.formulary, setup.engine
     options, start_low_codes, start_low_words = apply_start_low(patient, estimate, options, rules)
@@ -719,7 +747,7 @@ def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> P
     days = days + taper_days
 
     flag_codes.extend(context_flag_codes(patient, target, rules))
-    return _assemble(
+    return _Course(
         patient,
         options,
         rules,
@@ -908,26 +936,45 @@ def _supplement(
     return column, label_mg, formulary.floor_single(label_mg)
 
 
-def _assemble(
-    patient: Patient,
-    options: PlanOptions,
-    rules: Rules,
-    estimate: RenalEstimate,
-    band: BandChoice,
-    formulary: Formulary,
-    days: Sequence[_Day],
-    target: int,
-    reached_index: int | None,
-    review_index: int | None,
-    flag_codes: list[str],
-    context: dict[str, Any],
-) -> Plan:
-    """Turn the engine's days into the schedule, steps, flags and summary.
+@dataclass
+class _Course:
+    """What the engine decided for one plan, before it is written out as frames.
 
-    ``reached_index`` and ``review_index`` are None for a taper-only plan.
+    ``reached_index`` and ``review_index`` are None for a taper-only plan. ``flag_codes``
+    and ``context`` are the flags raised so far and the words their messages use.
     """
-    start = options.start_date
-    hemodialysis = patient.dialysis == "hemodialysis"
+
+    patient: Patient
+    options: PlanOptions
+    rules: Rules
+    estimate: RenalEstimate
+    band: BandChoice
+    formulary: Formulary
+    days: Sequence[_Day]
+    target: int
+    reached_index: int | None
+    review_index: int | None
+    flag_codes: list[str]
+    context: dict[str, Any]
+
+
+@dataclass
+class _Concluded:
+    """A course's summary and what the frames need beside the days."""
+
+    summary: dict[str, Any]
+    supplement: Any  # daily mg -> (column, label supplement mg, made mg)
+    hemodialysis: bool
+    taper_index: int
+    stop_index: int
+
+
+def _conclude(course: _Course) -> _Concluded:
+    """The dialysis supplement, the flags and the summary of a course (no frames)."""
+    rules, band, formulary, context = course.rules, course.band, course.formulary, course.context
+    days, target, flag_codes = course.days, course.target, course.flag_codes
+    hemodialysis = course.patient.dialysis == "hemodialysis"
+    review_index = course.review_index
     taper_index = review_index + 1 if review_index is not None else 0
     stop_index = len(days) - 1
 
@@ -958,6 +1005,20 @@ def _assemble(
                     rounded_at_mg=fmt_number(mg),
                 )
                 break
+
+    flags = _flags(rules, flag_codes, context)
+    summary = _summary(course, post_dialysis_target, taper_index, stop_index, flags)
+    return _Concluded(summary, supplement, hemodialysis, taper_index, stop_index)
+
+
+def _assemble(course: _Course) -> Plan:
+    """Turn the engine's days into the schedule, steps, flags and summary."""
+    concluded = _conclude(course)
+    options, band, formulary, days = course.options, course.band, course.formulary, course.days
+    start = options.start_date
+    hemodialysis, supplement = concluded.hemodialysis, concluded.supplement
+    reached_index, review_index = course.reached_index, course.review_index
+    taper_index, stop_index = concluded.taper_index, concluded.stop_index
 
     records: dict[str, list[Any]] = {c: [] for c in SCHEDULE_COLUMNS}
     dialysis_weekdays = {WEEKDAYS.index(d) for d in options.dialysis_days}
@@ -1010,37 +1071,20 @@ def _assemble(
     schedule = pd.DataFrame(columns, columns=list(SCHEDULE_COLUMNS))
 
     steps = _steps(days, records, hemodialysis)
-    flags = _flags(rules, flag_codes, context)
-    summary = _summary(
-        patient,
-        options,
-        rules,
-        estimate,
-        band,
-        formulary,
-        target,
-        post_dialysis_target,
-        schedule,
-        reached_index,
-        review_index,
-        taper_index,
-        stop_index,
-        flags,
-    )
     attrs = {
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": __version__,
-        "rules_version": rules.rules_version,
-        "rules_sha256": rules.rules_sha256,
+        "rules_version": course.rules.rules_version,
+        "rules_sha256": course.rules.rules_sha256,
     }
     schedule.attrs.update(attrs)
     steps.attrs.update(attrs)
     return Plan(
-        patient=patient,
+        patient=course.patient,
         options=options,
-        estimate=estimate,
+        estimate=course.estimate,
         band=band,
-        summary=summary,
+        summary=concluded.summary,
         schedule=schedule,
         steps=steps,
     )
@@ -1107,11 +1151,22 @@ def _steps(
     return steps
 
 
+class _Words(dict[str, Any]):
+    """A flag's context as message words: numbers written the safe way when a message uses them."""
+
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._context = context
+
+    def __missing__(self, key: str) -> Any:
+        value = self._context[key]
+        word = fmt_number(value) if isinstance(value, int | float) else value
+        self[key] = word
+        return word
+
+
 def _flags(rules: Rules, codes: Sequence[str], context: Mapping[str, Any]) -> list[dict[str, str]]:
-    words = {
-        key: fmt_number(value) if isinstance(value, int | float) else value
-        for key, value in context.items()
-    }
+    words = _Words(context)
     out = []
     order = {"warning": 0, "caution": 1, "info": 2}
     codes = sorted(dict.fromkeys(codes), key=lambda c: order[rules.flags[c]["severity"]])
@@ -1131,27 +1186,21 @@ def _flags(rules: Rules, codes: Sequence[str], context: Mapping[str, Any]) -> li
 
 
 def _summary(
-    patient: Patient,
-    options: PlanOptions,
-    rules: Rules,
-    estimate: RenalEstimate,
-    band: BandChoice,
-    formulary: Formulary,
-    target: int,
+    course: _Course,
     post_dialysis_mg: int | None,
-    schedule: pd.DataFrame,
-    reached_index: int | None,
-    review_index: int | None,
     taper_index: int,
     stop_index: int,
     flags: list[dict[str, str]],
 ) -> dict[str, Any]:
-    dates = schedule["date"]
+    patient, options, rules = course.patient, course.options, course.rules
+    estimate, band, formulary = course.estimate, course.band, course.formulary
+    target, reached_index, review_index = course.target, course.reached_index, course.review_index
+    start = options.start_date
 
     def iso(i: int | None) -> str | None:
-        return None if i is None else dates.iloc[i].date().isoformat()
+        return None if i is None else (start + timedelta(days=i)).isoformat()
 
-    target_row = schedule.iloc[reached_index or 0]
+    target_split = course.days[reached_index or 0].split
     return {
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": __version__,
@@ -1176,12 +1225,12 @@ def _summary(
         "doses_per_day": band.doses_per_day,
         "min_daily_mg": band.min_daily_mg,
         "max_daily_mg": band.max_daily_mg,
-        "start_daily_mg": int(schedule["daily_mg"].iloc[0]),
+        "start_daily_mg": course.days[0].split.daily_mg,
         "requested_start_daily_mg": options.start_daily_mg,
         "target_daily_mg": target,
         "requested_target_daily_mg": options.target_daily_mg,
-        "target_doses_per_day": int(target_row["doses_per_day"]),
-        "target_regimen": _regimen_text(target_row),
+        "target_doses_per_day": target_split.doses_per_day,
+        "target_regimen": _regimen_text(target_split),
         "titration": options.titration,
         "taper": options.taper,
         "review_weeks": options.review_weeks,
@@ -1209,12 +1258,11 @@ def _summary(
 _WHEN = {"morning": "in the morning", "midday": "at midday", "bedtime": "at bedtime"}
 
 
-def _regimen_text(row: pd.Series) -> str:
+def _regimen_text(split: Split) -> str:
     """E.g. ``"700 mg in the morning, 700 mg at bedtime"``."""
+    doses = {"morning": split.morning_mg, "midday": split.midday_mg, "bedtime": split.bedtime_mg}
     return ", ".join(
-        f"{fmt_mg(int(row[f'{time}_mg']))} {words}"
-        for time, words in _WHEN.items()
-        if int(row[f"{time}_mg"])
+        f"{fmt_mg(doses[time])} {words}" for time, words in _WHEN.items() if doses[time]
     )
 
 
@@ -1294,18 +1342,20 @@ def build_taper(
     days = first_days + _taper(engine, held, taper_preset)
     context["start_daily_mg"] = days[0].split.daily_mg
     plan = _assemble(
-        patient,
-        options,
-        rules,
-        estimate,
-        band,
-        formulary,
-        days,
-        held.daily_mg,
-        None,
-        None,
-        flag_codes,
-        context,
+        _Course(
+            patient,
+            options,
+            rules,
+            estimate,
+            band,
+            formulary,
+            days,
+            held.daily_mg,
+            None,
+            None,
+            flag_codes,
+            context,
+        )
     )
     plan.summary.update(kind="taper", current_daily_mg=current, requested_target_daily_mg=current)
     return plan
