@@ -10,7 +10,7 @@ answer for that patient, without a Python loop over patients:
 2. Everything else in a plan depends only on a small discrete key: the band's dose range
    and administrations, dialysis, whether the start-low rule applies, and the options.
    One plan is built per unique key, through the single-patient core
-   (:func:`gabacalc.plan.plan_from_options`, with the key's first patient), and its dates
+   (:func:`gabacalc.plan.summary_from_options`, with the key's first patient), and its dates
    and doses are broadcast to the key's rows.
 3. The flag codes that depend on the patient rather than on the doses (the estimate's, the
    band's and the safety context's) are worked out per row with the core's own rules and
@@ -40,9 +40,10 @@ from gabacalc.patient import _UNIT_ALIASES, DIALYSIS_CHOICES, SCR_UNITS, SEXES, 
 from gabacalc.patient import _risks as _parse_risks
 from gabacalc.plan import (
     _dialysis_days,
+    context_codes,
     context_flag_codes,
-    plan_from_options,
     resolve_options,
+    summary_from_options,
 )
 from gabacalc.renal import WEIGHT_BASES
 from gabacalc.rules import Rules, default_rules
@@ -735,8 +736,8 @@ def _plan_row(
     patient_kw, options_kw, count = _row_kwargs(cells, today)
     patient = Patient(**patient_kw, rules=rules)
     options = resolve_options(patient, rules, **options_kw, current_doses_per_day=count)
-    plan = plan_from_options(patient, options, rules)
-    return plan.summary, patient, options.current_doses_per_day
+    summary = summary_from_options(patient, options, rules)
+    return summary, patient, options.current_doses_per_day
 
 
 def _codes_of(summary: Mapping[str, Any]) -> list[str]:
@@ -900,8 +901,14 @@ def _plan_frame(
     rules: Rules,
     today: date,
     cache: dict[Hashable, _Outcome | InputError] | None,
+    *,
+    categorical: bool = False,
 ) -> pd.DataFrame:
-    """plan_cohort with a fixed 'today' and an optional cache of plans by key (per file)."""
+    """plan_cohort with a fixed 'today' and an optional cache of plans by key (per file).
+
+    ``categorical`` gives the text columns as pandas Categoricals (the file writers use
+    their codes and write each distinct text once) instead of ``str``.
+    """
     check_columns(df.columns)
     n = len(df)
     cols = _parse(df, rules, today)
@@ -982,10 +989,7 @@ def _plan_frame(
     # Every other row (a refusal, or one the vectorised checks leave) on its own.
     singles = {int(i): plan_row(int(i)) for i in np.flatnonzero(group < 0)}
 
-    def patient_of(i: int) -> Patient:
-        return Patient(**_row_kwargs(cells(i), today)[0], rules=rules)
-
-    result = _assemble(df, rules, cols, renal, bands, group, reps, singles, older, patient_of)
+    result = _assemble(df, rules, cols, renal, bands, group, reps, singles, older, categorical)
     _check_representatives(result, reps, rep_rows)
     return result
 
@@ -1016,8 +1020,8 @@ def _check_representatives(
         "bmi_kg_m2",
         "band_scale",
     )
-    got = {name: result[name].to_numpy(dtype=object)[positions] for name in names}
-    got["flags"] = result["flags"].to_numpy(dtype=object)[positions]
+    sample = result.iloc[positions]
+    got = {name: sample[name].to_numpy(dtype=object) for name in (*names, "flags")}
     for k, (summary, i) in enumerate(checked):
         wanted = {name: summary[name] for name in names}
         wanted["flags"] = ";".join(_codes_of(summary))
@@ -1044,7 +1048,7 @@ def _assemble(
     reps: Sequence[_Outcome | None],
     singles: Mapping[int, _Outcome | InputError],
     older: np.ndarray,
-    patient_of: Any,
+    categorical: bool,
 ) -> pd.DataFrame:
     n = cols.n
     in_group = group >= 0
@@ -1096,7 +1100,7 @@ def _assemble(
             texts[name] = (np.where(in_group, group, -1), per_key)
 
     # Flags: the key's dose codes with the row's estimate, band and safety-context codes.
-    flag_codes, flag_table = _flags(rules, cols, renal, bands, group, reps, older, patient_of)
+    flag_codes, flag_table = _flags(rules, cols, renal, bands, group, reps, older)
     texts["flags"] = (flag_codes, [";".join(codes) for codes in flag_table])
     texts["flag_severity"] = (flag_codes, [_severity(rules, codes) for codes in flag_table])
 
@@ -1135,7 +1139,7 @@ def _assemble(
         elif name in numbers:
             frame[name] = numbers[name]
         else:
-            frame[name] = _take_text(tables[name], text_codes[name])
+            frame[name] = _take_text(tables[name], text_codes[name], categorical)
     if "current_daily_mg" in df.columns or "current_doses_per_day" in df.columns:
         ok = status == 0
         has_count = ok & ~np.isnan(count)
@@ -1148,8 +1152,8 @@ def _assemble(
         frame["audit_excess_mg"] = pd.arrays.IntegerArray(excess, ~has_current)
         frame["audit_too_many_doses"] = pd.arrays.BooleanArray(extra > 0, ~has_count)
         frame["audit_excess_doses"] = pd.arrays.IntegerArray(extra, ~has_count)
-    frame["status"] = _take_text(["ok", "error"], status)
-    frame["error"] = _take_text(errors, error_codes)
+    frame["status"] = _take_text(["ok", "error"], status, categorical)
+    frame["error"] = _take_text(errors, error_codes, categorical)
     trace = {
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": __version__,
@@ -1157,16 +1161,21 @@ def _assemble(
         "rules_sha256": rules.rules_sha256,
     }
     for name, value in trace.items():
-        frame[name] = _take_text([value], np.zeros(n, dtype=np.int64))
+        frame[name] = _take_text([value], np.zeros(n, dtype=np.int64), categorical)
     result = pd.DataFrame(frame, index=df.index)
     result.attrs.update(trace)
     return result
 
 
-def _take_text(values: Sequence[Any], codes: np.ndarray) -> Any:
+def _take_text(values: Sequence[Any], codes: np.ndarray, categorical: bool = False) -> Any:
     """A string column from a small table of values and per-row codes (-1: empty)."""
-    table = pd.array([None if v is None else str(v) for v in values] or [None], dtype="str")
-    return table.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
+    texts = [None if v is None else str(v) for v in values] or [None]
+    codes = np.asarray(codes, dtype=np.int64)
+    if categorical:
+        table_codes, categories = pd.factorize(np.array(texts, dtype=object))
+        row_codes = np.where(codes < 0, -1, table_codes[np.maximum(codes, 0)])
+        return pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype="str"))
+    return pd.array(texts, dtype="str").take(codes, allow_fill=True)
 
 
 def _band_labels(rules: Rules, bands: _Bands, in_group: np.ndarray) -> tuple[np.ndarray, list[Any]]:
@@ -1196,7 +1205,6 @@ def _flags(
     group: np.ndarray,
     reps: Sequence[_Outcome | None],
     older: np.ndarray,
-    patient_of: Any,
 ) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     """Each planned row's flag codes, as codes into a table of distinct code tuples."""
     n = cols.n
@@ -1220,11 +1228,19 @@ def _flags(
     # The safety context's codes (context_flag_codes), once per distinct context.
     targets = np.array([r[0]["target_daily_mg"] if r else 0 for r in reps] or [0])
     target = targets[group[rows]]
-    context_codes, context_first = _group(
+    context_index, context_first = _group(
         [cols.risk_codes[rows], older[rows], cols.pain_codes[rows], target]
     )
     context_table = [
-        tuple(context_flag_codes(patient_of(int(rows[p])), int(target[p]), rules))
+        tuple(
+            context_codes(
+                cols.risk_values[cols.risk_codes[rows[p]]],
+                bool(older[rows[p]]),
+                cols.pain_values[cols.pain_codes[rows[p]]],
+                int(target[p]),
+                rules,
+            )
+        )
         for p in context_first
     ]
     # Each key's plan: which of its codes come from the doses.
@@ -1249,7 +1265,7 @@ def _flags(
                 tuple(c for c in codes if c in _DIALYSIS_CODES),
             )
         )
-    combos, first = _group([group[rows], estimate_kind[rows], band_kind[rows], context_codes])
+    combos, first = _group([group[rows], estimate_kind[rows], band_kind[rows], context_index])
     table = []
     for p in first:
         i = rows[p]
@@ -1261,7 +1277,7 @@ def _flags(
                 estimate_table[estimate_kind[i]],
                 band_table[band_kind[i]],
                 dose,
-                context_table[context_codes[p]],
+                context_table[context_index[p]],
                 dialysis,
             )
         )
