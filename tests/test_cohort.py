@@ -433,6 +433,9 @@ def test_a_file_streamed_in_small_chunks_equals_the_in_memory_result(tmp_path: P
     assert back.loc[3, "id"] == "'=HYPERLINK(1)#3"  # kept whole, made harmless
     assert back.loc[5, "error"] == "weight 'heavy' is not a number"
     back.loc[3, "id"] = frame.loc[3, "id"]
+    # The file writes decimals (CrCl, weights, BMI, scale) to 6 places, exactly.
+    decimals = expected.select_dtypes("float64").columns
+    expected[decimals] = expected[decimals].round(6)
     pd.testing.assert_frame_equal(back, expected, check_dtype=False, check_exact=True)
     assert seen[-1][0] == seen[-1][1] == source.stat().st_size
     assert back.attrs["rules_sha256"] == RULES.rules_sha256
@@ -445,6 +448,25 @@ def test_the_same_file_gives_the_same_bytes(tmp_path: Path) -> None:
     run_cohort_file(source, tmp_path / "a.csv", chunk_rows=4)
     run_cohort_file(source, tmp_path / "b.csv", chunk_rows=11)
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(tmp_path: Path) -> None:
+    """Results are the same bytes whether or not pyarrow (the fast writer) is installed."""
+    pytest.importorskip("pyarrow")
+    from gabacalc import cohort_io
+
+    source = tmp_path / "cohort.csv"
+    _write_cohort(source)
+    run_cohort_file(source, tmp_path / "arrow.csv", chunk_rows=13)
+    original = cohort_io._ArrowCsvWriter
+    try:
+        cohort_io._ArrowCsvWriter = cohort_io._CsvWriter  # type: ignore[misc]
+        run_cohort_file(source, tmp_path / "python.csv", chunk_rows=13)
+    finally:
+        cohort_io._ArrowCsvWriter = original  # type: ignore[misc]
+    arrow = (tmp_path / "arrow.csv").read_bytes()
+    assert arrow == (tmp_path / "python.csv").read_bytes()
+    assert b"'=HYPERLINK" in arrow  # the formula cell is neutralised by both
 
 
 def test_nothing_is_written_when_the_run_fails(tmp_path: Path) -> None:
