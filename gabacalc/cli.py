@@ -262,7 +262,9 @@ def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str) -> None:
     flags = plan.summary["flags"]
     if flags:
         report("Flags: " + ", ".join(f"{f['code']} ({f['severity']})" for f in flags))
-    report(f"{VERIFICATION_TEXT} | gabacalc {__version__} | rules {plan.summary['rules_version']}")
+    from gabacalc.terminal import stamp_lines
+
+    report(" | ".join(stamp_lines(plan.summary)))
 
 
 # --------------------------------------------------------------------------- commands

@@ -301,6 +301,9 @@ def test_demo_writes_four_documents_and_prints_their_paths(tmp_path: Path) -> No
     assert names == ["plan.csv", "plan.json", "plan.pdf", "plan.png"]
     for name in names:
         assert f"Wrote {folder / name}" in out
+    # What is printed after writing carries the verification text, version and checksum.
+    assert "Illustrative plan - requires physician verification" in out
+    assert f"sha256 {default_rules().rules_sha256}" in out
 
 
 def test_tables_lists_every_table_with_version_checksum_and_sources() -> None:
