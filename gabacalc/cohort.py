@@ -230,6 +230,10 @@ _FALSE = frozenset({"false", "f", "no", "n", "0"})
 def _missing(value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, str):  # the common cases first: text and floats
+        return False
+    if isinstance(value, float):
+        return value != value  # NaN
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # lists and other containers are not missing
@@ -241,17 +245,18 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
-    """Codes and unique cells of an object column (containers made hashable)."""
+def _factorize(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Codes and unique cells of a column (containers made hashable)."""
     try:
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        codes, uniques = pd.factorize(series, use_na_sentinel=False)
         return codes, list(uniques)
     except TypeError:
         hashable = np.array(
-            [tuple(v) if isinstance(v, list | set) else v for v in values], dtype=object
+            [tuple(v) if isinstance(v, list | set) else v for v in series.to_numpy(dtype=object)],
+            dtype=object,
         )
-        codes, uniques = pd.factorize(hashable, use_na_sentinel=False)
-        return codes, list(uniques)
+        codes, unique_cells = pd.factorize(hashable, use_na_sentinel=False)
+        return codes, list(unique_cells)
 
 
 def _per_unique(
@@ -261,7 +266,7 @@ def _per_unique(
 
     Returns the codes into the parsed values, an ``ok`` mask, and the parsed values.
     """
-    codes, uniques = _factorize(series.to_numpy(dtype=object))
+    codes, uniques = _factorize(series)
     parsed = [parse(u) for u in uniques]
     ok = np.array([p[0] for p in parsed], dtype=bool)
     values = [p[1] for p in parsed]
@@ -943,27 +948,30 @@ def _plan_frame(
         *((tc[name], cols.text_values[name]) for name in _TEXT_KEYS),
         (np.where(hemo, tc["dialysis_days"], -1), cols.text_values["dialysis_days"]),
     ]
-    raw = {name: _cells_of(df[name]) for name in df.columns if name in INPUT_COLUMNS}
+    raw_columns = [name for name in df.columns if name in INPUT_COLUMNS]
 
-    def cells(i: int) -> dict[str, Any]:
-        return {name: values[i] for name, values in raw.items()}
+    def plan_rows(rows: np.ndarray) -> list[_Outcome | InputError]:
+        """Rows through the single-patient core (their cells taken out only for them)."""
+        subset = df.iloc[rows]
+        raw = {name: _cells_of(subset[name]) for name in raw_columns}
+        outcomes: list[_Outcome | InputError] = []
+        for k in range(len(rows)):
+            try:
+                outcomes.append(_plan_row({n: v[k] for n, v in raw.items()}, rules, today))
+            except InputError as error:
+                # Kept (and cached) without its traceback, which would pin this chunk's data.
+                outcomes.append(error.with_traceback(None))
+        return outcomes
 
-    def plan_row(i: int) -> _Outcome | InputError:
-        try:
-            return _plan_row(cells(i), rules, today)
-        except InputError as error:
-            # Kept (and cached) without its traceback, which would pin this chunk's data.
-            return error.with_traceback(None)
-
-    def key_of(i: int) -> Hashable:
-        """The key's values (not codes), to recognise a key from an earlier chunk."""
-        out: list[Any] = []
+    def keys_of(rows: np.ndarray) -> list[Hashable]:
+        """The keys' values (not codes), to recognise a key from an earlier chunk."""
+        columns = []
         for values, table in key_values:
-            value = values[i].item()
+            column = values[rows].tolist()
             if table is not None:
-                value = None if value < 0 else table[value]
-            out.append(None if isinstance(value, float) and math.isnan(value) else value)
-        return tuple(out)
+                column = [None if v < 0 else table[v] for v in column]
+            columns.append([None if isinstance(v, float) and v != v else v for v in column])
+        return list(zip(*columns, strict=True))
 
     # One plan per key, from the key's first row.
     group = np.full(n, -1, dtype=np.int64)
@@ -972,22 +980,25 @@ def _plan_frame(
     fast_rows = np.flatnonzero(fast)
     if len(fast_rows):
         codes, first = _group([values[fast_rows] for values, _ in key_values])
-        for position in first:
-            i = int(fast_rows[position])
-            if cache is None:
-                outcome = plan_row(i)
-                rep_rows.append(i)
-            else:
-                key = key_of(i)
-                rep_rows.append(-1 if key in cache else i)
-                if key not in cache:
-                    cache[key] = plan_row(i)
-                outcome = cache[key]
-            reps.append(None if isinstance(outcome, InputError) else outcome)
+        firsts = fast_rows[first]
+        if cache is None:
+            outcomes = plan_rows(firsts)
+            rep_rows = firsts.tolist()
+        else:
+            keys = keys_of(firsts)
+            new = [k for k, key in enumerate(keys) if key not in cache]
+            for k, outcome in zip(new, plan_rows(firsts[new]), strict=True):
+                cache[keys[k]] = outcome
+            outcomes = [cache[key] for key in keys]
+            rep_rows = [-1] * len(keys)
+            for k in new:
+                rep_rows[k] = int(firsts[k])
+        reps = [None if isinstance(o, InputError) else o for o in outcomes]
         planned = np.array([r is not None for r in reps])[codes]
         group[fast_rows[planned]] = codes[planned]
     # Every other row (a refusal, or one the vectorised checks leave) on its own.
-    singles = {int(i): plan_row(int(i)) for i in np.flatnonzero(group < 0)}
+    single_rows = np.flatnonzero(group < 0)
+    singles = dict(zip(single_rows.tolist(), plan_rows(single_rows), strict=True))
 
     result = _assemble(df, rules, cols, renal, bands, group, reps, singles, older, categorical)
     _check_representatives(result, reps, rep_rows)
@@ -1167,6 +1178,11 @@ def _assemble(
     return result
 
 
+#: pandas' ``str`` dtype, held as Python strings whether or not pyarrow is installed: the
+#: same result everywhere, and taking rows from a small table is then a numpy take.
+_TEXT_DTYPE = pd.StringDtype("python", na_value=np.nan)
+
+
 def _take_text(values: Sequence[Any], codes: np.ndarray, categorical: bool = False) -> Any:
     """A string column from a small table of values and per-row codes (-1: empty)."""
     texts = [None if v is None else str(v) for v in values] or [None]
@@ -1175,7 +1191,7 @@ def _take_text(values: Sequence[Any], codes: np.ndarray, categorical: bool = Fal
         table_codes, categories = pd.factorize(np.array(texts, dtype=object))
         row_codes = np.where(codes < 0, -1, table_codes[np.maximum(codes, 0)])
         return pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype="str"))
-    return pd.array(texts, dtype="str").take(codes, allow_fill=True)
+    return pd.array(texts, dtype=_TEXT_DTYPE).take(codes, allow_fill=True)
 
 
 def _band_labels(rules: Rules, bands: _Bands, in_group: np.ndarray) -> tuple[np.ndarray, list[Any]]:
@@ -1266,20 +1282,22 @@ def _flags(
             )
         )
     combos, first = _group([group[rows], estimate_kind[rows], band_kind[rows], context_index])
-    table = []
-    for p in first:
+    # Many combinations give the same codes: each distinct tuple is merged and kept once.
+    merged: dict[tuple[Any, ...], int] = {}
+    table: dict[tuple[str, ...], int] = {}
+    combo_codes = np.empty(len(first), dtype=np.int64)
+    for k, p in enumerate(first.tolist()):
         i = rows[p]
-        start_low, dose, dialysis = dose_table[group[i]]
-        table.append(
-            _merge_codes(
-                rules,
-                start_low,
-                estimate_table[estimate_kind[i]],
-                band_table[band_kind[i]],
-                dose,
-                context_table[context_index[p]],
-                dialysis,
-            )
+        parts = (
+            *dose_table[group[i]],
+            estimate_table[estimate_kind[i]],
+            band_table[band_kind[i]],
+            context_table[context_index[p]],
         )
-    out[rows] = combos
-    return out, table
+        if parts not in merged:
+            start_low, dose, dialysis, estimate, band, context = parts
+            codes = _merge_codes(rules, start_low, estimate, band, dose, context, dialysis)
+            merged[parts] = table.setdefault(codes, len(table))
+        combo_codes[k] = merged[parts]
+    out[rows] = combo_codes[combos]
+    return out, list(table)

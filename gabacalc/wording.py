@@ -9,6 +9,7 @@ QD, QOD, HS, qhs, BID or TID.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 __all__ = [
     "VERIFICATION_TEXT",
@@ -26,6 +27,7 @@ _FREQUENCY = {1: "once daily", 2: "twice daily", 3: "three times daily"}
 _TIMES = {1: ("bedtime",), 2: ("morning", "bedtime"), 3: ("morning", "midday", "bedtime")}
 
 
+@lru_cache(maxsize=8192)  # a plan writes the same few numbers many times over
 def fmt_number(value: float, decimals: int = 1) -> str:
     """A number the safe way: commas from 1,000, no trailing zero, a leading zero.
 
