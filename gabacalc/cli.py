@@ -418,13 +418,22 @@ Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing wri
     help="Rows read and planned at a time; memory grows with this, not with the file.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes planning chunks at once [default: the CPUs this process may use, "
+    "at most 4]. The results are the same bytes whatever the number.",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar on stderr (default: only when stderr is a terminal).",
 )
-def cohort(input_path: str, out_path: str, chunk_rows: int, progress: bool | None) -> None:
+def cohort(
+    input_path: str, out_path: str, chunk_rows: int, workers: int | None, progress: bool | None
+) -> None:
     """Plan every patient of a CSV or Parquet cohort file: one result row per input row."""
-    from gabacalc.cohort_io import run_cohort_file
+    from gabacalc.cohort_io import default_workers, run_cohort_file
     from gabacalc.terminal import stamp_lines
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -436,6 +445,7 @@ def cohort(input_path: str, out_path: str, chunk_rows: int, progress: bool | Non
             out_path,
             chunk_rows=chunk_rows,
             on_progress=_progress_bar(stack) if show else None,
+            workers=workers or default_workers(),
         )
     click.echo(f"Wrote {report.out_path}")
     click.echo(report.summary_text())

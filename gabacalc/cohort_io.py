@@ -9,9 +9,20 @@ fails, the output is untouched and the temporary file removed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import multiprocessing
+import os
+import re
+import shutil
+import tempfile
+import threading
+import warnings
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,15 +34,15 @@ import pandas as pd
 from gabacalc._version import __version__
 from gabacalc.atomic import atomic_open
 from gabacalc.cohort import INPUT_COLUMNS, _plan_frame, check_columns
-from gabacalc.errors import InputError
+from gabacalc.errors import GabacalcError, InputError
 from gabacalc.rules import Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT
 
-__all__ = ["CohortReport", "read_cohort_results", "run_cohort_file"]
+__all__ = ["CohortReport", "default_workers", "read_cohort_results", "run_cohort_file"]
 
 #: Read as text, so that a cell is never turned into a number or a date on the way in.
 _TEXT_COLUMNS = {
-    name: "str"
+    name: object
     for name in (
         "id",
         "sex",
@@ -130,6 +141,7 @@ def run_cohort_file(
     chunk_rows: int = 100_000,
     on_progress: Callable[[int, int], None] | None = None,
     rules: Rules | None = None,
+    workers: int = 1,
 ) -> CohortReport:
     """Plan every patient of a cohort file and write one result row per input row.
 
@@ -152,6 +164,11 @@ def run_cohort_file(
         Parquet file.
     rules : Rules, optional
         Rule tables (default the shipped ones).
+    workers : int
+        Processes that plan chunks at the same time (1: all in this process). The output
+        is the same bytes whatever the number; a file of one chunk is planned in this
+        process. More than 1 starts new Python processes ("spawn"), so a script that calls
+        this needs the usual ``if __name__ == "__main__":`` guard.
 
     Returns
     -------
@@ -183,8 +200,9 @@ def run_cohort_file(
     1  b          <NA>  error
     """
     source, target = Path(input_path), Path(out_path)
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise InputError(f"chunk rows {chunk_rows!r} is not a whole number above 0")
+    for name, value in (("chunk rows", chunk_rows), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} {value!r} is not a whole number above 0")
     in_format = _format_of(source, "input")
     out_format = _format_of(target, "output")
     if not source.is_file():
@@ -193,45 +211,47 @@ def run_cohort_file(
         raise InputError("the output would overwrite the input; give another --out path")
     rules = rules or default_rules()
     today = date.today()  # one day 1 for every row of the run
-    cache: dict[Hashable, Any] = {}
-    counts = {"rows": 0, "errors": 0, "flagged": 0, "above": 0, "doses": 0, "chunks": 0}
+    counts = dict.fromkeys(_COUNTS, 0)
     trace = {
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": __version__,
         "rules_version": rules.rules_version,
         "rules_sha256": rules.rules_sha256,
     }
-    with atomic_open(target, "wb") as handle:
-        writer = _writer(handle, trace, out_format)
-        for chunk, done, total in _chunks(source, in_format, chunk_rows):
-            result = _plan_frame(chunk, rules, today, cache, categorical=True)
-            writer.write(result)
-            counts["chunks"] += 1
-            counts["rows"] += len(result)
-            ok = result["status"] == "ok"
-            counts["errors"] += int((~ok).sum())
-            flagged = result["flag_severity"] == "warning"
-            if "audit_too_many_doses" in result.columns:
-                above = result["audit_above_band_max"].fillna(False).astype(bool)
-                doses = result["audit_too_many_doses"].fillna(False).astype(bool)
-                counts["above"] += int(above.sum())
-                counts["doses"] += int(doses.sum())
-                flagged |= doses
-            counts["flagged"] += int((flagged.fillna(False).astype(bool) & ok).sum())
+    with atomic_open(target, "wb") as handle, _BackgroundSync(handle) as sync:
+        if out_format == "csv":
+            _write_trace(handle, trace)
+        parquet = _ParquetWriter(handle, trace) if out_format == "parquet" else None
+        planner = (rules, today, out_format)
+        chunks = 0
+        for planned, done, total in _planned(
+            _chunks(source, in_format, chunk_rows), planner, workers, target, handle
+        ):
+            if parquet is not None:
+                parquet.write(planned.payload)
+            elif planned.payload is not None:  # a worker's part file
+                with planned.payload.open("rb") as part:
+                    shutil.copyfileobj(part, handle, _COPY_BYTES)
+                planned.payload.unlink()
+            sync.start()
+            chunks += 1
+            for name, value in planned.counts.items():
+                counts[name] += value
             if on_progress is not None:
                 on_progress(done, total)
-        if counts["chunks"] == 0:
+        if chunks == 0:
             raise InputError(f"the cohort {str(source)!r} has no header row", field="input")
-        writer.close()
+        if parquet is not None:
+            parquet.close()
     return CohortReport(
         input_path=source,
         out_path=target,
         rows=counts["rows"],
         errors=counts["errors"],
         flagged=counts["flagged"],
-        above_band_max=counts["above"],
-        too_many_doses=counts["doses"],
-        chunks=counts["chunks"],
+        above_band_max=counts["above_band_max"],
+        too_many_doses=counts["too_many_doses"],
+        chunks=chunks,
         out_format=out_format,
         gabacalc_version=__version__,
         rules_version=rules.rules_version,
@@ -239,14 +259,213 @@ def run_cohort_file(
     )
 
 
-def _writer(handle: IO[bytes], trace: dict[str, str], out_format: str) -> Any:
-    if out_format == "parquet":
-        return _ParquetWriter(handle, trace)
+class _BackgroundSync:
+    """Flush what is written to disk in a background thread while the next chunk is planned.
+
+    The final flush (:func:`gabacalc.atomic.atomic_open`) then has little left to do. A
+    failure here is left for that final flush to report; the thread is joined before the
+    file is closed.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> _BackgroundSync:
+        return self
+
+    def start(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            return  # still flushing the last chunks; the next call takes what is new
+        self.handle.flush()
+        self.thread = threading.Thread(target=self._sync, args=(self.handle.fileno(),))
+        self.thread.start()
+
+    @staticmethod
+    def _sync(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+
+#: Worker processes the command line starts unless told: each holds a chunk's data and
+#: plans, so more than a few costs memory for little gain.
+_MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """Worker processes for a cohort file: the CPUs this process may use, at most 4.
+
+    Examples
+    --------
+    >>> 1 <= default_workers() <= 4
+    True
+    """
     try:
-        import pyarrow.csv  # noqa: F401
-    except ImportError:
-        return _CsvWriter(handle, trace)
-    return _ArrowCsvWriter(handle, trace)
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, _MAX_DEFAULT_WORKERS))
+
+
+# ----------------------------------------------------------------------------- planning
+
+_COUNTS = ("rows", "errors", "flagged", "above_band_max", "too_many_doses")
+
+
+def _chunk_counts(result: pd.DataFrame) -> dict[str, int]:
+    """What a planned chunk adds to the report (see :class:`CohortReport`)."""
+    ok = result["status"] == "ok"
+    flagged = result["flag_severity"] == "warning"
+    above = too_many = 0
+    if "audit_too_many_doses" in result.columns:
+        above_rows = result["audit_above_band_max"].fillna(False).astype(bool)
+        doses_rows = result["audit_too_many_doses"].fillna(False).astype(bool)
+        above, too_many = int(above_rows.sum()), int(doses_rows.sum())
+        flagged |= doses_rows
+    return {
+        "rows": len(result),
+        "errors": int((~ok).sum()),
+        "flagged": int((flagged.fillna(False).astype(bool) & ok).sum()),
+        "above_band_max": above,
+        "too_many_doses": too_many,
+    }
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A planned chunk and its counts. The payload is, for Parquet, the result frame; for
+    CSV, None (written already) or the part file a worker wrote it to."""
+
+    payload: Any
+    counts: dict[str, int]
+
+
+class _Planner:
+    """Plans chunks one after another, keeping one plan per key across them (per file).
+
+    What a worker process runs, too: each worker has its own.
+    """
+
+    def __init__(self, rules: Rules, today: date, out_format: str) -> None:
+        self.rules, self.today, self.out_format = rules, today, out_format
+        self.cache: dict[Hashable, Any] = {}
+        self.render = _csv_renderer() if out_format == "csv" else None
+
+    def __call__(self, chunk: pd.DataFrame | _CsvBlock, header: bool, sink: IO[bytes]) -> _Planned:
+        """Plan a chunk; CSV results are written to ``sink`` (with the header row if asked)."""
+        frame = chunk.frame() if isinstance(chunk, _CsvBlock) else chunk
+        result = _plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
+        del frame  # the input's cells are not needed to write the results
+        if self.render is None:
+            return _Planned(result, _chunk_counts(result))
+        self.render(result, header, sink)
+        return _Planned(None, _chunk_counts(result))
+
+
+_WORKER_PLANNER: list[_Planner] = []  # the planner of a worker process (set when it starts)
+
+
+def _start_worker(rules: Rules, today: date, out_format: str) -> None:
+    _WORKER_PLANNER.append(_Planner(rules, today, out_format))
+
+
+def _plan_in_worker(chunk: pd.DataFrame | _CsvBlock, header: bool, part: Path) -> _Planned:
+    """Plan a chunk in a worker; CSV goes to the file ``part`` (not back through a pipe)."""
+    with part.open("wb") as sink:
+        planned = _WORKER_PLANNER[0](chunk, header, sink)
+    return _Planned(part, planned.counts) if planned.payload is None else planned
+
+
+_COPY_BYTES = 1 << 22
+
+
+def _planned(
+    chunks: Iterator[tuple[Any, int, int]],
+    planner: tuple[Rules, date, str],
+    workers: int,
+    target: Path,
+    handle: IO[bytes],
+) -> Iterator[tuple[_Planned, int, int]]:
+    """(planned chunk, done, total) in file order, planned here or by worker processes.
+
+    With workers, at most ``workers + 1`` chunks are in flight at once (memory stays flat)
+    and results are taken in the order the chunks were read. A worker writes a chunk's
+    CSV to a part file in a temporary folder beside ``target``; the folder is removed
+    when the run ends, however it ends.
+    """
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None) if workers > 1 else None
+    if second is None:  # one process: no start-up cost for a small file
+        here = _Planner(*planner)
+        for k, (chunk, done, total) in enumerate(_chain(first, second, chunks)):
+            yield here(chunk, k == 0, handle), done, total
+        return
+    context = _pool_context()
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".parts", dir=target.parent))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=planner
+    )
+    try:
+        pending: deque[tuple[Future[_Planned], int, int]] = deque()
+        for k, (chunk, done, total) in enumerate(_chain(first, second, chunks)):
+            part = folder / f"{k}.csv"
+            pending.append((pool.submit(_plan_in_worker, chunk, k == 0, part), done, total))
+            del chunk
+            if len(pending) > workers:
+                future, done_then, total_then = pending.popleft()
+                yield _result(future), done_then, total_then
+        while pending:
+            future, done_then, total_then = pending.popleft()
+            yield _result(future), done_then, total_then
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pool_context() -> Any:
+    """How worker processes start.
+
+    Copying this process ("fork") is fastest: a worker has gabacalc imported already. It is
+    safe only while this process runs no other Python thread (a lock another thread holds
+    would stay held in the copy), so it is used only then, as in a command-line run.
+    Otherwise (e.g. in Jupyter), a fork server that has imported gabacalc once starts the
+    workers; where there is none (Windows), each starts a fresh interpreter ("spawn").
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _chain(
+    first: tuple[Any, int, int],
+    second: tuple[Any, int, int] | None,
+    rest: Iterator[tuple[Any, int, int]],
+) -> Iterator[tuple[Any, int, int]]:
+    yield first
+    if second is not None:
+        yield second
+    yield from rest
+
+
+def _result(future: Future[_Planned]) -> _Planned:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise GabacalcError(
+            "a worker process stopped before it finished (out of memory?); run again with "
+            "--workers 1 or a smaller --chunk-rows; nothing was written"
+        ) from None
 
 
 def read_cohort_results(path: str | Path) -> pd.DataFrame:
@@ -298,47 +517,141 @@ def read_cohort_results(path: str | Path) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ reading
 
 
-def _chunks(
-    source: Path, in_format: str, chunk_rows: int
-) -> Iterator[tuple[pd.DataFrame, int, int]]:
-    """(chunk, done, total) in file order; the first chunk's columns are checked."""
+def _chunks(source: Path, in_format: str, chunk_rows: int) -> Iterator[tuple[Any, int, int]]:
+    """(chunk, done, total) in file order; the columns are checked first.
+
+    A CSV chunk is a :class:`_CsvBlock` (its rows as bytes, parsed where it is planned); a
+    Parquet chunk is a DataFrame.
+    """
     if in_format == "parquet":
         yield from _parquet_chunks(source, chunk_rows)
         return
     total = source.stat().st_size
     with source.open("rb") as raw:
-        try:
-            reader = pd.read_csv(
-                raw,
-                chunksize=chunk_rows,
-                dtype=_TEXT_COLUMNS,
-                keep_default_na=False,
-                na_values=[""],
-                encoding="utf-8-sig",
-            )
-            first = True
-            for chunk in reader:
-                if first:
-                    check_columns(chunk.columns)
-                    first = False
-                yield chunk, min(raw.tell(), total), total
-        except pd.errors.EmptyDataError:
+        blocks = _row_blocks(raw, chunk_rows)
+        header = next(blocks, None)
+        if header is None:
             raise InputError(
                 f"the cohort {str(source)!r} is empty: it needs a header row, e.g. "
                 "id,age_years,sex,weight_kg,scr",
                 field="input",
+            )
+        check_columns(_CsvBlock(str(source), header[0], b"", 0).frame().columns)
+        first_row, any_rows = 0, False
+        for body, rows in blocks:
+            yield _CsvBlock(str(source), header[0], body, first_row), raw.tell(), total
+            first_row += rows
+            any_rows = True
+        if not any_rows:  # a header and no rows: no patients, and a results file that says so
+            yield _CsvBlock(str(source), header[0], b"", 0), total, total
+
+
+def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
+    """The header line, then blocks of up to ``chunk_rows`` lines, each as (bytes, lines).
+
+    Lines end at a newline outside double quotes (a quoted cell may hold a newline), so a
+    block always holds whole rows. Blank lines before the header are skipped, as pandas
+    does. Reads a few MB at a time.
+    """
+    pending = b""  # bytes read since the last block
+    ends: list[int] = []  # line ends in pending (offsets just after each newline)
+    quoted = False  # inside a quoted cell at the end of pending
+    header_done = False
+    while True:
+        data = raw.read(_READ_BYTES)
+        if data:
+            found, quoted = _line_ends(data, quoted)
+            ends.extend((found + len(pending) + 1).tolist())
+            pending += data
+        start = used = 0
+        while used < len(ends):
+            need = chunk_rows if header_done else 1
+            if len(ends) - used < need:
+                break
+            cut = ends[used + need - 1]
+            block, start, used = pending[start:cut], cut, used + need
+            if header_done:
+                yield block, need
+            elif block.strip(_BLANK):
+                yield block, 1
+                header_done = True
+        pending, ends = pending[start:], [e - start for e in ends[used:]]
+        if not data:
+            break
+    if pending.strip(_BLANK):  # the last lines (the last perhaps without a newline)
+        yield pending, len(ends) + (0 if pending.endswith(b"\n") else 1)
+
+
+_BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark and white space
+
+
+def _line_ends(data: bytes, quoted: bool) -> tuple[np.ndarray, bool]:
+    """Offsets of the newlines in ``data`` that end a row, and whether a quote is left open."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(codes == _NEWLINE)
+    quotes = np.flatnonzero(codes == _QUOTE)
+    if len(quotes) == 0:
+        return (newlines if not quoted else newlines[:0]), quoted
+    before = np.searchsorted(quotes, newlines) + int(quoted)  # quotes before each newline
+    return newlines[before % 2 == 0], (len(quotes) + int(quoted)) % 2 == 1
+
+
+_NEWLINE, _QUOTE = ord("\n"), ord('"')
+_READ_BYTES = 1 << 22
+
+
+@dataclass(frozen=True)
+class _CsvBlock:
+    """Whole rows of a CSV file, as bytes, with the header line: parsed where it is planned."""
+
+    source: str
+    header: bytes
+    body: bytes
+    first_row: int
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as pandas reads them, text columns as text, index the file's row numbers.
+
+        A row with more cells than the header has columns is refused wherever it is (pandas
+        would take a first row like that as an index column and shift every cell).
+        """
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(
+                    io.BytesIO(self.header + self.body),
+                    dtype=_TEXT_COLUMNS,
+                    keep_default_na=False,
+                    na_values=[""],
+                    index_col=False,
+                    encoding="utf-8-sig",
+                )
+        except pd.errors.ParserWarning:
+            raise InputError(
+                f"cannot read the cohort {self.source!r} as CSV: the row on line "
+                f"{self.first_row + 2:,} has more cells than the header has columns; "
+                "nothing was written",
+                field="input",
             ) from None
         except pd.errors.ParserError as error:
+            # pandas counts lines from this block's header: say the file's line instead.
+            text = re.sub(
+                r"line (\d+)",
+                lambda m: f"line {self.first_row + int(m.group(1)):,}",
+                str(error).strip(),
+            )
             raise InputError(
-                f"cannot read the cohort {str(source)!r} as CSV: {error}; nothing was written",
+                f"cannot read the cohort {self.source!r} as CSV: {text}; nothing was written",
                 field="input",
             ) from None
         except UnicodeDecodeError as error:
             raise InputError(
-                f"the cohort {str(source)!r} is not UTF-8 text ({error.reason} at byte "
-                f"{error.start}); save it as CSV UTF-8",
+                f"the cohort {self.source!r} is not UTF-8 text ({error.reason} on or after "
+                f"line {self.first_row + 2:,}); save it as CSV UTF-8",
                 field="input",
             ) from None
+        frame.index = pd.RangeIndex(self.first_row, self.first_row + len(frame))
+        return frame
 
 
 def _parquet_chunks(source: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, int, int]]:
@@ -362,48 +675,45 @@ def _parquet_chunks(source: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFram
 # ------------------------------------------------------------------------------ writing
 
 
-class _CsvWriter:
-    """CSV with the trace as ``#`` comment lines, text quoted, formulas neutralised.
+def _csv_renderer() -> Callable[[pd.DataFrame, bool, IO[bytes]], None]:
+    """The CSV renderer: pyarrow's when it is installed (much faster), else plain Python."""
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return _render_csv
+    return _render_csv_arrow
 
-    Both CSV writers give the same bytes: a header of quoted names; text quoted (``"``
+
+#: Rows rendered at a time by the Python renderer (bounds the memory it takes).
+_RENDER_ROWS = 10_000
+
+
+def _render_csv(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
+    """Write a result chunk as CSV to ``sink``, below the trace's ``#`` comment lines.
+
+    Both renderers give the same bytes: a header of quoted names; text quoted (``"``
     doubled) with a formula cell made harmless; whole numbers as digits; decimals rounded
     to 6 places and written in the shortest positional form (``1``, ``0.5``, ``32.449``);
     ``true``/``false``; an empty cell where a value is missing; ``\\n`` line ends. This one is
     plain Python: each distinct value of a column is written once (most result columns
     hold few), then the rows are joined.
     """
-
-    def __init__(self, handle: IO[bytes], trace: dict[str, str]) -> None:
-        self.handle = handle
-        self.header = True
-        _write_trace(handle, trace)
-
-    def write(self, frame: pd.DataFrame) -> None:
-        lines = []
-        if self.header:
-            lines.append(",".join(_quoted(str(name)) for name in frame.columns))
-            self.header = False
-        if len(frame):
-            cells = [_csv_cells(frame[name]) for name in frame.columns]
-            lines.append("\n".join(map(",".join, zip(*cells, strict=True))))
-        if lines:
-            self.handle.write(("\n".join(lines) + "\n").encode("utf-8"))
-
-    def close(self) -> None:
-        self.handle.flush()
+    if header:
+        sink.write((",".join(_quoted(str(name)) for name in frame.columns) + "\n").encode())
+    cells = [_csv_cells(frame[name]) for name in frame.columns]
+    for start in range(0, len(frame), _RENDER_ROWS):
+        rows = zip(*(column[start : start + _RENDER_ROWS] for column in cells), strict=True)
+        sink.write(("\n".join(map(",".join, rows)) + "\n").encode("utf-8"))
 
 
-class _ArrowCsvWriter(_CsvWriter):
-    """The same bytes as :class:`_CsvWriter`, written by pyarrow's CSV writer (much faster)."""
+def _render_csv_arrow(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
+    """The same bytes as :func:`_render_csv`, written by pyarrow's CSV writer."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
 
-    def write(self, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-        import pyarrow.csv as pa_csv
-
-        table = pa.table({str(name): _arrow_column(frame[name]) for name in frame.columns})
-        options = pa_csv.WriteOptions(include_header=self.header, quoting_style="needed")
-        pa_csv.write_csv(table, self.handle, options)
-        self.header = False
+    table = pa.table({str(name): _arrow_column(frame[name]) for name in frame.columns})
+    options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
+    pa_csv.write_csv(table, sink, options)
 
 
 def _write_trace(handle: IO[bytes], trace: dict[str, str]) -> None:

@@ -8,6 +8,8 @@ random patients.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import math
 import sys
 from datetime import date
@@ -450,23 +452,147 @@ def test_the_same_file_gives_the_same_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
-def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(tmp_path: Path) -> None:
+def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Results are the same bytes whether or not pyarrow (the fast writer) is installed."""
     pytest.importorskip("pyarrow")
     from gabacalc import cohort_io
+    from gabacalc.cohort import _plan_frame
 
     source = tmp_path / "cohort.csv"
     _write_cohort(source)
-    run_cohort_file(source, tmp_path / "arrow.csv", chunk_rows=13)
-    original = cohort_io._ArrowCsvWriter
-    try:
-        cohort_io._ArrowCsvWriter = cohort_io._CsvWriter  # type: ignore[misc]
-        run_cohort_file(source, tmp_path / "python.csv", chunk_rows=13)
-    finally:
-        cohort_io._ArrowCsvWriter = original  # type: ignore[misc]
-    arrow = (tmp_path / "arrow.csv").read_bytes()
-    assert arrow == (tmp_path / "python.csv").read_bytes()
-    assert b"'=HYPERLINK" in arrow  # the formula cell is neutralised by both
+    assert cohort_io._csv_renderer() is cohort_io._render_csv_arrow
+    chunks = [block.frame() for block, _, _ in cohort_io._chunks(source, "csv", 13)]
+    planned = [_plan_frame(c, RULES, date(2026, 1, 5), {}, categorical=True) for c in chunks]
+    arrow, python, python_by_5 = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    for k, result in enumerate(planned):
+        cohort_io._render_csv_arrow(result, k == 0, arrow)
+        cohort_io._render_csv(result, k == 0, python)
+    monkeypatch.setattr(cohort_io, "_RENDER_ROWS", 5)  # the Python writer, 5 rows at a time
+    for k, result in enumerate(planned):
+        cohort_io._render_csv(result, k == 0, python_by_5)
+    written = arrow.getvalue()
+    assert written == python.getvalue() == python_by_5.getvalue()
+    assert written.count(b"\n") == 61  # the header and every row
+    assert b"'=HYPERLINK" in written  # the formula cell is neutralised by both
+
+
+def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path: Path) -> None:
+    """Two worker processes planning chunks at once write exactly what one process writes,
+    and leave no part files behind."""
+    source = tmp_path / "cohort.csv"
+    _write_cohort(source, rows=60)
+    one = run_cohort_file(source, tmp_path / "one.csv", chunk_rows=7)
+    two = run_cohort_file(source, tmp_path / "two.csv", chunk_rows=7, workers=2)
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+    assert one == dataclasses.replace(two, out_path=one.out_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "one.csv", "two.csv"]
+
+
+def test_a_bad_worker_count_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "cohort.csv"
+    _write_cohort(source, rows=3)
+    for workers in (0, -1, 1.5, True):
+        with pytest.raises(gabacalc.InputError, match=r"workers .* is not a whole number above 0"):
+            run_cohort_file(source, tmp_path / "out.csv", workers=workers)  # type: ignore[arg-type]
+    assert not (tmp_path / "out.csv").exists()
+
+
+#: One CSV text, written the ways spreadsheets and scripts write it.
+CSV_ROWS = (
+    "id,age_years,sex,weight_kg,scr,risks,start_date\n"
+    'a,72,female,60,1.3,"opioids;falls",2026-01-05\n'
+    '"b, the second",50,male,80,1.0,,2026-01-05\n'
+    '"c ""quoted""\nover two lines",66,female,70,0.9,,2026-01-05\n'
+    "d,300,male,80,1.0,,2026-01-05\n"
+    "e,45,male,90,1.1,,2026-01-05\n"
+)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["as is", "windows line ends", "byte-order mark", "no final newline", "blank lines"],
+)
+def test_any_way_of_writing_the_csv_gives_the_same_results(tmp_path: Path, variant: str) -> None:
+    """Rows are split into chunks at row ends only (never inside a quoted cell), whatever the
+    line ends, a byte-order mark, blank lines or a missing final newline."""
+    text = {
+        "as is": CSV_ROWS,
+        "windows line ends": CSV_ROWS.replace("\n", "\r\n").replace("\r\nover", "\nover"),
+        "byte-order mark": "\ufeff" + CSV_ROWS,
+        "no final newline": CSV_ROWS.rstrip("\n"),
+        "blank lines": "\n" + CSV_ROWS.replace("\na,", "\n\na,") + "\n\n",
+    }[variant]
+    source = tmp_path / "cohort.csv"
+    source.write_bytes(text.encode("utf-8"))
+    (tmp_path / "plain.csv").write_text(CSV_ROWS, encoding="utf-8")
+    expected = run_cohort_file(tmp_path / "plain.csv", tmp_path / "expected.csv")
+    for chunk_rows in (1, 2, 100):
+        report = run_cohort_file(source, tmp_path / "results.csv", chunk_rows=chunk_rows)
+        assert (report.rows, report.errors) == (expected.rows, expected.errors) == (5, 1)
+        got = (tmp_path / "results.csv").read_bytes()
+        assert got == (tmp_path / "expected.csv").read_bytes(), chunk_rows
+    back = read_cohort_results(tmp_path / "results.csv")
+    assert back["id"].tolist() == ["a", "b, the second", 'c "quoted"\nover two lines', "d", "e"]
+
+
+def test_a_header_without_rows_gives_a_results_file_without_rows(tmp_path: Path) -> None:
+    source = tmp_path / "cohort.csv"
+    source.write_text("id,age_years,sex,weight_kg,scr\n", encoding="utf-8")
+    report = run_cohort_file(source, tmp_path / "results.csv")
+    assert (report.rows, report.chunks) == (0, 1)
+    back = read_cohort_results(tmp_path / "results.csv")
+    assert len(back) == 0 and "max_daily_mg" in back.columns
+    assert back.attrs["verification"] == gabacalc.VERIFICATION_TEXT
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"id,age_years,sex,weight_kg,scr\na,50,male,80,1.0\nb,50,male,80,1.0,extra\n",
+            r"cannot read the cohort '.*' as CSV: Error tokenizing data. C error: Expected 5 "
+            r"fields in line 3, saw 6; nothing was written$",
+        ),
+        (
+            b"id,age_years,sex,weight_kg,scr\na,50,male,80,1.0,x\nb,50,male,80,1.0\n",
+            r"cannot read the cohort '.*' as CSV: the row on line 2 has more cells than the "
+            r"header has columns; nothing was written$",
+        ),
+        (
+            b"id,age_years,sex,weight_kg,scr\na,50,male,80,1.0\nb\xe9,50,male,80,1.0\n",
+            r"the cohort '.*' is not UTF-8 text \(invalid continuation byte on or after line 2\); "
+            r"save it as CSV UTF-8$",
+        ),
+    ],
+    ids=["a row with a cell too many", "a first row with a cell too many", "not UTF-8"],
+)
+def test_a_file_pandas_cannot_read_is_refused_and_nothing_is_written(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
+    source.write_bytes(content)
+    target.write_text("the previous results\n")
+    with pytest.raises(gabacalc.InputError, match=message):
+        run_cohort_file(source, target)
+    assert target.read_text() == "the previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "results.csv"]
+
+
+def test_a_failing_worker_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A refusal raised in a worker process (here: a bad row in the third chunk) reaches the
+    caller as the same error, naming the file's line, and neither the results nor any part
+    file is left."""
+    source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
+    good = "a,50,male,80,1.0\n" * 4
+    source.write_text(
+        "id,age_years,sex,weight_kg,scr\n" + good * 2 + "b,50,male,80\nb,50,male,80,1.0,x\n" + good,
+        encoding="utf-8",
+    )
+    with pytest.raises(gabacalc.InputError, match=r"Expected 5 fields in line 11, saw 6;"):
+        run_cohort_file(source, target, chunk_rows=4, workers=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]
 
 
 def test_nothing_is_written_when_the_run_fails(tmp_path: Path) -> None:
