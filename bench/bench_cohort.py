@@ -1,11 +1,14 @@
-"""Benchmark cohort mode: ``python bench/bench_cohort.py [--rows 1000000] [--keep DIR]``.
+"""Benchmark cohort mode: ``python bench/bench_cohort.py [--rows N] [--repeat N] [--workers N]``.
 
 Makes a seeded synthetic cohort (realistic ages, heights, weights and creatinine; some
-dialysis, measured CrCl, current doses and risks; a few bad rows) and prints:
+dialysis, measured CrCl, current doses and risks; a few bad rows) and prints, each timing
+run ``--repeat`` times (default 3; this kind of machine varies from run to run):
 
-- end to end: seconds and peak memory of a cohort file run of ``--rows`` rows (default
-  1,000,000), in a child process (``python -m gabacalc cohort`` when the CLI has the
-  command, else ``gabacalc.cohort_io.run_cohort_file``);
+- end to end: seconds and peak memory of ``python -m gabacalc cohort`` on ``--rows`` rows
+  (default 1,000,000), in a child process. Memory is that of the command and its worker
+  processes together, read from /proc while it runs: the proportional set size (a page
+  the workers share with the process they were copied from counts once, split between
+  them) and the resident set size (such a page counts in each, so the sum overstates);
 - in memory: seconds for ``plan_cohort`` on 100,000 patients;
 - per patient: ``plan_cohort`` against ``build_plan`` in a loop on the same 1,000 patients.
 
@@ -21,7 +24,7 @@ import contextlib
 import math
 import os
 import platform
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,12 +159,8 @@ def _cli_has_cohort() -> bool:
     return "cohort" in getattr(main, "commands", {})
 
 
-def end_to_end(rows: int, folder: Path, workers: int | None = None) -> dict[str, Any]:
-    source = folder / "cohort.csv"
-    target = folder / "results.csv"
-    start = time.perf_counter()
-    synthetic_cohort(rows).to_csv(source, index=False)
-    made = time.perf_counter() - start
+def end_to_end(source: Path, target: Path, workers: int | None = None) -> dict[str, Any]:
+    """One run of the command on ``source``: seconds, peak memory, and what it printed."""
     if _cli_has_cohort():
         command = [sys.executable, "-m", "gabacalc", "cohort", str(source), "--out", str(target)]
         how = "python -m gabacalc cohort"
@@ -176,19 +175,16 @@ def end_to_end(rows: int, folder: Path, workers: int | None = None) -> dict[str,
     rss_mb, pss_mb = _watch_memory(process)
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - start
-    largest_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if process.returncode:
         raise SystemExit(f"the cohort run failed:\n{stdout}\n{stderr}")
+    lines = stdout.strip().splitlines()
     return {
         "how": how,
-        "made_s": made,
         "seconds": seconds,
         "rss_mb": rss_mb,
         "pss_mb": pss_mb,
-        "largest_mb": largest_mb,
-        "input_mb": source.stat().st_size / 1e6,
         "output_mb": target.stat().st_size / 1e6,
-        "stdout": stdout.strip(),
+        "summary": lines[1] if len(lines) > 1 else stdout.strip(),
     }
 
 
@@ -237,26 +233,32 @@ def _watch_memory(process: subprocess.Popen[str]) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
-def in_memory(rows: int) -> tuple[float, pd.DataFrame]:
+def in_memory(rows: int, repeat: int) -> tuple[list[float], pd.DataFrame]:
     from gabacalc import plan_cohort
 
     cohort = synthetic_cohort(rows, seed=7)
     plan_cohort(cohort.head(1000))  # warm the caches of the strength tables
-    start = time.perf_counter()
-    out = plan_cohort(cohort)
-    return time.perf_counter() - start, out
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = plan_cohort(cohort)
+        times.append(time.perf_counter() - start)
+    return times, out
 
 
-def loop_ratio(rows: int) -> tuple[float, float]:
+def loop_ratio(rows: int, repeat: int) -> tuple[list[float], float]:
+    """plan_cohort on ``rows`` patients (``repeat`` times) and build_plan in a loop (once)."""
     import gabacalc
     from gabacalc import plan_cohort
     from gabacalc.cohort import _row_kwargs
 
     cohort = synthetic_cohort(rows, seed=11)
     today = date(2026, 1, 5)
-    start = time.perf_counter()
-    plan_cohort(cohort)
-    vectorised = time.perf_counter() - start
+    vectorised = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        plan_cohort(cohort)
+        vectorised.append(time.perf_counter() - start)
     start = time.perf_counter()
     for record in cohort.to_dict("records"):
         patient_kw, options_kw, _ = _row_kwargs(record, today)
@@ -265,11 +267,18 @@ def loop_ratio(rows: int) -> tuple[float, float]:
     return vectorised, time.perf_counter() - start
 
 
+def _runs(values: list[float], places: int) -> str:
+    """``"median 8.10 (runs 8.02, 8.10, 8.51)"``: this machine's timings vary run to run."""
+    shown = ", ".join(f"{v:.{places}f}" for v in values)
+    return f"median {statistics.median(values):.{places}f} (runs {shown})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows end to end")
     parser.add_argument("--memory-rows", type=int, default=100_000)
     parser.add_argument("--loop-rows", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timing")
     parser.add_argument("--workers", type=int, help="--workers for the command (default its own)")
     parser.add_argument("--keep", help="folder to keep the files in (default a temp folder)")
     args = parser.parse_args()
@@ -277,24 +286,33 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(args.keep or temp)
         folder.mkdir(parents=True, exist_ok=True)
-        e2e = end_to_end(args.rows, folder, args.workers)
+        source = folder / "cohort.csv"
+        synthetic_cohort(args.rows).to_csv(source, index=False)
+        runs = [
+            end_to_end(source, folder / "results.csv", args.workers) for _ in range(args.repeat)
+        ]
+        input_mb = source.stat().st_size / 1e6
+    first = runs[0]
     print(
-        f"end to end ({e2e['how']}): {args.rows:,} rows in {e2e['seconds']:.2f} s, "
-        f"peak memory of all its processes together {e2e['rss_mb']:.0f} MB resident, "
-        f"{e2e['pss_mb']:.0f} MB proportional (the largest process {e2e['largest_mb']:.0f} MB; "
-        f"input {e2e['input_mb']:.0f} MB, output "
-        f"{e2e['output_mb']:.0f} MB; rows errors flagged: {e2e['stdout']})"
-        f"  [target < 10 s, < 500 MB]"
+        f"end to end ({first['how']}), {args.rows:,} rows ({input_mb:.0f} MB in, "
+        f"{first['output_mb']:.0f} MB out; {first['summary']}):\n"
+        f"  seconds: {_runs([r['seconds'] for r in runs], 2)}  [target < 10 s]\n"
+        f"  peak memory of all its processes together, MB: proportional (a page shared by n "
+        f"processes counted 1/n in each) {_runs([r['pss_mb'] for r in runs], 0)}; resident "
+        f"(shared pages counted in each) {_runs([r['rss_mb'] for r in runs], 0)}"
+        f"  [target < 500 MB]"
     )
-    seconds, out = in_memory(args.memory_rows)
+    times, out = in_memory(args.memory_rows, args.repeat)
     print(
-        f"in memory: plan_cohort on {args.memory_rows:,} patients in {seconds:.3f} s "
-        f"({(out['status'] == 'error').sum()} errors)  [target < 1 s]"
+        f"in memory: plan_cohort on {args.memory_rows:,} patients "
+        f"({(out['status'] == 'error').sum()} errors), seconds: {_runs(times, 3)}"
+        f"  [target < 1 s]"
     )
-    vectorised, looped = loop_ratio(args.loop_rows)
+    vectorised, looped = loop_ratio(args.loop_rows, max(args.repeat, 5))
+    median = statistics.median(vectorised)
     print(
-        f"per patient, {args.loop_rows:,} patients: plan_cohort {vectorised:.3f} s, "
-        f"build_plan loop {looped:.2f} s: {looped / vectorised:.0f} times faster"
+        f"per patient, {args.loop_rows:,} patients: plan_cohort seconds {_runs(vectorised, 3)}; "
+        f"build_plan in a loop {looped:.2f} s: {looped / median:.0f} times faster"
         f"  [target >= 100]"
     )
 

@@ -394,7 +394,7 @@ def _progress_bar(stack: contextlib.ExitStack) -> Callable[[int, int], None]:
     epilog="""\b
 Example (columns id, age_years, sex, weight_kg, and scr, crcl_ml_min or dialysis):
   gabacalc cohort clinic.csv --out clinic-plans.csv
-  gabacalc cohort clinic.parquet --out clinic-plans.parquet --chunk-rows 50000
+  gabacalc cohort clinic.parquet --out clinic-plans.parquet --chunk-rows 20000
 \b
 Every row comes back once, in order; a row that cannot be planned has status "error"
 and the reason in its error column, and the other rows are still planned.
@@ -413,7 +413,7 @@ Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing wri
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=100_000,
+    default=50_000,
     show_default=True,
     help="Rows read and planned at a time; memory grows with this, not with the file.",
 )

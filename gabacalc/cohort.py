@@ -985,13 +985,18 @@ def _plan_frame(
             outcomes = plan_rows(firsts)
             rep_rows = firsts.tolist()
         else:
+            # Groups whose cells differ only in spelling ("no" and "false") share a key.
             keys = keys_of(firsts)
-            new = [k for k, key in enumerate(keys) if key not in cache]
-            for k, outcome in zip(new, plan_rows(firsts[new]), strict=True):
-                cache[keys[k]] = outcome
+            new: dict[Hashable, int] = {}  # each key not planned yet, and its first group
+            for k, key in enumerate(keys):
+                if key not in cache and key not in new:
+                    new[key] = k
+            rows = firsts[list(new.values())]
+            for key, outcome in zip(new, plan_rows(rows), strict=True):
+                cache[key] = outcome
             outcomes = [cache[key] for key in keys]
             rep_rows = [-1] * len(keys)
-            for k in new:
+            for k in new.values():
                 rep_rows[k] = int(firsts[k])
         reps = [None if isinstance(o, InputError) else o for o in outcomes]
         planned = np.array([r is not None for r in reps])[codes]
@@ -1296,8 +1301,8 @@ def _flags(
         )
         if parts not in merged:
             start_low, dose, dialysis, estimate, band, context = parts
-            codes = _merge_codes(rules, start_low, estimate, band, dose, context, dialysis)
-            merged[parts] = table.setdefault(codes, len(table))
+            flag_codes = _merge_codes(rules, start_low, estimate, band, dose, context, dialysis)
+            merged[parts] = table.setdefault(flag_codes, len(table))
         combo_codes[k] = merged[parts]
     out[rows] = combo_codes[combos]
     return out, list(table)

@@ -138,7 +138,7 @@ def run_cohort_file(
     input_path: str | Path,
     out_path: str | Path,
     *,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = 50_000,
     on_progress: Callable[[int, int], None] | None = None,
     rules: Rules | None = None,
     workers: int = 1,
@@ -528,22 +528,37 @@ def _chunks(source: Path, in_format: str, chunk_rows: int) -> Iterator[tuple[Any
         return
     total = source.stat().st_size
     with source.open("rb") as raw:
-        blocks = _row_blocks(raw, chunk_rows)
-        header = next(blocks, None)
-        if header is None:
+        try:
+            yield from _csv_blocks(source, raw, total, chunk_rows)
+        except _StrayQuote as stray:
             raise InputError(
-                f"the cohort {str(source)!r} is empty: it needs a header row, e.g. "
-                "id,age_years,sex,weight_kg,scr",
+                f"cannot read the cohort {str(source)!r} as CSV: line {stray.line:,} has a "
+                "double quote inside a cell that does not start with one (as in 5'10\"); "
+                'put that cell in double quotes, doubling its quote ("5\'10"""), or remove '
+                "the quote; nothing was written",
                 field="input",
-            )
-        check_columns(_CsvBlock(str(source), header[0], b"", 0).frame().columns)
-        first_row, any_rows = 0, False
-        for body, rows in blocks:
-            yield _CsvBlock(str(source), header[0], body, first_row), raw.tell(), total
-            first_row += rows
-            any_rows = True
-        if not any_rows:  # a header and no rows: no patients, and a results file that says so
-            yield _CsvBlock(str(source), header[0], b"", 0), total, total
+            ) from None
+
+
+def _csv_blocks(
+    source: Path, raw: IO[bytes], total: int, chunk_rows: int
+) -> Iterator[tuple[_CsvBlock, int, int]]:
+    blocks = _row_blocks(raw, chunk_rows)
+    header = next(blocks, None)
+    if header is None:
+        raise InputError(
+            f"the cohort {str(source)!r} is empty: it needs a header row, e.g. "
+            "id,age_years,sex,weight_kg,scr",
+            field="input",
+        )
+    check_columns(_CsvBlock(str(source), header[0], b"", 0).frame().columns)
+    first_row, any_rows = 0, False
+    for body, rows in blocks:
+        yield _CsvBlock(str(source), header[0], body, first_row), raw.tell(), total
+        first_row += rows
+        any_rows = True
+    if not any_rows:  # a header and no rows: no patients, and a results file that says so
+        yield _CsvBlock(str(source), header[0], b"", 0), total, total
 
 
 def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
@@ -552,17 +567,31 @@ def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
     Lines end at a newline outside double quotes (a quoted cell may hold a newline), so a
     block always holds whole rows. Blank lines before the header are skipped, as pandas
     does. Reads a few MB at a time.
+
+    Raises
+    ------
+    _StrayQuote
+        A double quote opens a quoted section inside a cell (``5'10"``): which newlines
+        end rows is then ambiguous, so the file is refused rather than split wrongly.
     """
     pending = b""  # bytes read since the last block
     ends: list[int] = []  # line ends in pending (offsets just after each newline)
     quoted = False  # inside a quoted cell at the end of pending
     header_done = False
+    previous = _NEWLINE  # the byte before the next read (a line start at the file's start)
+    lines = 0  # line ends before pending
     while True:
         data = raw.read(_READ_BYTES)
         if data:
-            found, quoted = _line_ends(data, quoted)
+            if previous == _NEWLINE and lines == 0 and not pending and data[:3] == _BOM:
+                data = data[3:]  # pandas reads the mark itself; the header stays whole
+                pending = _BOM
+            found, quoted, stray = _line_ends(data, quoted, previous)
+            if stray is not None:
+                raise _StrayQuote(lines + len(ends) + int(np.count_nonzero(found < stray)) + 1)
             ends.extend((found + len(pending) + 1).tolist())
             pending += data
+            previous = data[-1]
         start = used = 0
         while used < len(ends):
             need = chunk_rows if header_done else 1
@@ -575,6 +604,7 @@ def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
             elif block.strip(_BLANK):
                 yield block, 1
                 header_done = True
+        lines += used
         pending, ends = pending[start:], [e - start for e in ends[used:]]
         if not data:
             break
@@ -585,18 +615,42 @@ def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark and white space
 
 
-def _line_ends(data: bytes, quoted: bool) -> tuple[np.ndarray, bool]:
-    """Offsets of the newlines in ``data`` that end a row, and whether a quote is left open."""
+def _line_ends(data: bytes, quoted: bool, previous: int) -> tuple[np.ndarray, bool, int | None]:
+    """Where rows end in ``data``: offsets of the newlines outside quoted cells, whether a
+    quoted cell is left open, and the offset of a stray quote (None if there is none).
+
+    ``quoted`` and ``previous`` (the byte before ``data``) carry on from the bytes before.
+    A quote that opens a quoted section must start a cell: follow a comma, a line end, or
+    another quote (a quote inside a quoted cell is written twice); one that does not is
+    stray.
+    """
     codes = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(codes == _NEWLINE)
     quotes = np.flatnonzero(codes == _QUOTE)
     if len(quotes) == 0:
-        return (newlines if not quoted else newlines[:0]), quoted
+        return (newlines if not quoted else newlines[:0]), quoted, None
+    opening = quotes[(np.arange(len(quotes)) + int(quoted)) % 2 == 0]
+    before_opening = np.where(opening > 0, codes[np.maximum(opening - 1, 0)], previous)
+    stray = opening[~np.isin(before_opening, _CELL_STARTS)]
     before = np.searchsorted(quotes, newlines) + int(quoted)  # quotes before each newline
-    return newlines[before % 2 == 0], (len(quotes) + int(quoted)) % 2 == 1
+    return (
+        newlines[before % 2 == 0],
+        (len(quotes) + int(quoted)) % 2 == 1,
+        int(stray[0]) if len(stray) else None,
+    )
+
+
+class _StrayQuote(Exception):
+    """A double quote inside a cell that does not start with one, on ``line``."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
 _NEWLINE, _QUOTE = ord("\n"), ord('"')
+_CELL_STARTS = np.array([ord(","), ord("\n"), ord("\r"), _QUOTE], dtype=np.uint8)
+_BOM = b"\xef\xbb\xbf"
 _READ_BYTES = 1 << 22
 
 

@@ -189,14 +189,7 @@ class Formulary:
         The number of administrations grows with the dose: one per ``administration_size_mg``
         (the label's 300 mg once, twice, three times daily), up to ``max_doses_per_day``.
         """
-        quantum = self.quantum_mg
-        daily = math.floor(cap_mg / quantum) * quantum
-        while daily > 0:
-            found = self.split_for_daily(daily, max_doses_per_day, administration_size_mg)
-            if found is not None:
-                return found
-            daily -= quantum
-        return None
+        return _floor_daily(self, cap_mg, max_doses_per_day, administration_size_mg)
 
     def split_for_daily(
         self, daily_mg: int, max_doses_per_day: int, administration_size_mg: int
@@ -254,6 +247,20 @@ def _solid_combo(solid_mg: tuple[int, ...], dose_mg: int) -> tuple[tuple[int, in
     if not solid_mg or dose_mg <= 0 or dose_mg > _TABLE_LIMIT_MG:
         return None
     return _solid_table(solid_mg)[dose_mg]
+
+
+@functools.lru_cache(maxsize=65536)
+def _floor_daily(
+    formulary: Formulary, cap_mg: float, max_doses_per_day: int, administration_size_mg: int
+) -> Split | None:
+    quantum = formulary.quantum_mg
+    daily = math.floor(cap_mg / quantum) * quantum
+    while daily > 0:
+        found = formulary.split_for_daily(daily, max_doses_per_day, administration_size_mg)
+        if found is not None:
+            return found
+        daily -= quantum
+    return None
 
 
 @functools.lru_cache(maxsize=65536)

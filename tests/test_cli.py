@@ -397,13 +397,16 @@ def test_cohort_plans_every_patient_and_returns_each_row_once(clinic_csv: Path) 
     assert table.attrs["rules_sha256"] == default_rules().rules_sha256
 
 
-def test_cohort_output_is_the_same_whatever_the_chunk_size(clinic_csv: Path) -> None:
-    """Reading two rows at a time gives the same file, byte for byte, as reading all."""
+def test_cohort_output_is_the_same_whatever_the_chunk_size_and_workers(clinic_csv: Path) -> None:
+    """Reading two rows at a time, in one process or in two worker processes, gives the same
+    file, byte for byte, as reading all."""
     whole = clinic_csv.with_name("whole.csv")
-    in_twos = clinic_csv.with_name("in-twos.csv")
     assert run("cohort", str(clinic_csv), "--out", str(whole))[0] == 0
-    assert run("cohort", str(clinic_csv), "--out", str(in_twos), "--chunk-rows", "2")[0] == 0
-    assert in_twos.read_bytes() == whole.read_bytes()
+    for workers in ("1", "2"):
+        in_twos = clinic_csv.with_name(f"in-twos-{workers}.csv")
+        args = ("--chunk-rows", "2", "--workers", workers)
+        assert run("cohort", str(clinic_csv), "--out", str(in_twos), *args)[0] == 0
+        assert in_twos.read_bytes() == whole.read_bytes()
 
 
 def test_cohort_replaces_an_existing_results_file(clinic_csv: Path) -> None:
@@ -502,6 +505,8 @@ COHORT_ERRORS = [
      "Error: the output would overwrite the input; give another --out path"),
     (CLINIC_CSV, ["{in}", "--out", "{dir}/plans.csv", "--chunk-rows", "0"], 2,
      "Error: Invalid value for '--chunk-rows': 0 is not in the range x>=1."),
+    (CLINIC_CSV, ["{in}", "--out", "{dir}/plans.csv", "--workers", "0"], 2,
+     "Error: Invalid value for '--workers': 0 is not in the range x>=1."),
     (CLINIC_CSV, ["{in}"], 2, "Error: Missing option '--out'."),
     (CLINIC_CSV, ["{in}", "--out", "{dir}/no-such-folder/plans.csv"], 1,
      "Error: cannot write {dir}/no-such-folder/plans.csv: the folder does not exist"),

@@ -444,6 +444,25 @@ def test_a_file_streamed_in_small_chunks_equals_the_in_memory_result(tmp_path: P
     assert target.read_text().startswith("#,verification: " + gabacalc.VERIFICATION_TEXT)
 
 
+def test_one_plan_serves_cells_that_differ_only_in_spelling(tmp_path: Path) -> None:
+    """Rows whose options are spelt differently but mean the same ("False", "no", empty;
+    "300;100" and "100,300") share one plan in a file run, and each row still gets its own
+    CrCl and flags (a regression: the second spelling's plan once replaced the first's)."""
+    source = tmp_path / "cohort.csv"
+    source.write_text(
+        "id,age_years,sex,weight_kg,height_cm,scr,crcl_ml_min,oral_solution,strengths_mg\n"
+        "a,71.9,female,217.9,197.5,1.23,,False,300;100\n"
+        'b,72.99,Female,132.2,174.8,,63.45,,"100,300"\n'
+        "c,75,male,80,180,1.1,,no,100;300\n",
+        encoding="utf-8",
+    )
+    run_cohort_file(source, tmp_path / "results.csv", chunk_rows=3)
+    back = read_cohort_results(tmp_path / "results.csv")
+    expected = plan_cohort(pd.read_csv(source, dtype={"id": "str"}))
+    assert back["crcl_source"].tolist() == ["cockcroft-gault", "given", "cockcroft-gault"]
+    pd.testing.assert_frame_equal(back, expected.round(6), check_dtype=False)
+
+
 def test_the_same_file_gives_the_same_bytes(tmp_path: Path) -> None:
     source = tmp_path / "cohort.csv"
     _write_cohort(source, rows=30)
@@ -512,7 +531,14 @@ CSV_ROWS = (
 
 @pytest.mark.parametrize(
     "variant",
-    ["as is", "windows line ends", "byte-order mark", "no final newline", "blank lines"],
+    [
+        "as is",
+        "windows line ends",
+        "byte-order mark",
+        "quoted names after a byte-order mark",
+        "no final newline",
+        "blank lines",
+    ],
 )
 def test_any_way_of_writing_the_csv_gives_the_same_results(tmp_path: Path, variant: str) -> None:
     """Rows are split into chunks at row ends only (never inside a quoted cell), whatever the
@@ -521,6 +547,8 @@ def test_any_way_of_writing_the_csv_gives_the_same_results(tmp_path: Path, varia
         "as is": CSV_ROWS,
         "windows line ends": CSV_ROWS.replace("\n", "\r\n").replace("\r\nover", "\nover"),
         "byte-order mark": "\ufeff" + CSV_ROWS,
+        "quoted names after a byte-order mark": '\ufeff"id","age_years","sex",'
+        + CSV_ROWS.split(",", 3)[3],
         "no final newline": CSV_ROWS.rstrip("\n"),
         "blank lines": "\n" + CSV_ROWS.replace("\na,", "\n\na,") + "\n\n",
     }[variant]
@@ -565,8 +593,20 @@ def test_a_header_without_rows_gives_a_results_file_without_rows(tmp_path: Path)
             r"the cohort '.*' is not UTF-8 text \(invalid continuation byte on or after line 2\); "
             r"save it as CSV UTF-8$",
         ),
+        (
+            b"id,age_years,sex,weight_kg,scr,notes\na,50,male,80,1.0,ok\n"
+            b'b,50,male,80,1.0,height 5\'10"\nc,50,male,80,1.0,"two\nlines"\n',
+            r"cannot read the cohort '.*' as CSV: line 3 has a double quote inside a cell that "
+            r"does not start with one \(as in 5'10\"\); put that cell in double quotes, doubling "
+            r"its quote \(\"5'10\"\"\"\), or remove the quote; nothing was written$",
+        ),
     ],
-    ids=["a row with a cell too many", "a first row with a cell too many", "not UTF-8"],
+    ids=[
+        "a row with a cell too many",
+        "a first row with a cell too many",
+        "not UTF-8",
+        "a stray quote (which rows its newlines end is unclear)",
+    ],
 )
 def test_a_file_pandas_cannot_read_is_refused_and_nothing_is_written(
     tmp_path: Path, content: bytes, message: str
