@@ -25,6 +25,7 @@ unchanged on one partition at a time (e.g. ``dask.dataframe.map_partitions``).
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -451,10 +452,15 @@ def _start_date(cell: Any, today: date) -> Any:
         return cell
     if isinstance(cell, str):
         try:
-            return datetime.strptime(cell.strip(), "%Y-%m-%d").date()
+            return _iso_date(cell.strip())
         except ValueError:
             return cell
     return cell
+
+
+@functools.lru_cache(maxsize=1024)  # a cohort has few distinct start dates
+def _iso_date(text: str) -> date:
+    return datetime.strptime(text, "%Y-%m-%d").date()
 
 
 def _strengths(cell: Any) -> list[int] | None:
@@ -952,8 +958,7 @@ def _plan_frame(
 
     def plan_rows(rows: np.ndarray) -> list[_Outcome | InputError]:
         """Rows through the single-patient core (their cells taken out only for them)."""
-        subset = df.iloc[rows]
-        raw = {name: _cells_of(subset[name]) for name in raw_columns}
+        raw = {name: _cells_of(df[name].iloc[rows]) for name in raw_columns}
         outcomes: list[_Outcome | InputError] = []
         for k in range(len(rows)):
             try:
@@ -1036,8 +1041,7 @@ def _check_representatives(
         "bmi_kg_m2",
         "band_scale",
     )
-    sample = result.iloc[positions]
-    got = {name: sample[name].to_numpy(dtype=object) for name in (*names, "flags")}
+    got = {name: result[name].iloc[positions].to_numpy(dtype=object) for name in (*names, "flags")}
     for k, (summary, i) in enumerate(checked):
         wanted = {name: summary[name] for name in names}
         wanted["flags"] = ";".join(_codes_of(summary))
