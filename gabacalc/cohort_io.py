@@ -9,13 +9,13 @@ fails, the output is untouched and the temporary file removed.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import multiprocessing
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -167,8 +167,9 @@ def run_cohort_file(
     workers : int
         Processes that plan chunks at the same time (1: all in this process). The output
         is the same bytes whatever the number; a file of one chunk is planned in this
-        process. More than 1 starts new Python processes ("spawn"), so a script that calls
-        this needs the usual ``if __name__ == "__main__":`` guard.
+        process. Outside a plain command-line run, workers may start as new Python
+        processes, so a script that calls this needs the usual
+        ``if __name__ == "__main__":`` guard.
 
     Returns
     -------
@@ -263,13 +264,14 @@ class _BackgroundSync:
     """Flush what is written to disk in a background thread while the next chunk is planned.
 
     The final flush (:func:`gabacalc.atomic.atomic_open`) then has little left to do. A
-    failure here is left for that final flush to report; the thread is joined before the
-    file is closed.
+    failure is raised at the next chunk or at the end (so the target is not replaced); the
+    thread is joined before the file is closed.
     """
 
     def __init__(self, handle: IO[bytes]) -> None:
         self.handle = handle
         self.thread: threading.Thread | None = None
+        self.error: OSError | None = None
 
     def __enter__(self) -> _BackgroundSync:
         return self
@@ -277,18 +279,26 @@ class _BackgroundSync:
     def start(self) -> None:
         if self.thread is not None and self.thread.is_alive():
             return  # still flushing the last chunks; the next call takes what is new
+        self._raise()
         self.handle.flush()
         self.thread = threading.Thread(target=self._sync, args=(self.handle.fileno(),))
         self.thread.start()
 
-    @staticmethod
-    def _sync(fd: int) -> None:
-        with contextlib.suppress(OSError):
+    def _sync(self, fd: int) -> None:
+        try:
             os.fsync(fd)
+        except OSError as error:  # Linux reports a failed write-back to one fsync only
+            self.error = error
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
     def __exit__(self, *exc: object) -> None:
         if self.thread is not None:
             self.thread.join()
+        if exc[0] is None:
+            self._raise()
 
 
 #: Worker processes the command line starts unless told: each holds a chunk's data and
@@ -406,7 +416,7 @@ def _planned(
         for k, (chunk, done, total) in enumerate(_chain(first, second, chunks)):
             yield here(chunk, k == 0, handle), done, total
         return
-    context = _pool_context()
+    context = _pool_context(may_fork=isinstance(first[0], _CsvBlock))
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".parts", dir=target.parent))
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start_worker, initargs=planner
@@ -419,26 +429,33 @@ def _planned(
             del chunk
             if len(pending) > workers:
                 future, done_then, total_then = pending.popleft()
-                yield _result(future), done_then, total_then
+                yield future.result(), done_then, total_then
         while pending:
             future, done_then, total_then = pending.popleft()
-            yield _result(future), done_then, total_then
+            yield future.result(), done_then, total_then
+    except BrokenProcessPool:
+        raise GabacalcError(
+            "a worker process stopped before it finished (out of memory, or stopped from "
+            "outside); run again with --workers 1 or a smaller --chunk-rows; nothing was "
+            "written"
+        ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _pool_context() -> Any:
+def _pool_context(*, may_fork: bool) -> Any:
     """How worker processes start.
 
     Copying this process ("fork") is fastest: a worker has gabacalc imported already. It is
-    safe only while this process runs no other Python thread (a lock another thread holds
-    would stay held in the copy), so it is used only then, as in a command-line run.
-    Otherwise (e.g. in Jupyter), a fork server that has imported gabacalc once starts the
-    workers; where there is none (Windows), each starts a fresh interpreter ("spawn").
+    safe only while this process runs no other thread that could hold a lock (the lock
+    would stay held in the copy): so only on Linux, with no other Python thread (as in a
+    command-line run), and for CSV input (``may_fork``; reading Parquet starts pyarrow's
+    threads). Otherwise (e.g. in Jupyter), a fork server that has imported gabacalc once
+    starts the workers; where there is none (Windows), each starts a fresh interpreter.
     """
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if may_fork and sys.platform == "linux" and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
@@ -456,16 +473,6 @@ def _chain(
     if second is not None:
         yield second
     yield from rest
-
-
-def _result(future: Future[_Planned]) -> _Planned:
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise GabacalcError(
-            "a worker process stopped before it finished (out of memory?); run again with "
-            "--workers 1 or a smaller --chunk-rows; nothing was written"
-        ) from None
 
 
 def read_cohort_results(path: str | Path) -> pd.DataFrame:
@@ -551,22 +558,24 @@ def _csv_blocks(
             "id,age_years,sex,weight_kg,scr",
             field="input",
         )
-    check_columns(_CsvBlock(str(source), header[0], b"", 0).frame().columns)
-    first_row, any_rows = 0, False
-    for body, rows in blocks:
-        yield _CsvBlock(str(source), header[0], body, first_row), raw.tell(), total
-        first_row += rows
+    after_header = header[1] + 1
+    check_columns(_CsvBlock(str(source), header[0], b"", after_header).frame().columns)
+    any_rows = False
+    for body, first_line, done in blocks:
+        yield _CsvBlock(str(source), header[0], body, first_line), done, total
         any_rows = True
     if not any_rows:  # a header and no rows: no patients, and a results file that says so
-        yield _CsvBlock(str(source), header[0], b"", 0), total, total
+        yield _CsvBlock(str(source), header[0], b"", after_header), total, total
 
 
-def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
-    """The header line, then blocks of up to ``chunk_rows`` lines, each as (bytes, lines).
+def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int, int]]:
+    """The header line, then blocks of up to ``chunk_rows`` lines: (bytes, the file's line
+    number of the first line, bytes of the file read up to the block's end).
 
     Lines end at a newline outside double quotes (a quoted cell may hold a newline), so a
-    block always holds whole rows. Blank lines before the header are skipped, as pandas
-    does. Reads a few MB at a time.
+    block always holds whole rows. Blank lines before the header, and blocks of blank
+    lines only, are skipped (as pandas skips blank lines) but counted. Reads a few MB at
+    a time.
 
     Raises
     ------
@@ -579,11 +588,12 @@ def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
     quoted = False  # inside a quoted cell at the end of pending
     header_done = False
     previous = _NEWLINE  # the byte before the next read (a line start at the file's start)
-    lines = 0  # line ends before pending
+    lines = 0  # lines before pending
+    offset = 0  # the file's bytes before pending
     while True:
         data = raw.read(_READ_BYTES)
         if data:
-            if previous == _NEWLINE and lines == 0 and not pending and data[:3] == _BOM:
+            if offset == 0 and not pending and data[:3] == _BOM:
                 data = data[3:]  # pandas reads the mark itself; the header stays whole
                 pending = _BOM
             found, quoted, stray = _line_ends(data, quoted, previous)
@@ -591,25 +601,25 @@ def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int]]:
                 raise _StrayQuote(lines + len(ends) + int(np.count_nonzero(found < stray)) + 1)
             ends.extend((found + len(pending) + 1).tolist())
             pending += data
-            previous = data[-1]
+            previous = pending[-1]
         start = used = 0
         while used < len(ends):
             need = chunk_rows if header_done else 1
             if len(ends) - used < need:
                 break
             cut = ends[used + need - 1]
-            block, start, used = pending[start:cut], cut, used + need
-            if header_done:
-                yield block, need
-            elif block.strip(_BLANK):
-                yield block, 1
+            block, first_line = pending[start:cut], lines + used + 1
+            start, used = cut, used + need
+            if block.strip(_BLANK):
+                yield block, first_line, offset + cut
                 header_done = True
         lines += used
+        offset += start
         pending, ends = pending[start:], [e - start for e in ends[used:]]
         if not data:
             break
     if pending.strip(_BLANK):  # the last lines (the last perhaps without a newline)
-        yield pending, len(ends) + (0 if pending.endswith(b"\n") else 1)
+        yield pending, lines + 1, offset + len(pending)
 
 
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark and white space
@@ -661,13 +671,14 @@ class _CsvBlock:
     source: str
     header: bytes
     body: bytes
-    first_row: int
+    first_line: int  # the file's line number of the body's first line
 
     def frame(self) -> pd.DataFrame:
-        """The rows as pandas reads them, text columns as text, index the file's row numbers.
+        """The rows as pandas reads them, text columns as text, index the rows' line numbers.
 
         A row with more cells than the header has columns is refused wherever it is (pandas
-        would take a first row like that as an index column and shift every cell).
+        would take a first row like that as an index column and shift every cell). Messages
+        name the line of the file (pandas counts from this block's header).
         """
         try:
             with warnings.catch_warnings():
@@ -681,17 +692,17 @@ class _CsvBlock:
                     encoding="utf-8-sig",
                 )
         except pd.errors.ParserWarning:
+            blank = self.body[: len(self.body) - len(self.body.lstrip(_BLANK))].count(b"\n")
             raise InputError(
                 f"cannot read the cohort {self.source!r} as CSV: the row on line "
-                f"{self.first_row + 2:,} has more cells than the header has columns; "
+                f"{self.first_line + blank:,} has more cells than the header has columns; "
                 "nothing was written",
                 field="input",
             ) from None
         except pd.errors.ParserError as error:
-            # pandas counts lines from this block's header: say the file's line instead.
             text = re.sub(
-                r"line (\d+)",
-                lambda m: f"line {self.first_row + int(m.group(1)):,}",
+                r"\b(line|row) (\d+)",
+                lambda m: f"line {self._file_line(m.group(1), int(m.group(2))):,}",
                 str(error).strip(),
             )
             raise InputError(
@@ -701,11 +712,16 @@ class _CsvBlock:
         except UnicodeDecodeError as error:
             raise InputError(
                 f"the cohort {self.source!r} is not UTF-8 text ({error.reason} on or after "
-                f"line {self.first_row + 2:,}); save it as CSV UTF-8",
+                f"line {self.first_line:,}); save it as CSV UTF-8",
                 field="input",
             ) from None
-        frame.index = pd.RangeIndex(self.first_row, self.first_row + len(frame))
+        frame.index = pd.RangeIndex(self.first_line, self.first_line + len(frame))
         return frame
+
+    def _file_line(self, kind: str, number: int) -> int:
+        """The file's line for pandas' "line n" (1 is the header) or "row n" (0 is)."""
+        block_line = number if kind == "line" else number + 1
+        return self.first_line + block_line - 2
 
 
 def _parquet_chunks(source: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, int, int]]:

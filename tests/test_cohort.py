@@ -620,6 +620,79 @@ def test_a_file_pandas_cannot_read_is_refused_and_nothing_is_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "results.csv"]
 
 
+def test_line_numbers_in_a_refusal_are_the_files_lines(tmp_path: Path) -> None:
+    """Whatever the chunk size, and with blank lines before the header and between rows, a
+    refusal names the line of the file a person would find the problem on."""
+    source = tmp_path / "cohort.csv"
+    rows = "a,50,male,80,1.0\n"
+    cases = {
+        # line 1 blank, 2 header, 3-4 rows, 5 blank, 6 row, 7 the unterminated quote
+        "\nid,age_years,sex,weight_kg,scr\n" + rows * 2 + "\n" + rows + 'b,50,male,80,"1.0\n': (
+            "EOF inside string starting at line 7"
+        ),
+        "\nid,age_years,sex,weight_kg,scr\n" + rows * 2 + "\n" + rows + "b,50,male,80,1,x\n": (
+            "line 7"
+        ),
+    }
+    for text, where in cases.items():
+        source.write_text(text, encoding="utf-8")
+        for chunk_rows in (1, 2, 3, 1000):
+            with pytest.raises(gabacalc.InputError) as refused:
+                run_cohort_file(source, tmp_path / "results.csv", chunk_rows=chunk_rows)
+            assert where in str(refused.value), (chunk_rows, str(refused.value))
+
+
+def test_blank_lines_between_rows_give_the_same_parquet(tmp_path: Path) -> None:
+    """A chunk of blank lines only is skipped, not written as an empty part of the file."""
+    pytest.importorskip("pyarrow")
+    rows = "a,50,male,80,1.0\nb,72,female,60,1.3\n"
+    (tmp_path / "plain.csv").write_text("id,age_years,sex,weight_kg,scr\n" + rows)
+    (tmp_path / "blank.csv").write_text("id,age_years,sex,weight_kg,scr\n\n\n" + rows)
+    run_cohort_file(tmp_path / "plain.csv", tmp_path / "plain.parquet")
+    for workers in (1, 2):
+        run_cohort_file(
+            tmp_path / "blank.csv", tmp_path / "blank.parquet", chunk_rows=1, workers=workers
+        )
+        pd.testing.assert_frame_equal(
+            read_cohort_results(tmp_path / "blank.parquet"),
+            read_cohort_results(tmp_path / "plain.parquet"),
+        )
+
+
+def test_progress_moves_with_the_rows_written(tmp_path: Path) -> None:
+    source = tmp_path / "cohort.csv"
+    _write_cohort(source, rows=60)
+    seen: list[int] = []
+    run_cohort_file(
+        source, tmp_path / "results.csv", chunk_rows=10, on_progress=lambda d, t: seen.append(d)
+    )
+    assert len(seen) == 6 and seen == sorted(set(seen)) and seen[-1] == source.stat().st_size
+
+
+def test_a_failed_flush_to_disk_keeps_the_old_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux reports a failed write to disk to one fsync only: if that is the background
+    one, the run must still fail and leave the last results in place."""
+    from gabacalc import cohort_io
+
+    source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
+    _write_cohort(source, rows=20)
+    target.write_text("the previous results\n")
+    failures = iter([OSError(5, "Input/output error")])
+
+    def fsync(fd: int) -> None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+
+    monkeypatch.setattr(cohort_io.os, "fsync", fsync)
+    with pytest.raises(OSError, match="Input/output error"):
+        run_cohort_file(source, target, chunk_rows=5)
+    assert target.read_text() == "the previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "results.csv"]
+
+
 def test_a_failing_worker_leaves_nothing_behind(tmp_path: Path) -> None:
     """A refusal raised in a worker process (here: a bad row in the third chunk) reaches the
     caller as the same error, naming the file's line, and neither the results nor any part
