@@ -693,6 +693,28 @@ def test_a_failed_flush_to_disk_keeps_the_old_results(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "results.csv"]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="copies this process into the workers")
+def test_a_worker_that_dies_gives_one_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process killed mid-run (out of memory, say) ends the run with one gabacalc
+    error that says what to try, not a traceback, and nothing is written."""
+    import multiprocessing
+    import os
+
+    from gabacalc import cohort_io
+
+    source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
+    _write_cohort(source, rows=20)
+    target.write_text("the previous results\n")
+    monkeypatch.setattr(cohort_io, "_pool_context", lambda **_: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(cohort_io._Planner, "__call__", lambda *_: os._exit(9))
+    with pytest.raises(gabacalc.GabacalcError, match="a worker process stopped before it finished"):
+        run_cohort_file(source, target, chunk_rows=5, workers=2)
+    assert target.read_text() == "the previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "results.csv"]
+
+
 def test_a_failing_worker_leaves_nothing_behind(tmp_path: Path) -> None:
     """A refusal raised in a worker process (here: a bad row in the third chunk) reaches the
     caller as the same error, naming the file's line, and neither the results nor any part
