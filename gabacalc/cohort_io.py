@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import multiprocessing
 import os
 import re
@@ -361,7 +362,7 @@ class _Planner:
     """
 
     def __init__(self, rules: Rules, today: date, out_format: str) -> None:
-        self.rules, self.today, self.out_format = rules, today, out_format
+        self.rules, self.today = rules, today
         self.cache: dict[Hashable, Any] = {}
         self.render = _csv_renderer() if out_format == "csv" else None
 
@@ -411,9 +412,10 @@ def _planned(
     if first is None:
         return
     second = next(chunks, None) if workers > 1 else None
+    in_order = itertools.chain([first] if second is None else [first, second], chunks)
     if second is None:  # one process: no start-up cost for a small file
         here = _Planner(*planner)
-        for k, (chunk, done, total) in enumerate(_chain(first, second, chunks)):
+        for k, (chunk, done, total) in enumerate(in_order):
             yield here(chunk, k == 0, handle), done, total
         return
     context = _pool_context(may_fork=isinstance(first[0], _CsvBlock))
@@ -423,7 +425,7 @@ def _planned(
     )
     try:
         pending: deque[tuple[Future[_Planned], int, int]] = deque()
-        for k, (chunk, done, total) in enumerate(_chain(first, second, chunks)):
+        for k, (chunk, done, total) in enumerate(in_order):
             part = folder / f"{k}.csv"
             pending.append((pool.submit(_plan_in_worker, chunk, k == 0, part), done, total))
             del chunk
@@ -462,17 +464,6 @@ def _pool_context(*, may_fork: bool) -> Any:
         context.set_forkserver_preload([__name__])
         return context
     return multiprocessing.get_context("spawn")
-
-
-def _chain(
-    first: tuple[Any, int, int],
-    second: tuple[Any, int, int] | None,
-    rest: Iterator[tuple[Any, int, int]],
-) -> Iterator[tuple[Any, int, int]]:
-    yield first
-    if second is not None:
-        yield second
-    yield from rest
 
 
 def read_cohort_results(path: str | Path) -> pd.DataFrame:
