@@ -28,7 +28,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["plot_plan", "render_png", "stamp_text"]
 
-_PHASE_COLOURS = {"titration": "#dbe9f6", "maintenance": "#e3f1df", "taper": "#f6e6d6"}
+_PHASE_COLOURS = {
+    "titration": "#dbe9f6",
+    "reduction": "#efe3f4",
+    "maintenance": "#e3f1df",
+    "taper": "#f6e6d6",
+}
 _DOSE_COLOUR = "#1f4e79"
 _TAPER_COLOUR = "#a35200"
 _CEILING_COLOUR = "#b00020"
@@ -132,6 +137,27 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     else:
         ax.plot([], [], gid="taper")
 
+    if s["current_daily_mg"] is not None:
+        # The dose before day 1, so that the first change is visible (a re-plan or taper).
+        day0 = dates.iloc[0] - timedelta(days=7)
+        ax.step(
+            [day0, dates.iloc[0]],
+            [s["current_daily_mg"], s["current_daily_mg"]],
+            where="post",
+            color=_DOSE_COLOUR,
+            lw=2.2,
+            ls=":",
+            gid="current",
+            label=f"current dose {fmt_mg(s['current_daily_mg'])}/day (before day 1)",
+        )
+        ax.plot(
+            [dates.iloc[0]] * 2,
+            [s["current_daily_mg"], schedule["daily_mg"].iloc[0]],
+            color=_DOSE_COLOUR,
+            lw=1,
+            ls=":",
+        )
+
     x, y = _step_xy(dates, schedule["max_daily_mg"])
     ax.step(
         x,
@@ -172,9 +198,14 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     locator = mdates.AutoDateLocator()
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    top = max(float(schedule["max_daily_mg"].max()), float(schedule["daily_mg"].max()))
+    top = max(
+        float(schedule["max_daily_mg"].max()),
+        float(schedule["daily_mg"].max()),
+        float(s["current_daily_mg"] or 0),
+    )
     ax.set_ylim(0, top * 1.3 + 1)
-    ax.set_xlim(dates.iloc[0], dates.iloc[-1] + timedelta(days=1))
+    first = dates.iloc[0] - timedelta(days=7 if s["current_daily_mg"] is not None else 0)
+    ax.set_xlim(first, dates.iloc[-1] + timedelta(days=1))
     ax.set_title(
         f"{s['band']}: {fmt_mg(s['start_daily_mg'])}/day to {fmt_mg(s['target_daily_mg'])}/day",
         fontsize=10,

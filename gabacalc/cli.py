@@ -36,6 +36,10 @@ Example (a 72-year-old woman, 60 kg, 160 cm, serum creatinine 1.3 mg/dL):
   gabacalc plan --age 72 --sex female --weight-kg 60 --height-cm 160 \\
       --scr 1.3 --start-date 2026-01-05 --csv plan.csv --pdf plan.pdf
 \b
+Re-plan from today's dose (3,600 mg/day three times daily, down to 900 mg/day by weekly steps):
+  gabacalc plan --age 50 --sex male --weight-kg 80 --crcl 90 \
+      --current-mg 3600 --current-doses 3 --target-mg 900
+\b
 Exit codes: 0 done; 2 a mistake in the input (nothing written); 1 another failure.
 """
 
@@ -288,6 +292,12 @@ def main() -> None:
 @click.option("--titration", help="Titration preset: label-phn, weekly (default) or gentle.")
 @click.option("--taper", help="Taper preset: weekly (default) or gradual.")
 @click.option("--review-weeks", type=float, help="Efficacy review after 4-6 weeks (default 6).")
+@click.option(
+    "--current-mg",
+    type=float,
+    help="Re-plan from the dose the patient takes now [mg/day]; never cut abruptly.",
+)
+@click.option("--current-doses", type=int, help="Administrations per day of the current dose, 1-3.")
 @_form_options
 @_output_options
 def plan(**kw: Any) -> None:
@@ -306,6 +316,8 @@ def plan(**kw: Any) -> None:
             titration=kw.pop("titration"),
             taper=kw.pop("taper"),
             review_weeks=kw.pop("review_weeks"),
+            current_daily_mg=kw.pop("current_mg"),
+            current_doses_per_day=kw.pop("current_doses"),
             **_form_keywords(kw),
         )
         _emit(result, outputs, pagesize)

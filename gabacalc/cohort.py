@@ -46,7 +46,7 @@ from gabacalc.plan import (
     resolve_options,
     summary_from_options,
 )
-from gabacalc.renal import WEIGHT_BASES
+from gabacalc.renal import WEIGHT_BASES, implausibly_high, low_creatinine_older_adult
 from gabacalc.rules import Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT, fmt_number
 
@@ -214,10 +214,14 @@ _KEY_FIELDS = (
 # Flag codes by where plan_from_options raises them. A plan's codes are, in this order:
 # the start-low codes, the estimate's, the band's, the dose codes, the safety context's
 # (context_flag_codes), then the post-dialysis ones; then a stable sort by severity.
-_START_LOW_CODES = frozenset({"START_LOW_DEFAULT", "START_LOW_OVERRIDDEN"})
-_ESTIMATE_CODES = frozenset({"SHORT_STATURE_IBW", "NO_HEIGHT", "CRCL_GIVEN"})
+_START_LOW_CODES = frozenset(
+    {"START_LOW_DEFAULT", "START_LOW_OVERRIDDEN", "GO_SLOW_DEFAULT", "GO_SLOW_OVERRIDDEN"}
+)
+_ESTIMATE_CODES = frozenset(
+    {"SHORT_STATURE_IBW", "NO_HEIGHT", "CRCL_GIVEN", "CRCL_IMPLAUSIBLE_HIGH", "LOW_SCR_OLDER_ADULT"}
+)
 _BAND_CODES = frozenset({"HD_NO_RESIDUAL_CRCL", "PERITONEAL_DIALYSIS", "PROPORTIONAL_REDUCTION"})
-_DIALYSIS_CODES = frozenset({"HD_SUPPLEMENT", "HD_SUPPLEMENT_ROUNDED"})
+_DIALYSIS_CODES = frozenset({"HD_SUPPLEMENT", "HD_SUPPLEMENT_ROUNDED", "HD_SUPPLEMENT_ZERO"})
 _SEVERITY_ORDER = {"warning": 0, "caution": 1, "info": 2}
 
 _METHOD_NAMES = ("cockcroft-gault", "given", "not estimated")
@@ -555,6 +559,8 @@ class _Renal:
     bmi: np.ndarray
     short: np.ndarray
     no_height: np.ndarray
+    implausible: np.ndarray  # a Cockcroft-Gault estimate above what adults have
+    low_scr: np.ndarray  # an older adult's low creatinine (low muscle mass)
     ok: np.ndarray  # the vectorised checks accept the row
 
 
@@ -652,6 +658,8 @@ def _renal(cols: _Columns, rules: Rules) -> _Renal:
         bmi=np.where(has_height, bmi, np.nan),
         short=short,
         no_height=estimated & ~has_height,
+        implausible=estimated & implausibly_high(crcl_cg, rules),
+        low_scr=estimated & low_creatinine_older_adult(age, scr_mg_dl, rules),
         ok=ok,
     )
 
@@ -951,6 +959,7 @@ def _plan_frame(
         (num["target_daily_mg"], None),
         (num["review_weeks"], None),
         (num["current_daily_mg"], None),
+        (np.where(np.isnan(num["current_daily_mg"]), -1.0, num["current_doses_per_day"]), None),
         *((tc[name], cols.text_values[name]) for name in _TEXT_KEYS),
         (np.where(hemo, tc["dialysis_days"], -1), cols.text_values["dialysis_days"]),
     ]
@@ -1243,7 +1252,17 @@ def _flags(
     estimate_kind = np.select(
         [renal.method == 1, estimated & renal.short, renal.no_height], [1, 2, 3], 0
     )
-    estimate_table = [(), ("CRCL_GIVEN",), ("SHORT_STATURE_IBW",), ("NO_HEIGHT",)]
+    estimate_kind = estimate_kind + 4 * renal.implausible + 8 * renal.low_scr
+    base_table = [(), ("CRCL_GIVEN",), ("SHORT_STATURE_IBW",), ("NO_HEIGHT",)]
+    estimate_table = [
+        (
+            *base,
+            *(("CRCL_IMPLAUSIBLE_HIGH",) if k & 1 else ()),
+            *(("LOW_SCR_OLDER_ADULT",) if k & 2 else ()),
+        )
+        for k in range(4)
+        for base in base_table
+    ]
     # The band's codes (select_band).
     band_kind = np.where(bands.hd_no_residual, 2, np.where(bands.peritoneal, 4, 0))
     band_kind = band_kind + bands.scaled.astype(np.int64)

@@ -205,8 +205,8 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
     rows.append(("Maximum", [f"{fmt_mg(s['max_daily_mg'])}/day (renal band)"]))
     first = plan.steps.iloc[0]
     start = [f"{fmt_mg(s['start_daily_mg'])}/day on {s['start_date']}"]
-    if s["current_daily_mg"] is not None and s["kind"] != "taper":
-        start.append(f"re-planned from a current dose of {fmt_mg(s['current_daily_mg'])}/day")
+    if s["current_daily_mg"] is not None:
+        start.append(f"current dose {s['current_regimen']}; {s['day1_change']}")
     if first["limited_by"]:
         start.append(f"limited by {first['limited_by']}")
     rows.append(("Start", start))

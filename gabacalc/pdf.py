@@ -294,14 +294,22 @@ def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
         ("Weight used", weight),
         ("Band", band),
         ("Edge rule", s["band_rule"]),
+        *(
+            [("Current dose", f"{s['current_regimen']}; {s['day1_change']}")]
+            if s["current_daily_mg"] is not None
+            else []
+        ),
         ("Target" if s["kind"] == "titration" else "Taper", target),
         ("Allowed forms", s["allowed_forms"]),
         ("Key dates", dates_text(s)),
     ]
-    if s["post_dialysis_mg"]:
-        rows.append(
-            ("Dialysis", f"{fmt_mg(s['post_dialysis_mg'])} after each hemodialysis session")
+    if s["dialysis"] == "hemodialysis":
+        amount = (
+            fmt_mg(s["post_dialysis_mg"])
+            if s["post_dialysis_mg"] is not None
+            else "A supplement that varies by step (see the steps)"
         )
+        rows.append(("Dialysis", f"{amount} after each hemodialysis session"))
     story.append(_key_value_table(rows, styles, width))
     story.append(Spacer(1, 4))
     png = render_png(plan)

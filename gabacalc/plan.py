@@ -16,7 +16,6 @@ uses comes from the rule tables; this module only applies them:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -31,6 +30,7 @@ from gabacalc.errors import InputError
 from gabacalc.patient import Patient, check_in_limits, check_number
 from gabacalc.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
 from gabacalc.rules import Rules, TaperPreset, TitrationPreset, default_rules
+from gabacalc.taper import NoGradualStep, TaperStep, cut_range, descend
 from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,6 +53,7 @@ SCHEDULE_COLUMNS = (
     "day",
     "phase",
     "daily_mg",
+    "change_mg",
     "doses_per_day",
     "morning_mg",
     "midday_mg",
@@ -73,6 +74,7 @@ STEP_COLUMNS = (
     "end_date",
     "days",
     "daily_mg",
+    "change_mg",
     "doses_per_day",
     "frequency",
     "morning_mg",
@@ -92,6 +94,7 @@ STEP_COLUMNS = (
 _INT_COLUMNS = (
     "day",
     "daily_mg",
+    "change_mg",
     "doses_per_day",
     "morning_mg",
     "midday_mg",
@@ -104,6 +107,7 @@ LIMIT_RENAL = "renal band"
 LIMIT_TARGET = "requested target"
 LIMIT_STRENGTHS = "allowed strengths"
 LIMIT_SPEED = "titration speed limit"
+LIMIT_LABEL = "label maximum"
 
 
 @dataclass(frozen=True)
@@ -376,6 +380,7 @@ class _Engine:
         self.band = band
         self.formulary = formulary
         self.admin_size = rules.administration_size_mg
+        self.fewer_doses_words: list[str] = []
 
     def floor(self, cap_mg: float) -> Split | None:
         return self.formulary.floor_daily(cap_mg, self.band.doses_per_day, self.admin_size)
@@ -386,14 +391,15 @@ class _Engine:
 
     def impossible(self, what: str, cap_mg: float) -> InputError:
         """The refusal for a dose the allowed forms cannot make, with what would help."""
-        if self.formulary.solution is None:
+        smallest = self._smallest_measurable()
+        if cap_mg < smallest:
             hint = (
-                "allow smaller capsules (e.g. 100 mg) or the oral solution "
-                f"(oral_solution / --oral-solution), which measures "
-                f"{fmt_mg(self._solution_step())} steps"
+                f"{fmt_mg(cap_mg)}/day is below the smallest dose any gabapentin form "
+                f"measures ({fmt_mg(smallest)}); {self.rules.texts['hint_below_measurable']}"
             )
+            hint = hint[0].lower() + hint[1:]
         else:
-            hint = "allow more capsule strengths (e.g. 100 mg)"
+            hint = self.strengths_hint(cap_mg)
         return InputError(
             f"{what}: the allowed forms ({self.formulary.forms_text() or 'none'}) cannot make "
             f"any dose of at most {fmt_mg(cap_mg)}/day (this band's maximum is "
@@ -401,10 +407,130 @@ class _Engine:
             field="strengths_mg",
         )
 
+    def strengths_hint(self, cap_mg: float) -> str:
+        """What to allow so that a dose up to ``cap_mg`` can be made (only what is missing)."""
+        missing = [
+            s
+            for s in self.rules.strengths
+            if not s.is_solution and s.strength_mg not in self.formulary.solid_mg
+        ]
+        small = [s for s in missing if s.strength_mg <= cap_mg]
+        words = [f"{_strength_words(small)} (strengths_mg / --strengths)"] if small else []
+        if self.formulary.solution is None:
+            words.append(
+                f"the oral solution (oral_solution / --oral-solution), which measures "
+                f"{fmt_mg(self._solution_step())} steps"
+            )
+        if not words:
+            return "no other labelled form can make it: consider a lower dose"
+        return f"allow {' or '.join(words)}"
+
+    def _smallest_measurable(self) -> float:
+        solids = [s.strength_mg for s in self.rules.strengths if not s.is_solution]
+        return min([*solids, self._solution_step()])
+
     def _solution_step(self) -> float:
         solution = next(s for s in self.rules.strengths if s.is_solution)
         assert solution.volume_ml is not None and solution.measure_step_ml is not None
         return solution.strength_mg / solution.volume_ml * solution.measure_step_ml
+
+    # ------------------------------------------------------------------ coming down
+    def descend(
+        self, daily_mg: int, max_doses: int, preset: TaperPreset, floor_mg: int = 0
+    ) -> list[TaperStep]:
+        """The preset's steps down to ``floor_mg``, or the refusal naming what would help."""
+        try:
+            return descend(self.formulary, daily_mg, max_doses, self.admin_size, preset, floor_mg)
+        except NoGradualStep as stuck:
+            raise self.no_gradual_step(stuck, max_doses, preset) from None
+
+    def no_gradual_step(
+        self, stuck: NoGradualStep, max_doses: int, preset: TaperPreset
+    ) -> InputError:
+        """Refuse a reduction the allowed strengths cannot make gradually, naming the fix."""
+        mg, floor_mg = stuck.daily_mg, stuck.floor_mg
+        lowest, _, _ = cut_range(mg, preset)
+        if preset.kind == "fixed":
+            cut = f"{fmt_mg(mg - max(lowest, 0))}/day"
+        else:
+            assert preset.max_cut_fraction is not None
+            cut = f"{_fraction_words(preset.max_cut_fraction)} of the dose"
+        solids: list[Any] = []
+        solution = ""
+        for strength in self.rules.strengths:
+            if strength.is_solution:
+                if self.formulary.solution is not None:
+                    continue
+                trial = replace(self.formulary, solution=strength)
+            else:
+                if strength.strength_mg in self.formulary.solid_mg:
+                    continue
+                added = tuple(sorted((*self.formulary.solid_mg, strength.strength_mg)))
+                forms = tuple(
+                    sorted(
+                        (*self.formulary.solid_forms, (strength.strength_mg, strength.unit_name))
+                    )
+                )
+                trial = replace(self.formulary, solid_mg=added, solid_forms=forms)
+            try:
+                descend(trial, mg, max_doses, self.admin_size, preset, floor_mg)
+            except NoGradualStep:
+                continue
+            if strength.is_solution:
+                solution = "the oral solution (oral_solution / --oral-solution)"
+            else:
+                solids.append(strength)
+        helps = [f"{_strength_words(solids)} (strengths_mg / --strengths)"] if solids else []
+        helps += [solution] if solution else []
+        others = []
+        for other in self.rules.taper_presets.values():
+            if other.preset == preset.preset:
+                continue
+            try:
+                descend(self.formulary, mg, max_doses, self.admin_size, other, floor_mg)
+            except NoGradualStep:
+                continue
+            others.append(other.preset)
+        fix = f"allow {' or '.join(helps)}" if helps else "allow more strengths"
+        fix += f" to taper below {fmt_mg(mg)}/day"
+        if others:
+            fix += f", or use the {_or_words(others)} taper (taper / --taper)"
+        where = f" toward {fmt_mg(floor_mg)}/day" if floor_mg else ""
+        stop = (
+            ""
+            if floor_mg
+            else f", and a taper stops only from {fmt_mg(preset.stop_from_max_mg)}/day or less"
+        )
+        return InputError(
+            f"the {preset.preset} taper cannot come down from {fmt_mg(mg)}/day{where} with "
+            f"the allowed forms ({self.formulary.forms_text() or 'none'}): no step down of at "
+            f"most {cut} can be made from them{stop}; {fix}",
+            field="strengths_mg",
+        )
+
+
+def _or_words(items: Sequence[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _strength_words(strengths: Sequence[Any]) -> str:
+    """E.g. ``"100 mg capsules"`` or ``"100 mg or 300 mg capsules or 600 mg tablets"``."""
+    by_unit: dict[str, list[int]] = {}
+    for s in strengths:
+        by_unit.setdefault(s.unit_name, []).append(s.strength_mg)
+    return _or_words(
+        [f"{_or_words([fmt_mg(m) for m in mgs])} {unit}s" for unit, mgs in by_unit.items()]
+    )
+
+
+def _fraction_words(value: Any) -> str:
+    names = {2: "a half", 3: "a third", 4: "a quarter", 5: "a fifth"}
+    if value.numerator == 1 and value.denominator in names:
+        return names[value.denominator]
+    return f"{fmt_number(float(value) * 100)}%"
 
 
 def build_plan(
@@ -421,6 +547,7 @@ def build_plan(
     oral_solution: bool = False,
     dialysis_days: Iterable[str] | str | None = None,
     current_daily_mg: float | None = None,
+    current_doses_per_day: int | None = None,
     rules: Rules | None = None,
 ) -> Plan:
     """Build an illustrative titration plan clamped to the patient's renal band.
@@ -450,8 +577,13 @@ def build_plan(
         Hemodialysis weekdays (default mon, wed, fri).
     current_daily_mg : int, optional
         Re-plan from a dose the patient already takes [mg/day] (e.g. after renal function
-        changed): day 1 takes this dose, lowered at once to the band maximum if above it,
-        and titration goes on toward the target from there.
+        changed). Above the band maximum it is lowered at once to the band maximum
+        (gabapentin accumulates); above the target it comes down by the taper preset's
+        steps, each held at least 7 days; below the target, titration goes on from it.
+        The current dose and what changes on day 1 are flagged (``CURRENT_DOSE``).
+    current_doses_per_day : int, optional
+        How many administrations a day the current dose is taken in (1-3); a reduction
+        never uses more.
     rules : Rules, optional
         Rule tables (default the shipped ones).
 
@@ -504,6 +636,7 @@ def build_plan(
         oral_solution=oral_solution,
         dialysis_days=dialysis_days,
         current_daily_mg=current_daily_mg,
+        current_doses_per_day=current_doses_per_day,
     )
     return plan_from_options(patient, options, rules)
 
@@ -536,15 +669,22 @@ def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -
 
 
 def apply_start_low(
-    patient: Patient, estimate: RenalEstimate, options: PlanOptions, rules: Rules
+    patient: Patient,
+    estimate: RenalEstimate,
+    options: PlanOptions,
+    rules: Rules,
+    *,
+    rises: bool = True,
 ) -> tuple[PlanOptions, list[str], dict[str, str]]:
     """Use the start-low defaults where they apply and the clinician chose nothing else.
 
     Returns the options to plan with, the flag codes raised, and the flags' wording.
-    A start dose or preset the clinician chose is kept, and flagged if it is faster.
+    A start dose or preset the clinician chose is kept, and flagged if it is faster. A
+    re-plan has no start: it goes slow (the titration preset only, ``GO_SLOW_*`` flags),
+    and one that does not rise (``rises=False``) needs neither.
     """
     reasons = start_low_reasons(patient, estimate, rules)
-    if not reasons:
+    if not reasons or not rises:
         return options, [], {}
     low_start = int(rules.threshold("start_low_start_daily_mg"))
     low_titration = rules.thresholds["start_low_titration"]
@@ -561,11 +701,12 @@ def apply_start_low(
             what.append(f"a {fmt_mg(low_start)} start")
         elif options.start_daily_mg > low_start:
             overridden.append(f"a {fmt_mg(options.start_daily_mg)} start")
+    prefix = "START_LOW" if options.current_daily_mg is None else "GO_SLOW"
     if changes:
         options = replace(options, **changes)
-        codes.append("START_LOW_DEFAULT")
+        codes.append(f"{prefix}_DEFAULT")
     if overridden:
-        codes.append("START_LOW_OVERRIDDEN")
+        codes.append(f"{prefix}_OVERRIDDEN")
     words = {
         "start_low_reasons": "; ".join(reasons),
         "start_low_what": " and ".join(what),
@@ -655,8 +796,38 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
         "target_kind": "requested" if "target_daily_mg" in options.chosen else "default",
         "requested_start_daily_mg": options.start_daily_mg,
         "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
+        "scr_text": _scr_words(patient.scr, patient.scr_unit, rules),
+        "low_scr_text": _scr_words(
+            rules.threshold("low_scr_older_adult_below_mg_dl"), "mg/dL", rules
+        ),
+        "implausible_crcl_above_ml_min": rules.threshold("implausible_crcl_above_ml_min"),
+        "taper": options.taper,
+        "taper_interval_days": rules.taper_presets[options.taper].interval_days,
+        "label_max_daily_mg": int(rules.limits["target_daily_mg"]["max"]),
+        "allowed_forms": formulary.forms_text(),
     }
-    return _Setup(estimate, band, formulary, _Engine(rules, band, formulary), flag_codes, context)
+    engine = _Engine(rules, band, formulary)
+    hint = engine.strengths_hint(options.target_daily_mg)
+    context["strengths_hint"] = hint[0].upper() + hint[1:] + "."
+    return _Setup(estimate, band, formulary, engine, flag_codes, context)
+
+
+def _scr_words(scr: float | None, unit: str, rules: Rules) -> str:
+    """A creatinine in both units, e.g. ``"0.5 mg/dL (44 umol/L)"``."""
+    if scr is None:
+        return ""
+    per = rules.constants["scr_umol_per_mg_dl"]
+    if unit == "mg/dL":
+        return f"{fmt_number(scr, 2)} mg/dL ({fmt_number(scr * per, 0)} umol/L)"
+    return f"{fmt_number(scr, 1)} umol/L ({fmt_number(scr / per, 2)} mg/dL)"
+
+
+def _fewer_words(engine: _Engine) -> str:
+    """The steps taken in fewer administrations, for ``TAPER_FEWER_DOSES``."""
+    words = list(dict.fromkeys(engine.fewer_doses_words))
+    if not words:
+        return ""
+    return f"{' and '.join(words)} {'is' if len(words) == 1 else 'are'}"
 
 
 def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
@@ -677,7 +848,11 @@ def _course(patient: Patient, options: PlanOptions, rules: Rules) -> _Course:
     """The engine's days for a titration plan, with its flags raised so far."""
     setup = _prepare(patient, options, rules)
     estimate, band, formulary, engine = setup.estimate, setup.band, setup.formulary, setup.engine
-    options, start_low_codes, start_low_words = apply_start_low(patient, estimate, options, rules)
+    current = options.current_daily_mg
+    rises = current is None or current < min(options.target_daily_mg, band.max_daily_mg)
+    options, start_low_codes, start_low_words = apply_start_low(
+        patient, estimate, options, rules, rises=rises
+    )
     flag_codes = [*start_low_codes, *setup.flag_codes]
     context = {**setup.context, **start_low_words}
 
@@ -726,11 +901,18 @@ def _course(patient: Patient, options: PlanOptions, rules: Rules) -> _Course:
             tuple(target_limits) or (LIMIT_TARGET,),
         )
     context.update(
-        start_daily_mg=days[0].split.daily_mg, target_daily_mg=target, target_cap_mg=target_cap
+        start_daily_mg=days[0].split.daily_mg,
+        target_daily_mg=target,
+        target_cap_mg=target_cap,
+        **_current_words(options, days[0].split),
     )
+    if current is not None:
+        flag_codes.append("CURRENT_DOSE")
 
-    # Maintenance at the target until the review date.
-    reached_index = next(i for i, d in enumerate(days) if d.split.daily_mg >= target)
+    # Maintenance at the target until the review date (titration ends there, or a
+    # re-plan's reduction does).
+    reached_index = next(i for i, d in enumerate(days) if d.split.daily_mg == target)
+    context["target_reached_day"] = reached_index + 1
     review_index = max(options.review_weeks * 7, reached_index + rules.review["min_days_at_target"])
     maintenance = _Day(
         split=days[reached_index].split,
@@ -743,10 +925,11 @@ def _course(patient: Patient, options: PlanOptions, rules: Rules) -> _Course:
 
     # The taper that applies if there is no clear benefit at the review.
     taper = rules.taper_presets[options.taper]
-    taper_days = _taper(engine, maintenance.split, taper)
+    taper_days = _taper(engine, maintenance.split, taper, flag_codes)
     days = days + taper_days
 
     flag_codes.extend(context_flag_codes(patient, target, rules))
+    context["fewer_doses_steps"] = _fewer_words(engine)
     return _Course(
         patient,
         options,
@@ -771,24 +954,71 @@ def _titration_from_current(
     target_limits: tuple[str, ...],
     flag_codes: list[str],
 ) -> list[_Day]:
+    """A re-plan's days from the current dose to the first day at the target.
+
+    Above the band maximum the dose is lowered at once (it accumulates); above the target
+    it comes down by the taper preset's steps; below, titration goes on from it.
+    """
     assert options.current_daily_mg is not None
     current = options.current_daily_mg
-    band = engine.band
-    cap = min(current, band.max_daily_mg, max(target, 1))
-    first = engine.floor(cap)
-    if first is None:
-        raise engine.impossible("cannot make the current dose", cap)
-    limits: list[str] = []
+    band, rules = engine.band, engine.rules
+    taper = rules.taper_presets[options.taper]
+    count = min(options.current_doses_per_day or band.doses_per_day, band.doses_per_day)
+    label_max = int(rules.limits["target_daily_mg"]["max"])
     if current > band.max_daily_mg:
-        limits.append(LIMIT_RENAL)
-        flag_codes.append("CURRENT_ABOVE_BAND")
-    if current > target and band.max_daily_mg >= current:
-        limits.append(LIMIT_TARGET)
-    if first.daily_mg < cap:
-        limits.append(LIMIT_STRENGTHS)
+        lowered = engine.formulary.floor_daily(band.max_daily_mg, count, engine.admin_size)
+        if lowered is None:
+            raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
+        if band.max_daily_mg < label_max:
+            flag_codes.append("CURRENT_ABOVE_BAND")
+            limit, why = LIMIT_RENAL, "lowered at once to the renal band maximum"
+        else:
+            limit, why = LIMIT_LABEL, "lowered at once to the label's maximum"
+        if lowered.daily_mg > target:
+            flag_codes.append("CURRENT_ABOVE_TARGET")
+            held = [_Day(lowered, "reduction", (limit,), why, band.band.source_id)]
+            return held * taper.interval_days + _reduction(
+                engine, lowered.daily_mg, lowered.doses_per_day, target, taper, flag_codes
+            )
+        first, limits = lowered, [limit]
+    elif current > target:
+        flag_codes.append("CURRENT_ABOVE_TARGET")
+        return _reduction(engine, current, count, target, taper, flag_codes)
+    else:
+        found = engine.floor(current)
+        if found is None:
+            raise engine.impossible("cannot make the current dose", current)
+        first, limits = found, []
+        if found.daily_mg < current:
+            # A cut the plan makes: flagged, and never larger than one taper step.
+            if found.daily_mg < cut_range(current, taper)[0]:
+                raise engine.no_gradual_step(NoGradualStep(current, found.daily_mg), count, taper)
+            flag_codes.append("CURRENT_NOT_MAKEABLE")
+            limits.append(LIMIT_STRENGTHS)
     # A re-plan skips the start ramp: the patient is already on the drug.
     no_ramp = TitrationPreset(**{**preset.__dict__, "ramp_steps": 0})
     return _titrate(engine, first, target, no_ramp, tuple(limits), target_limits)
+
+
+def _current_words(options: PlanOptions, first: Split) -> dict[str, str]:
+    """How a re-plan or taper's day 1 differs from the current dose, in words."""
+    current = options.current_daily_mg
+    if current is None:
+        return {}
+    count = options.current_doses_per_day
+    regimen = f"{fmt_mg(current)}/day" + (f" {frequency_text(count)}" if count else "")
+    taken = f"{fmt_mg(first.daily_mg)}/day {frequency_text(first.doses_per_day)}"
+    detail = f"{taken} ({_regimen_text(first)})"
+    change = first.daily_mg - current
+    if change < 0:
+        day1 = f"day 1 lowers it by {fmt_mg(-change)}/day to {detail}"
+    elif change > 0:
+        day1 = f"day 1 raises it by {fmt_mg(change)}/day to {detail}"
+    elif count is not None and count != first.doses_per_day:
+        day1 = f"day 1 keeps the dose but takes it {frequency_text(first.doses_per_day)}: {detail}"
+    else:
+        day1 = f"day 1 keeps it unchanged: {detail}"
+    return {"current_regimen": regimen, "day1_change": day1}
 
 
 def _titrate(
@@ -854,59 +1084,66 @@ def _titrate(
     return days
 
 
-def _taper(engine: _Engine, start: Split, preset: TaperPreset) -> list[_Day]:
-    """Taper days after the review, ending with one day at 0 mg (stopped).
+def _taper(
+    engine: _Engine,
+    start: Split,
+    preset: TaperPreset,
+    flag_codes: list[str],
+    *,
+    from_mg: int | None = None,
+    max_doses: int | None = None,
+) -> list[_Day]:
+    """Taper days, ending with one day at 0 mg (stopped).
 
-    Administrations never increase during the taper: each step is split into at most as
-    many administrations as the step before.
+    The steps come from ``from_mg`` (default the start's dose; a current dose the allowed
+    forms cannot make), each held the preset's interval, in at most ``max_doses``
+    administrations. A start the preset would stop from at once is held one interval first,
+    so that no plan stops abruptly from a dose.
     """
-    days: list[_Day] = []
-    current = start
+    mg = start.daily_mg if from_mg is None else from_mg
+    count = start.doses_per_day if max_doses is None else max_doses
     source = preset.source_id
     reason = f"taper step ({preset.preset}: {preset.description})"
-    while True:
-        nxt = _next_taper_dose(engine, current, preset)
-        if nxt is None:
-            break
-        days.extend([_Day(nxt, "taper", (), reason, source)] * preset.interval_days)
-        current = nxt
-    if not days and start.daily_mg > 0:
-        # Even the first step down reaches 0: hold the start dose one interval, then stop,
-        # so that no plan stops abruptly from a dose.
+    steps = engine.descend(mg, count, preset)
+    days: list[_Day] = []
+    for step in steps:
+        days.extend([_Day(step.split, "taper", (), reason, source)] * preset.interval_days)
+    _note_fewer(steps, flag_codes, engine)
+    if not steps and mg > 0:
         days.extend([_Day(start, "taper", (), reason, source)] * preset.interval_days)
     stop = Split(0, 0, 0)
     days.append(_Day(stop, "taper", (), "stop: no gabapentin from this day", source))
     return days
 
 
-def _next_taper_dose(engine: _Engine, current: Split, preset: TaperPreset) -> Split | None:
-    """The next, lower, makeable step of a taper; None when the next step is to stop."""
-    mg, count = current.daily_mg, current.doses_per_day
-    formulary, size = engine.formulary, engine.admin_size
-    if preset.kind == "fixed":
-        assert preset.step_mg and preset.low_threshold_mg and preset.low_step_mg
-        if mg > preset.low_threshold_mg:
-            wanted = max(mg - preset.step_mg, preset.low_threshold_mg)
-        else:
-            wanted = mg - preset.low_step_mg
-        return formulary.floor_daily(wanted, count, size) if wanted > 0 else None
-    assert preset.fraction is not None and preset.min_step_mg is not None
-    proportional = mg * (1 - preset.fraction)
-    ceiling = mg - preset.min_step_mg
-    if ceiling <= 0:
-        return None
-    below = formulary.floor_daily(min(proportional, ceiling), count, size)
-    above = None
-    quantum = formulary.quantum_mg
-    for candidate in range(math.ceil(proportional / quantum) * quantum, ceiling + 1, quantum):
-        above = formulary.split_for_daily(candidate, count, size)
-        if above is not None:
-            break
-    options = [s for s in (below, above) if s is not None]
-    if not options:
-        return None
-    # The makeable dose nearest the proportional reduction (the lower one on a tie).
-    return min(options, key=lambda s: (abs(s.daily_mg - proportional), s.daily_mg))
+def _note_fewer(steps: Sequence[TaperStep], flag_codes: list[str], engine: _Engine) -> None:
+    fewer = [s.split for s in steps if s.fewer_doses]
+    if not fewer:
+        return
+    flag_codes.append("TAPER_FEWER_DOSES")
+    words = [f"{fmt_mg(s.daily_mg)}/day {frequency_text(s.doses_per_day)}" for s in fewer]
+    engine.fewer_doses_words.extend(words)
+
+
+def _reduction(
+    engine: _Engine,
+    current_mg: int,
+    max_doses: int,
+    target: int,
+    preset: TaperPreset,
+    flag_codes: list[str],
+) -> list[_Day]:
+    """A re-plan from above the target: the taper preset's steps down to the target."""
+    steps = engine.descend(current_mg, max_doses, preset, floor_mg=target)
+    _note_fewer(steps, flag_codes, engine)
+    reason = f"reduction toward the target ({preset.preset} taper steps: {preset.description})"
+    days: list[_Day] = []
+    for k, step in enumerate(steps):
+        held = preset.interval_days if k < len(steps) - 1 else 1
+        days.extend(
+            [_Day(step.split, "reduction", (LIMIT_TARGET,), reason, preset.source_id)] * held
+        )
+    return days
 
 
 # -------------------------------------------------------------------------- assembling
@@ -956,6 +1193,7 @@ class _Course:
     review_index: int | None
     flag_codes: list[str]
     context: dict[str, Any]
+    target_split: Split | None = None  # a taper's: the dose it comes down from
 
 
 @dataclass
@@ -987,28 +1225,67 @@ def _conclude(course: _Course) -> _Concluded:
 
     post_dialysis_target: int | None = None
     if hemodialysis:
-        column, label_mg, made = supplement(target)
-        post_dialysis_target = made
-        context.update(
-            column=column, label_supplement_mg=fmt_number(label_mg), supplement_mg=fmt_number(made)
-        )
         flag_codes.append("HD_SUPPLEMENT")
+        given = sorted({d.split.daily_mg for d in days if d.split.daily_mg > 0}, reverse=True)
+        if course.reached_index is not None:
+            post_dialysis_target = supplement(target)[2]
+            context["supplement_words"] = _supplement_words(course, supplement, target)
+        else:
+            made = {supplement(mg)[2] for mg in given}
+            post_dialysis_target = made.pop() if len(made) == 1 else None
+            context["supplement_words"] = "varies by step: " + "; ".join(
+                _supplement_words(course, supplement, mg) for mg in given
+            )
         # Report the target's own rounding if it has one, else the first day's that does.
-        doses = [target] + [d.split.daily_mg for d in days if d.split.daily_mg > 0]
-        for mg in doses:
+        for mg in dict.fromkeys([target, *given]):
             _, wanted_mg, made_mg = supplement(mg)
-            if made_mg < wanted_mg - 1e-9:
+            if made_mg == 0 and wanted_mg > 0 and "HD_SUPPLEMENT_ZERO" not in flag_codes:
+                flag_codes.append("HD_SUPPLEMENT_ZERO")
+                context.update(zero_label_mg=fmt_number(wanted_mg), zero_at_mg=fmt_number(mg))
+            elif 0 < made_mg < wanted_mg - 1e-9 and "HD_SUPPLEMENT_ROUNDED" not in flag_codes:
                 flag_codes.append("HD_SUPPLEMENT_ROUNDED")
                 context.update(
                     rounded_label_mg=fmt_number(wanted_mg),
                     rounded_mg=fmt_number(made_mg),
                     rounded_at_mg=fmt_number(mg),
                 )
-                break
+        smallest = min(wanted for mg in given for _, wanted, _ in [supplement(mg)]) if given else 0
+        context["measure_hint"] = _measure_hint(rules, formulary, smallest)
 
     flags = _flags(rules, flag_codes, context)
     summary = _summary(course, post_dialysis_target, taper_index, stop_index, flags)
     return _Concluded(summary, supplement, hemodialysis, taper_index, stop_index)
+
+
+def _supplement_words(course: _Course, supplement: Any, daily_mg: int) -> str:
+    """E.g. "200 mg at 400 mg/day (column 3 of the label's table)", with any working."""
+    column, label_mg, made = supplement(daily_mg)
+    band = course.band
+    words = f"{fmt_number(made)} mg at {fmt_mg(daily_mg)}/day (column {column} of the label's table"
+    if band.scale < 1:
+        columns = course.rules.supplements[band.band.band_id]
+        dose = next(d for c, d, _ in columns if c == column)
+        below = band.band.proportional_below_ml_min or 0
+        crcl = course.estimate.crcl_ml_min or 0
+        words += (
+            f", found in the row scaled by CrCl: {fmt_mg(daily_mg)}/day at CrCl "
+            f"{fmt_number(crcl, 2)} sits in column {column}: {fmt_number(dose)} x "
+            f"{fmt_number(crcl, 2)}/{fmt_number(below)} = {fmt_number(dose * band.scale, 1)} mg"
+        )
+    words += ")"
+    if made < label_mg - 1e-9:
+        words += f"; the label's {fmt_number(label_mg, 1)} mg rounded down to what can be made"
+    return words
+
+
+def _measure_hint(rules: Rules, formulary: Formulary, smallest_mg: float) -> str:
+    """Advice for a dose the allowed forms cannot measure, matching what is allowed."""
+    step = formulary.solution_step_mg
+    if step is None:
+        return str(rules.texts["hint_allow_solution"])
+    if smallest_mg < step:
+        return str(rules.texts["hint_below_measurable"])
+    return str(rules.texts["hint_solution_steps"])
 
 
 def _assemble(course: _Course) -> Plan:
@@ -1029,14 +1306,19 @@ def _assemble(course: _Course) -> Plan:
             described[mg] = formulary.describe(mg)
         return described[mg]
 
+    words = course.context
+    previous = options.current_daily_mg or 0
     for i, day in enumerate(days):
         when = start + timedelta(days=i)
         s = day.split
         post = 0
-        if hemodialysis and when.weekday() in dialysis_weekdays and s.daily_mg > 0:
+        dialysis_day = hemodialysis and when.weekday() in dialysis_weekdays and s.daily_mg > 0
+        if dialysis_day:
             post = supplement(s.daily_mg)[2]
         notes = []
-        if i == 0:
+        if i == 0 and options.current_daily_mg is not None:
+            notes.append(f"current dose {words['current_regimen']}; {words['day1_change']}")
+        elif i == 0:
             notes.append("start")
         if reached_index is not None and i == reached_index:
             notes.append("target dose reached")
@@ -1048,10 +1330,17 @@ def _assemble(course: _Course) -> Plan:
             notes.append("stopped: no gabapentin from this day")
         if post:
             notes.append("post-dialysis supplement after each 4-hour session")
+        elif dialysis_day:
+            notes.append(
+                "dialysis day: the label's post-dialysis supplement rounds to 0 mg with the "
+                "allowed forms (see the flags)"
+            )
         records["date"].append(when)
         records["day"].append(i + 1)
         records["phase"].append(day.phase)
         records["daily_mg"].append(s.daily_mg)
+        records["change_mg"].append(s.daily_mg - previous)
+        previous = s.daily_mg
         records["doses_per_day"].append(s.doses_per_day)
         records["morning_mg"].append(s.morning_mg)
         records["midday_mg"].append(s.midday_mg)
@@ -1122,6 +1411,7 @@ def _steps(
                 "end_date": records["date"][i - 1],
                 "days": i - start_i,
                 "daily_mg": day.split.daily_mg,
+                "change_mg": records["change_mg"][start_i],
                 "doses_per_day": day.split.doses_per_day,
                 "frequency": frequency_text(day.split.doses_per_day)
                 if day.split.daily_mg
@@ -1200,7 +1490,7 @@ def _summary(
     def iso(i: int | None) -> str | None:
         return None if i is None else (start + timedelta(days=i)).isoformat()
 
-    target_split = course.days[reached_index or 0].split
+    target_split = course.target_split or course.days[reached_index or 0].split
     return {
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": __version__,
@@ -1250,6 +1540,9 @@ def _summary(
         "dialysis": patient.dialysis,
         "kind": "titration",
         "current_daily_mg": options.current_daily_mg,
+        "current_doses_per_day": options.current_doses_per_day,
+        "current_regimen": course.context.get("current_regimen"),
+        "day1_change": course.context.get("day1_change"),
         "flags": flags,
         "inputs": {"patient": patient.as_dict(), "options": options.as_dict()},
     }
@@ -1312,52 +1605,65 @@ def build_taper(
     )
     assert options.current_daily_mg is not None
     setup = _prepare(patient, options, rules)
-    estimate, band, formulary, engine = setup.estimate, setup.band, setup.formulary, setup.engine
+    band, engine = setup.band, setup.engine
     flag_codes, context = setup.flag_codes, setup.context
     current = options.current_daily_mg
     count = min(options.current_doses_per_day or band.doses_per_day, band.doses_per_day)
     flag_codes.extend(context_flag_codes(patient, None, rules))
     taper_preset = rules.taper_presets[options.taper]
+    label_max = int(rules.limits["target_daily_mg"]["max"])
     first_days: list[_Day] = []
     if current > band.max_daily_mg:
-        lowered = engine.formulary.floor_daily(band.max_daily_mg, count, engine.admin_size)
-        if lowered is None:
+        held = engine.formulary.floor_daily(band.max_daily_mg, count, engine.admin_size)
+        if held is None:
             raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
-        flag_codes.append("CURRENT_ABOVE_BAND")
+        if band.max_daily_mg < label_max:
+            flag_codes.append("CURRENT_ABOVE_BAND")
+            limit, why = LIMIT_RENAL, "lowered at once to the renal band maximum"
+        else:
+            limit, why = LIMIT_LABEL, "lowered at once to the label's maximum"
         first_days = [
-            _Day(
-                lowered,
-                "taper",
-                (LIMIT_RENAL,),
-                "lowered at once to the renal band maximum",
-                band.band.source_id,
-            )
+            _Day(held, "taper", (limit,), why, band.band.source_id)
         ] * taper_preset.interval_days
-        held = lowered
+        days = first_days + _taper(engine, held, taper_preset, flag_codes)
     else:
-        found = engine.formulary.floor_daily(current, count, engine.admin_size)
-        if found is None:
+        held = engine.formulary.split(current, count) or engine.formulary.floor_daily(
+            current, count, engine.admin_size
+        )
+        if held is None:
             raise engine.impossible("cannot make the current dose", current)
-        held = found
-    days = first_days + _taper(engine, held, taper_preset)
-    context["start_daily_mg"] = days[0].split.daily_mg
+        # The first step comes from the dose the patient takes, made or not.
+        days = _taper(engine, held, taper_preset, flag_codes, from_mg=current, max_doses=count)
+    context.update(start_daily_mg=days[0].split.daily_mg, **_current_words(options, days[0].split))
+    flag_codes.append("CURRENT_DOSE")
+    context["fewer_doses_steps"] = _fewer_words(engine)
     plan = _assemble(
         _Course(
             patient,
             options,
             rules,
-            estimate,
+            setup.estimate,
             band,
-            formulary,
+            setup.formulary,
             days,
             held.daily_mg,
             None,
             None,
             flag_codes,
             context,
+            target_split=held,
         )
     )
-    plan.summary.update(kind="taper", current_daily_mg=current, requested_target_daily_mg=current)
+    plan.summary.update(
+        kind="taper",
+        current_daily_mg=current,
+        requested_target_daily_mg=current,
+        taper_note=rules.texts["taper_is_the_plan"]
+        + " The taper end date is the first day with no gabapentin.",
+        review_with_benefit=None,
+        review_without_benefit=None,
+        review_rule=None,
+    )
     return plan
 
 
@@ -1418,5 +1724,6 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
         oral_solution=o["oral_solution"],
         dialysis_days=o["dialysis_days"],
         current_daily_mg=o["current_daily_mg"],
+        current_doses_per_day=o.get("current_doses_per_day"),
         rules=rules,
     )

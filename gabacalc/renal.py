@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from gabacalc.errors import InputError
 from gabacalc.patient import Patient
@@ -22,6 +23,8 @@ __all__ = [
     "cockcroft_gault",
     "devine_ideal_weight",
     "estimate_crcl",
+    "implausibly_high",
+    "low_creatinine_older_adult",
     "select_band",
 ]
 
@@ -257,6 +260,10 @@ def estimate_crcl(
     per = rules.constants["scr_umol_per_mg_dl"]
     scr_mg_dl = patient.scr if patient.scr_unit == "mg/dL" else patient.scr / per
     crcl = cockcroft_gault(patient.age_years, used_kg, scr_mg_dl, patient.sex, rules)
+    if implausibly_high(crcl, rules):
+        codes.append("CRCL_IMPLAUSIBLE_HIGH")
+    if low_creatinine_older_adult(patient.age_years, scr_mg_dl, rules):
+        codes.append("LOW_SCR_OLDER_ADULT")
     c = rules.constants
     scr_text = f"{fmt_number(scr_mg_dl, 2)} mg/dL"
     if patient.scr_unit == "umol/L":
@@ -281,6 +288,40 @@ def estimate_crcl(
         scr_mg_dl=scr_mg_dl,
         flag_codes=tuple(codes),
     )
+
+
+def implausibly_high(crcl_ml_min: Any, rules: Rules) -> Any:
+    """Whether a Cockcroft-Gault estimate is above what adults have (scalar or array).
+
+    The threshold is ``implausible_crcl_above_ml_min`` in ``tables/clinical_thresholds.csv``;
+    such an estimate usually means a creatinine, unit or weight error.
+
+    Examples
+    --------
+    >>> from gabacalc.rules import default_rules
+    >>> rules = default_rules()
+    >>> bool(implausibly_high(180.0, rules)), bool(implausibly_high(120.0, rules))
+    (True, False)
+    """
+    return crcl_ml_min > rules.threshold("implausible_crcl_above_ml_min")
+
+
+def low_creatinine_older_adult(age_years: Any, scr_mg_dl: Any, rules: Rules) -> Any:
+    """Whether an older adult's creatinine is low enough to suggest low muscle mass.
+
+    Cockcroft-Gault then overestimates clearance; gabacalc warns rather than rounding the
+    creatinine up (a contested practice). Scalar or array.
+
+    Examples
+    --------
+    >>> from gabacalc.rules import default_rules
+    >>> bool(low_creatinine_older_adult(80, 0.5, default_rules()))
+    True
+    >>> bool(low_creatinine_older_adult(50, 0.5, default_rules()))
+    False
+    """
+    older = age_years >= rules.threshold("older_adult_age_years")
+    return older & (scr_mg_dl < rules.threshold("low_scr_older_adult_below_mg_dl"))
 
 
 def _choose_weight(

@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from gabacalc.errors import RuleTableError
@@ -160,6 +161,8 @@ class TaperPreset:
     low_step_mg: int | None
     fraction: float | None
     min_step_mg: int | None
+    max_cut_fraction: Fraction | None
+    stop_from_max_mg: int
     interval_days: int
     source_id: str
     source_section: str
@@ -399,6 +402,8 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "low_step_mg",
         "fraction",
         "min_step_mg",
+        "max_cut_fraction",
+        "stop_from_max_mg",
         "interval_days",
     ),
     "review_rule.csv": ("parameter", "value", "unit"),
@@ -604,6 +609,8 @@ def _build(
         "start_low_start_daily_mg",
         "start_low_titration",
         "no_added_benefit_above_mg",
+        "implausible_crcl_above_ml_min",
+        "low_scr_older_adult_below_mg_dl",
     ):
         if key not in thresholds:
             problems.append(f"clinical_thresholds.csv: missing parameter {key}")
@@ -796,6 +803,18 @@ def _titration_presets(
     return out
 
 
+def _fraction(row: dict[str, str], column: str, problems: list[str]) -> Fraction | None:
+    """An exact fraction cell ("1/3" or "0.25"), or None when blank."""
+    text = row[column].strip()
+    if not text:
+        return None
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        problems.append(f"taper_presets.csv: {column} {text!r} is not a fraction such as 1/3")
+        return None
+
+
 def _titration_limits(
     table: tuple[dict[str, str], ...], problems: list[str]
 ) -> tuple[int, tuple[tuple[int, int], ...], int]:
@@ -838,6 +857,8 @@ def _taper_presets(
             low_step_mg=opt_whole("low_step_mg"),
             fraction=None if math.isnan(fraction) else fraction,
             min_step_mg=opt_whole("min_step_mg"),
+            max_cut_fraction=_fraction(row, "max_cut_fraction", problems),
+            stop_from_max_mg=cells.whole(row, "stop_from_max_mg"),
             interval_days=cells.whole(row, "interval_days"),
             source_id=row["source_id"],
             source_section=row["source_section"],
@@ -849,10 +870,17 @@ def _taper_presets(
                     "low_threshold_mg and low_step_mg above 0"
                 )
         elif preset.kind == "proportional":
-            if preset.fraction is None or not 0 < preset.fraction < 1 or not preset.min_step_mg:
+            cut = preset.max_cut_fraction
+            if (
+                preset.fraction is None
+                or not 0 < preset.fraction < 1
+                or not preset.min_step_mg
+                or cut is None
+                or not preset.fraction <= cut < 1
+            ):
                 problems.append(
                     f"taper_presets.csv row {preset.preset!r}: a proportional taper needs "
-                    "0 < fraction < 1 and min_step_mg above 0"
+                    "0 < fraction <= max_cut_fraction < 1 and min_step_mg above 0"
                 )
         else:
             problems.append(
@@ -862,6 +890,10 @@ def _taper_presets(
             problems.append(
                 f"taper_presets.csv row {preset.preset!r}: steps shorter than 7 days "
                 "(the label asks for at least 1 week)"
+            )
+        if preset.stop_from_max_mg <= 0:
+            problems.append(
+                f"taper_presets.csv row {preset.preset!r}: stop_from_max_mg must be above 0"
             )
         out[preset.preset] = preset
     return out

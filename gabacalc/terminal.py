@@ -149,6 +149,8 @@ def plan_text(plan: Plan) -> str:
     lines += _estimate_fields(
         s["crcl_ml_min"], s["crcl_method"], weight, band_text, s["band_reason"], s["band_rule"]
     )
+    if s["current_daily_mg"] is not None:
+        lines += _field("Current dose", f"{s['current_regimen']}; {s['day1_change']}")
     if s["kind"] == "taper":
         lines += _field("Taper", f"from {fmt_mg(s['target_daily_mg'])}/day ({s['taper']} preset)")
     else:
@@ -162,12 +164,14 @@ def plan_text(plan: Plan) -> str:
             f"taper preset {s['taper']}",
         )
     lines += _field("Forms", s["allowed_forms"])
-    if s["post_dialysis_mg"]:
-        lines += _field(
-            "Dialysis",
-            f"{fmt_mg(s['post_dialysis_mg'])} after each hemodialysis session (days: "
-            f"{', '.join(d.capitalize() for d in s['inputs']['options']['dialysis_days'])})",
+    if s["dialysis"] == "hemodialysis":
+        days = ", ".join(d.capitalize() for d in s["inputs"]["options"]["dialysis_days"])
+        amount = (
+            f"{fmt_mg(s['post_dialysis_mg'])}"
+            if s["post_dialysis_mg"] is not None
+            else "a supplement that varies by step (see the steps)"
         )
+        lines += _field("Dialysis", f"{amount} after each hemodialysis session (days: {days})")
     lines += _field("Dates", dates_text(s))
     lines += ["", "Flags"]
     for flag in s["flags"]:

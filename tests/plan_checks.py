@@ -73,7 +73,7 @@ def check_plan_invariants(plan: gabacalc.Plan) -> None:
     assert steps["daily_mg"].iloc[-1] == 0
     assert (sched["daily_mg"] <= max(s["target_daily_mg"], sched["daily_mg"].iloc[0])).all()
     # 6. Phases come in order and the review date follows the rule.
-    order = {"titration": 0, "maintenance": 1, "taper": 2}
+    order = {"titration": 0, "reduction": 0, "maintenance": 1, "taper": 2}
     assert sched["phase"].map(order).is_monotonic_increasing
     if s["kind"] == "titration":
         reached_day = s["target_reached_day"]
@@ -84,3 +84,47 @@ def check_plan_invariants(plan: gabacalc.Plan) -> None:
     for attrs in (sched.attrs, plan.steps.attrs):
         assert attrs["verification"] == gabacalc.VERIFICATION_TEXT
         assert attrs["rules_sha256"] == s["rules_sha256"]
+
+
+def _lowest_next_mg(daily_mg: int, taper: str) -> float:
+    """The lowest dose one step of a taper preset may go to (written out independently)."""
+    if taper == "weekly":  # NHS Fife: 300 mg/day a week while above 300, then 100 mg/day
+        return max(daily_mg - 300, 300) if daily_mg > 300 else daily_mg - 100
+    assert taper == "gradual"  # never more than a third of the current dose in one step
+    return daily_mg * 2 / 3
+
+
+STOP_FROM_MAX_MG = 100  # both presets stop only from 100 mg/day or less
+
+
+def check_gradual(plan: gabacalc.Plan) -> None:
+    """No cut larger than the taper preset allows, no abrupt stop, each level a week.
+
+    The dose before day 1 is the current dose of a re-plan or taper (0 for a new start). A
+    current dose above the band maximum may be lowered at once to the band maximum, and is
+    then held a full week.
+    """
+    s, daily = plan.summary, plan.schedule["daily_mg"].tolist()
+    taper = plan.options.taper
+    current = s["current_daily_mg"]
+    levels: list[tuple[int, int]] = []  # (dose, days held), the dose before day 1 first
+    for mg in daily:
+        if levels and levels[-1][0] == mg:
+            levels[-1] = (mg, levels[-1][1] + 1)
+        else:
+            levels.append((mg, 1))
+    before = current if current is not None else 0
+    first = daily[0]
+    if before > s["max_daily_mg"] and first <= s["max_daily_mg"]:
+        # Lowered at once to the band maximum (accumulation), then held a week.
+        assert levels[0][1] >= 7, levels[:2]
+        before = first
+    chain = [(before, 7), *levels]  # the current dose's own history is not the plan's
+    for (a, held), (b, _) in itertools.pairwise(chain):
+        if b >= a:
+            continue
+        assert held >= 7 or (a, held) == chain[0], f"{a} mg/day held {held} days before {b}"
+        if b == 0:
+            assert a <= STOP_FROM_MAX_MG, f"stopped from {a} mg/day ({taper})"
+        else:
+            assert b >= _lowest_next_mg(a, taper) - 1e-9, f"{a} -> {b} mg/day ({taper})"

@@ -99,7 +99,12 @@ _CASES: dict[str, Callable[[], gabacalc.Plan]] = {
         _DIALYSIS, dialysis_days="tue,thu,sat", start_date=MONDAY
     ),
     "taper": lambda: build_taper(
-        _OBESE_UMOL, 2400, current_doses_per_day=2, taper="gradual", start_date=MONDAY
+        _OBESE_UMOL,
+        2400,
+        current_doses_per_day=2,
+        taper="gradual",
+        oral_solution=True,  # the gradual taper needs it below 300 mg/day
+        start_date=MONDAY,
     ),
     "taper, above the band": lambda: build_taper(_OLDER, 1800, start_date=MONDAY),
     "re-plan from a current dose": lambda: build_plan(

@@ -135,7 +135,7 @@ def test_choices_made_on_the_command_line_reach_the_plan() -> None:
         "plan", "--age", "40", "--sex", "male", "--weight-kg", "80", "--crcl", "100",
         "--start-mg", "300", "--target-mg", "2400", "--titration", "label-phn",
         "--taper", "gradual", "--review-weeks", "4", "--start-date", "2026-03-02",
-        "--strengths", "100,300", "--json", "-",
+        "--strengths", "100,300", "--oral-solution", "--json", "-",
     )  # fmt: skip
     assert code == 0
     s = json.loads(out)["summary"]
@@ -145,7 +145,7 @@ def test_choices_made_on_the_command_line_reach_the_plan() -> None:
         "gradual",
         4,
     )
-    assert s["allowed_forms"] == "100 mg capsule, 300 mg capsule"
+    assert s["allowed_forms"] == "100 mg capsule, 300 mg capsule, oral solution 250 mg per 5 mL"
     assert s["start_date"] == "2026-03-02"
 
 

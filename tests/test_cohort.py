@@ -95,9 +95,7 @@ def single(row: dict[str, Any]) -> dict[str, Any] | str:
     """What the single-patient path gives one row: the summary, or the refusal's message."""
     patient = {k: v for k, v in row.items() if k in PATIENT_FIELDS and not _empty(v)}
     options = {
-        k: v
-        for k, v in row.items()
-        if k not in PATIENT_FIELDS and k not in ("id", "current_doses_per_day") and not _empty(v)
+        k: v for k, v in row.items() if k not in PATIENT_FIELDS and k != "id" and not _empty(v)
     }
     options["start_date"] = date.fromisoformat(options["start_date"])
     if "strengths_mg" in options:

@@ -315,19 +315,20 @@ def test_plan_html_for_a_replan_names_the_current_dose() -> None:
     plan = build_plan(patient, current_daily_mg=1200, start_date=MONDAY)
     key = key_figures(read(plan_html(plan)), "Illustrative gabapentin plan: key figures")
     assert key["Start"] == (
-        "700 mg/day on 2026-01-05\nre-planned from a current dose of 1,200 mg/day\n"
+        "700 mg/day on 2026-01-05\ncurrent dose 1,200 mg/day; day 1 lowers it by 500 mg/day to "
+        "700 mg/day once daily (700 mg at bedtime)\n"
         "limited by renal band"
     )
 
 
 def test_target_lowered_by_strengths_says_so() -> None:
     patient = Patient(age_years=40, sex="male", weight_kg=80, crcl_ml_min=100)
-    plan = build_plan(patient, target_daily_mg=2000, strengths_mg=[300], start_date=MONDAY)
+    plan = build_plan(patient, target_daily_mg=2050, strengths_mg=[100], start_date=MONDAY)
     key = key_figures(read(plan_html(plan)), "Illustrative gabapentin plan: key figures")
-    assert plan.summary["target_daily_mg"] == 1800
+    assert plan.summary["target_daily_mg"] == 2000
     assert key["Target"].split("\n")[1] == (
-        "lowered from the requested target of 2,000 mg/day: the allowed forms make at most "
-        "1,800 mg/day within it"
+        "lowered from the requested target of 2,050 mg/day: the allowed forms make at most "
+        "2,000 mg/day within it"
     )
 
 

@@ -40,6 +40,7 @@ def long_plan() -> gabacalc.Plan:
         target_daily_mg=3600,
         titration="gentle",
         taper="gradual",
+        oral_solution=True,  # the gradual taper needs it below 300 mg/day
         start_date=date(2026, 1, 5),
     )
 

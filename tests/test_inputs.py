@@ -137,7 +137,10 @@ def test_a_start_the_allowed_forms_cannot_make_names_the_cap_and_the_fix() -> No
     message = str(info.value)
     assert message.startswith("cannot make a start dose")
     assert "any dose of at most 300 mg/day" in message
-    assert "allow smaller capsules (e.g. 100 mg) or the oral solution" in message
+    assert (
+        "allow 100 mg or 300 mg capsules (strengths_mg / --strengths) or the oral solution"
+        in message
+    )
 
 
 def test_errors_are_gabacalc_errors() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from plan_checks import check_plan_invariants
+from plan_checks import check_gradual, check_plan_invariants
 
 import gabacalc
 
@@ -61,8 +61,13 @@ def _build(patient: gabacalc.Patient, opts: dict[str, Any]) -> gabacalc.Plan | N
     try:
         return gabacalc.build_plan(patient, start_date=date(2026, 1, 5), **opts)
     except gabacalc.InputError as error:
-        # The only acceptable refusal for valid inputs: the allowed forms cannot make a dose.
-        assert "cannot make" in str(error) or "without rising more" in str(error), error
+        # The only acceptable refusals for valid inputs: the allowed forms cannot make a
+        # dose, or cannot make a gradual step (the message then names what would).
+        assert (
+            "cannot make" in str(error)
+            or "without rising more" in str(error)
+            or ("taper cannot come down" in str(error) and "allow" in str(error))
+        ), error
         return None
 
 
@@ -75,6 +80,7 @@ def test_every_plan_keeps_the_safety_invariants(
     if plan is None:
         return
     check_plan_invariants(plan)
+    check_gradual(plan)
     json.dumps(plan.summary)  # the summary is plain data
 
 
@@ -114,8 +120,11 @@ def test_every_taper_keeps_the_safety_invariants(
             start_date=date(2026, 1, 5),
         )
     except gabacalc.InputError as error:
-        assert "cannot make" in str(error), error
+        assert "cannot make" in str(error) or (
+            "taper cannot come down" in str(error) and "allow" in str(error)
+        ), error
         return
     check_plan_invariants(plan)
+    check_gradual(plan)
     assert plan.schedule["daily_mg"].iloc[0] <= current
     assert plan.schedule["doses_per_day"].iloc[0] <= count

@@ -150,6 +150,8 @@ def test_a_taper_step_shorter_than_a_week_is_refused(tables: Path) -> None:
     with (tables / "taper_presets.csv").open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert rows[1][-3] == "7"
-    _edit(tables, "taper_presets.csv", ",fixed,300,300,100,,,7,", ",fixed,300,300,100,,,3,")
+    _edit(
+        tables, "taper_presets.csv", ",fixed,300,300,100,,,,100,7,", ",fixed,300,300,100,,,,100,3,"
+    )
     with pytest.raises(RuleTableError, match="shorter than 7 days"):
         load_rules(tables)
