@@ -393,11 +393,11 @@ class _Engine:
         """The refusal for a dose the allowed forms cannot make, with what would help."""
         smallest = self._smallest_measurable()
         if cap_mg < smallest:
+            advice = str(self.rules.texts["hint_below_measurable"])
             hint = (
                 f"{fmt_mg(cap_mg)}/day is below the smallest dose any gabapentin form "
-                f"measures ({fmt_mg(smallest)}); {self.rules.texts['hint_below_measurable']}"
+                f"measures ({fmt_mg(smallest)}): {advice[0].lower()}{advice[1:]}"
             )
-            hint = hint[0].lower() + hint[1:]
         else:
             hint = self.strengths_hint(cap_mg)
         return InputError(
@@ -854,7 +854,8 @@ def _course(patient: Patient, options: PlanOptions, rules: Rules) -> _Course:
         patient, estimate, options, rules, rises=rises
     )
     flag_codes = [*start_low_codes, *setup.flag_codes]
-    context = {**setup.context, **start_low_words}
+    advice = "advice_start" if current is None else "advice_rise" if rises else "advice_hold"
+    context = {**setup.context, **start_low_words, "start_advice": rules.texts[advice]}
 
     # Target: at most the band maximum, and makeable from the allowed forms.
     target_cap = min(options.target_daily_mg, band.max_daily_mg)
@@ -1110,6 +1111,9 @@ def _taper(
         days.extend([_Day(step.split, "taper", (), reason, source)] * preset.interval_days)
     _note_fewer(steps, flag_codes, engine)
     if not steps and mg > 0:
+        if start.daily_mg < mg and start.daily_mg < cut_range(mg, preset)[0]:
+            # Holding a dose the forms can make would itself be too large a cut.
+            raise engine.no_gradual_step(NoGradualStep(mg, 0), count, preset)
         days.extend([_Day(start, "taper", (), reason, source)] * preset.interval_days)
     stop = Split(0, 0, 0)
     days.append(_Day(stop, "taper", (), "stop: no gabapentin from this day", source))
@@ -1237,7 +1241,8 @@ def _conclude(course: _Course) -> _Concluded:
                 _supplement_words(course, supplement, mg) for mg in given
             )
         # Report the target's own rounding if it has one, else the first day's that does.
-        for mg in dict.fromkeys([target, *given]):
+        checked = [target, *given] if course.reached_index is not None else given
+        for mg in dict.fromkeys(checked):
             _, wanted_mg, made_mg = supplement(mg)
             if made_mg == 0 and wanted_mg > 0 and "HD_SUPPLEMENT_ZERO" not in flag_codes:
                 flag_codes.append("HD_SUPPLEMENT_ZERO")
@@ -1607,6 +1612,7 @@ def build_taper(
     setup = _prepare(patient, options, rules)
     band, engine = setup.band, setup.engine
     flag_codes, context = setup.flag_codes, setup.context
+    context["start_advice"] = rules.texts["advice_hold"]  # a taper has no start
     current = options.current_daily_mg
     count = min(options.current_doses_per_day or band.doses_per_day, band.doses_per_day)
     flag_codes.extend(context_flag_codes(patient, None, rules))
