@@ -84,7 +84,7 @@ OPTION_COLUMNS = (
     "current_daily_mg",
 )
 #: Every column plan_cohort reads: ``id``, the Patient fields, the build_plan keywords, and
-#: ``current_doses_per_day`` (for the audit only).
+#: ``current_doses_per_day`` (the re-plan from ``current_daily_mg`` and the audit).
 INPUT_COLUMNS = ("id", *PATIENT_COLUMNS, *OPTION_COLUMNS, "current_doses_per_day")
 #: Columns every cohort must have (a renal column, scr, crcl_ml_min or dialysis, too).
 REQUIRED_COLUMNS = ("id", "age_years", "sex", "weight_kg")
@@ -801,9 +801,9 @@ def plan_cohort(df: pd.DataFrame, *, rules: Rules | None = None) -> pd.DataFrame
         ``titration``, ``taper``, ``review_weeks``, ``start_date`` (YYYY-MM-DD),
         ``strengths_mg`` (e.g. "100;300"), ``oral_solution`` (true/false),
         ``dialysis_days`` (e.g. "mon;wed;fri"), ``current_daily_mg`` [mg/day]), plus
-        ``current_doses_per_day`` (1-3) for the audit. A missing optional column, or an
-        empty cell, takes the single-patient default (``start_date``: today, the same day
-        for every row of the call). Other columns are ignored.
+        ``current_doses_per_day`` (1-3) for the re-plan and the audit. A missing optional
+        column, or an empty cell, takes the single-patient default (``start_date``: today,
+        the same day for every row of the call). Other columns are ignored.
     rules : Rules, optional
         Rule tables (default the shipped ones).
 
