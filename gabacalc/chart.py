@@ -206,10 +206,16 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     ax.set_ylim(0, top * 1.3 + 1)
     first = dates.iloc[0] - timedelta(days=7 if s["current_daily_mg"] is not None else 0)
     ax.set_xlim(first, dates.iloc[-1] + timedelta(days=1))
-    ax.set_title(
-        f"{s['band']}: {fmt_mg(s['start_daily_mg'])}/day to {fmt_mg(s['target_daily_mg'])}/day",
-        fontsize=10,
-    )
+    if s["kind"] == "taper":
+        course = f"taper from {fmt_mg(s['current_daily_mg'])}/day to stop by {s['taper_end_date']}"
+    elif s["current_daily_mg"] is not None:
+        course = (
+            f"re-plan from the current {fmt_mg(s['current_daily_mg'])}/day to "
+            f"{fmt_mg(s['target_daily_mg'])}/day"
+        )
+    else:
+        course = f"{fmt_mg(s['start_daily_mg'])}/day to {fmt_mg(s['target_daily_mg'])}/day"
+    ax.set_title(f"{s['band']}: {course}", fontsize=10)
     ax.text(
         0.01,
         0.98,
