@@ -209,3 +209,81 @@ def test_a_taper_summary_agrees_with_itself() -> None:
     assert s["target_regimen"] == "600 mg in the morning, 600 mg at midday, 600 mg at bedtime"
     assert s["review_date"] is None and s["review_without_benefit"] is None
     assert "only if there is no clear benefit" not in s["taper_note"]
+
+
+def test_a_replans_current_dose_and_day_1_change_reach_every_output() -> None:
+    """Terminal, CSV, JSON, PDF and chart all show the dose before day 1 and what changes."""
+    import io
+    import json
+
+    from matplotlib.figure import Figure
+    from pypdf import PdfReader
+
+    from gabacalc.chart import plot_plan
+    from gabacalc.export import csv_text, json_text
+    from gabacalc.pdf import pdf_bytes
+    from gabacalc.terminal import plan_text
+
+    p = gabacalc.Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
+    plan = gabacalc.build_plan(
+        p, current_daily_mg=3600, current_doses_per_day=3, target_daily_mg=900, start_date=START
+    )
+    said = "current dose 3,600 mg/day three times daily"
+    change = "day 1 lowers it by 300 mg/day to 3,300 mg/day"
+    terminal = plan_text(plan)
+    assert f"Current dose  3,600 mg/day three times daily; {change}" in " ".join(
+        terminal.split()
+    ).replace("Current dose 3", "Current dose  3")
+    assert said in csv_text(plan) and change in csv_text(plan)
+    record = json.loads(json_text(plan))["summary"]
+    assert record["current_regimen"] == "3,600 mg/day three times daily"
+    assert record["day1_change"].startswith(change)
+    pdf = " ".join(
+        " ".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(pdf_bytes(plan))).pages
+        ).split()
+    )
+    assert "Current dose 3,600 mg/day three times daily" in pdf and change in pdf
+    ax = plot_plan(plan, ax=Figure().add_subplot())
+    (current,) = [line for line in ax.get_lines() if line.get_gid() == "current"]
+    assert list(current.get_ydata()) == [3600, 3600]
+    assert "re-plan from the current 3,600 mg/day" in ax.get_title()
+
+
+def test_a_dialysis_tapers_header_says_the_supplement_varies() -> None:
+    from gabacalc.terminal import plan_text
+
+    p = gabacalc.Patient(
+        age_years=60, sex="male", weight_kg=80, dialysis="hemodialysis", crcl_ml_min=25
+    )
+    taper = gabacalc.build_taper(p, 700, oral_solution=True, start_date=START)
+    assert taper.summary["post_dialysis_mg"] is None  # no one figure that no step uses
+    assert "a supplement that varies by step" in plan_text(taper)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    patient=patients(),
+    current=st.integers(1, 4800),
+    taper=st.sampled_from(["weekly", "gradual"]),
+    strengths=STRENGTHS,
+    solution=st.booleans(),
+)
+def test_a_refusal_never_asks_for_what_is_already_allowed(
+    patient: gabacalc.Patient, current: int, taper: str, strengths: list[int], solution: bool
+) -> None:
+    try:
+        gabacalc.build_plan(
+            patient,
+            current_daily_mg=current,
+            taper=taper,
+            strengths_mg=strengths,
+            oral_solution=solution,
+            start_date=START,
+        )
+    except gabacalc.InputError as error:
+        allow = str(error).split("; allow ", 1)[-1] if "; allow " in str(error) else ""
+        if solution:
+            assert "oral solution" not in allow, str(error)
+        for mg in strengths:
+            assert f" {mg} mg" not in f" {allow}".split(" to taper below")[0], str(error)
