@@ -9,7 +9,7 @@ from typing import Any
 
 from gabacalc.errors import InputError
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import fmt_number
+from gabacalc.wording import fmt_beside_edges, fmt_number
 
 __all__ = ["DIALYSIS_CHOICES", "SCR_UNITS", "SEXES", "Patient", "check_in_limits", "check_number"]
 
@@ -58,7 +58,8 @@ def check_in_limits(
         allowed = f"above {fmt_number(low, 2)} and at most {fmt_number(high, 2)} {unit}"
     default_hint = {"age_years": "gabacalc plans for adults"}.get(parameter, "")
     hint = hint or default_hint
-    message = f"{label} {fmt_number(number, 2)} {unit} is outside {allowed}"
+    # The value keeps its side of each bound: 110.004 is not written as the allowed 110.
+    message = f"{label} {fmt_beside_edges(number, (low, high), 2)} {unit} is outside {allowed}"
     raise InputError(message + (f" ({hint})" if hint else ""), field=field or parameter)
 
 

@@ -664,7 +664,7 @@ def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -
     if patient.dialysis != "none":
         reasons.append(f"{patient.dialysis} dialysis")
     elif crcl is not None and crcl < rules.threshold("start_low_crcl_below_ml_min"):
-        reasons.append(f"CrCl {fmt_number(crcl)} mL/min")
+        reasons.append(f"CrCl {estimate.crcl_text} mL/min")
     return reasons
 
 
@@ -789,7 +789,8 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
         "age_years": patient.age_years,
         "max_daily_mg": band.max_daily_mg,
         "min_daily_mg": band.min_daily_mg,
-        "crcl_ml_min": estimate.crcl_ml_min if estimate.crcl_ml_min is not None else "",
+        # Text, not a number: the flag prints it on the right side of every band edge.
+        "crcl_ml_min": estimate.crcl_text if estimate.crcl_text is not None else "",
         "height_cm": patient.height_cm if patient.height_cm is not None else "",
         "current_daily_mg": current if current is not None else "",
         "requested_target_daily_mg": options.target_daily_mg,
@@ -1502,6 +1503,7 @@ def _summary(
         "rules_version": rules.rules_version,
         "rules_sha256": rules.rules_sha256,
         "crcl_ml_min": estimate.crcl_ml_min,
+        "crcl_text": estimate.crcl_text,
         "crcl_method": estimate.formula_text,
         "crcl_source": estimate.method,
         "weight_basis": estimate.weight_basis,

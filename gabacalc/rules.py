@@ -204,6 +204,20 @@ class Rules:
         """A numeric row of ``clinical_thresholds.csv``."""
         return float(self.thresholds[name])
 
+    @property
+    def crcl_edges_ml_min(self) -> tuple[float, ...]:
+        """Every finite band edge [mL/min], ascending: a printed CrCl keeps its side of each."""
+        edges = {b.lower_ml_min for b in self.bands} | {b.upper_ml_min for b in self.bands}
+        return tuple(sorted(e for e in edges if math.isfinite(e)))
+
+    @property
+    def start_date_window(self) -> tuple[date, date]:
+        """The earliest and latest start date a plan accepts (``clinical_thresholds.csv``)."""
+        return (
+            date.fromisoformat(self.thresholds["start_date_earliest"]),
+            date.fromisoformat(self.thresholds["start_date_latest"]),
+        )
+
     def band_for(self, crcl_ml_min: float) -> RenalBand:
         """The one band an unrounded CrCl [mL/min] falls in."""
         for band in self.bands:
