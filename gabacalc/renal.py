@@ -19,6 +19,7 @@ __all__ = [
     "BandChoice",
     "RenalEstimate",
     "adjusted_body_weight",
+    "band_label",
     "body_mass_index",
     "cockcroft_gault",
     "crcl_text",
@@ -454,21 +455,34 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         codes.append("PROPORTIONAL_REDUCTION")
     min_mg = math.floor(band.min_daily_mg * scale + 1e-9)
     max_mg = math.floor(band.max_daily_mg * scale + 1e-9)
-    label = band.label
-    if scale < 1:
-        label = (
-            f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)} "
-            f"= {fmt_beside_edges(scale, (1,), 3)}"
-        )
     return BandChoice(
         band=band,
-        label=label,
+        label=band_label(band, scale),
         scale=scale,
         min_daily_mg=min_mg,
         max_daily_mg=max_mg,
         doses_per_day=band.doses_per_day,
         reason=reason,
         flag_codes=tuple(codes),
+    )
+
+
+def band_label(band: RenalBand, scale: float) -> str:
+    """The band as every output prints it, with the proportional scale below 15 mL/min.
+
+    The scale keeps its side of 1: 0.99999, never "1", for a CrCl just below 15.
+
+    Examples
+    --------
+    >>> from gabacalc.rules import default_rules
+    >>> band_label(default_rules().bands[-1], 0.5)
+    'CrCl <= 15 mL/min, scaled by CrCl/15 = 0.5'
+    """
+    if scale >= 1:
+        return band.label
+    return (
+        f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)} "
+        f"= {fmt_beside_edges(scale, (1,), 3)}"
     )
 
 

@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
@@ -466,6 +467,14 @@ def _parse_csv(name: str, data: bytes, problems: list[str]) -> tuple[dict[str, s
     return tuple(out)
 
 
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10  # YYYY-MM-DD, not the other forms fromisoformat accepts
+
+
 class _Cells:
     """Typed cell readers that record a problem instead of raising."""
 
@@ -495,6 +504,10 @@ class _Cells:
             self._bad(row, column, "is not a whole number >= 0")
             return -1
         return int(value)
+
+    def iso_date(self, row: Mapping[str, str], column: str) -> None:
+        if not _is_iso_date(row[column]):
+            self._bad(row, column, "is not a date (YYYY-MM-DD)")
 
     def flag(self, row: Mapping[str, str], column: str) -> bool:
         value = row[column].lower()
@@ -614,7 +627,9 @@ def _build(
     thresholds = {r["parameter"]: r["value"] for r in rows["clinical_thresholds.csv"]}
     cells = _Cells("clinical_thresholds.csv", problems)
     for row in rows["clinical_thresholds.csv"]:
-        if row["unit"]:
+        if row["unit"] == "date":
+            cells.iso_date(row, "value")
+        elif row["unit"]:
             cells.number(row, "value")
     for key in (
         "older_adult_age_years",
@@ -625,9 +640,16 @@ def _build(
         "no_added_benefit_above_mg",
         "implausible_crcl_above_ml_min",
         "low_scr_older_adult_below_mg_dl",
+        "start_date_earliest",
+        "start_date_latest",
     ):
         if key not in thresholds:
             problems.append(f"clinical_thresholds.csv: missing parameter {key}")
+    window = [thresholds.get(k, "") for k in ("start_date_earliest", "start_date_latest")]
+    if all(_is_iso_date(text) for text in window) and window[0] >= window[1]:
+        problems.append(
+            "clinical_thresholds.csv: start_date_earliest is not before start_date_latest"
+        )
     if thresholds.get("start_low_titration") not in titration:
         problems.append("clinical_thresholds.csv: start_low_titration is not a titration preset")
     for name in thresholds.get("start_low_risks", "").split(";"):
