@@ -358,3 +358,39 @@ def test_a_row_with_a_start_date_outside_the_window_is_an_error_row() -> None:
     out = plan_cohort(frame)
     assert out["status"].tolist() == ["ok", "error", "ok"]
     assert out.loc[1, "error"].startswith("start date 9999-12-31 is outside 1990-01-01")
+
+
+def test_a_cohort_file_keeps_every_row_whatever_fails(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gabacalc.cohort_io import read_cohort_results, run_cohort_file
+
+    source = tmp_path / "clinic.csv"
+    source.write_text(
+        "id,age_years,sex,weight_kg,scr,start_date,strengths_mg\n"
+        "a,72,female,60,1.3,2026-01-05,\n"
+        "b,50,male,80,1.0,9999-12-31,\n"
+        f"c,{10**400},male,80,1.0,2026-01-05,\n"
+        "d,50,male,80,1.0,2026-01-05,{}\n"
+        "e,64,male,75,true,2026-01-05,\n"
+        "f,81,male,90,0.9,2026-01-05,\n"
+    )
+    real = gabacalc.cohort.summary_from_options
+
+    def fails_at_81(patient: Patient, options: Any, rules: Any) -> Any:
+        if patient.age_years == 81:
+            raise KeyError("a simulated bug")
+        return real(patient, options, rules)
+
+    monkeypatch.setattr(gabacalc.cohort, "summary_from_options", fails_at_81)
+    run_cohort_file(source, tmp_path / "results.csv", chunk_rows=2, workers=1)
+    out = read_cohort_results(tmp_path / "results.csv")
+    assert out["id"].tolist() == ["a", "b", "c", "d", "e", "f"]
+    assert out["status"].tolist() == ["ok", "error", "error", "error", "error", "error"]
+    errors = out["error"].tolist()
+    assert errors[1].startswith("start date 9999-12-31 is outside 1990-01-01 to 2100-12-31")
+    assert errors[2].startswith("age 1000000000")
+    assert "not a finite number (too large)" in errors[2]
+    assert errors[3].startswith("strength '{}' in strengths_mg is not a whole number of mg")
+    assert errors[4].startswith("serum creatinine 'true' is not a number")
+    assert errors[5].startswith("gabacalc internal error while planning this row (KeyError:")
