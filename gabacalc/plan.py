@@ -31,7 +31,13 @@ from gabacalc.patient import Patient, check_in_limits, check_number, checked_rul
 from gabacalc.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
 from gabacalc.rules import Rules, TaperPreset, TitrationPreset
 from gabacalc.taper import NoGradualStep, TaperStep, cut_range, descend
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.wording import (
+    VERIFICATION_TEXT,
+    fmt_beside_edges,
+    fmt_mg,
+    fmt_number,
+    frequency_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -859,7 +865,7 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
         "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
         "scr_text": _scr_words(patient.scr, patient.scr_unit, rules),
         "low_scr_text": _scr_words(
-            rules.threshold("low_scr_older_adult_below_mg_dl"), "mg/dL", rules
+            rules.threshold("low_scr_older_adult_below_mg_dl"), "mg/dL", rules, threshold=True
         ),
         "implausible_crcl_above_ml_min": rules.threshold("implausible_crcl_above_ml_min"),
         "taper": options.taper,
@@ -873,14 +879,22 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
     return _Setup(estimate, band, formulary, engine, flag_codes, context)
 
 
-def _scr_words(scr: float | None, unit: str, rules: Rules) -> str:
-    """A creatinine in both units, e.g. ``"0.5 mg/dL (44 umol/L)"``."""
+def _scr_words(scr: float | None, unit: str, rules: Rules, *, threshold: bool = False) -> str:
+    """A creatinine in both units, e.g. ``"0.5 mg/dL (44 umol/L)"``, each on its side of the
+    low-creatinine threshold (0.6999 mg/dL is not written as the threshold's 0.7)."""
     if scr is None:
         return ""
     per = rules.constants["scr_umol_per_mg_dl"]
+    # The threshold itself is written plainly; a patient's value keeps its side of it.
+    low_mg = () if threshold else (rules.threshold("low_scr_older_adult_below_mg_dl"),)
+    mg_dl = scr if unit == "mg/dL" else scr / per
+    mg_text = fmt_beside_edges(mg_dl, low_mg, 2)
+    umol_text = fmt_beside_edges(
+        mg_dl * per, [edge * per for edge in low_mg], 0 if unit == "mg/dL" else 1
+    )
     if unit == "mg/dL":
-        return f"{fmt_number(scr, 2)} mg/dL ({fmt_number(scr * per, 0)} umol/L)"
-    return f"{fmt_number(scr, 1)} umol/L ({fmt_number(scr / per, 2)} mg/dL)"
+        return f"{mg_text} mg/dL ({umol_text} umol/L)"
+    return f"{umol_text} umol/L ({mg_text} mg/dL)"
 
 
 def _fewer_words(engine: _Engine) -> str:
@@ -1332,11 +1346,11 @@ def _supplement_words(course: _Course, supplement: Any, daily_mg: int) -> str:
         columns = course.rules.supplements[band.band.band_id]
         dose = next(d for c, d, _ in columns if c == column)
         below = band.band.proportional_below_ml_min or 0
-        crcl = course.estimate.crcl_ml_min or 0
+        crcl = course.estimate.crcl_text or "0"
         words += (
             f", found in the row scaled by CrCl: {fmt_mg(daily_mg)}/day at CrCl "
-            f"{fmt_number(crcl, 2)} sits in column {column}: {fmt_number(dose)} x "
-            f"{fmt_number(crcl, 2)}/{fmt_number(below)} = {fmt_number(dose * band.scale, 1)} mg"
+            f"{crcl} sits in column {column}: {fmt_number(dose)} x "
+            f"{crcl}/{fmt_number(below)} = {fmt_number(dose * band.scale, 1)} mg"
         )
     words += ")"
     if made < label_mg - 1e-9:

@@ -207,8 +207,14 @@ class Rules:
 
     @property
     def crcl_edges_ml_min(self) -> tuple[float, ...]:
-        """Every finite band edge [mL/min], ascending: a printed CrCl keeps its side of each."""
+        """Every CrCl a rule compares with [mL/min], ascending: a printed CrCl keeps its side
+        of each. The finite band edges, and the mL/min rows of ``clinical_thresholds.csv``."""
         edges = {b.lower_ml_min for b in self.bands} | {b.upper_ml_min for b in self.bands}
+        edges |= {
+            float(row["value"])
+            for row in self.rows["clinical_thresholds.csv"]
+            if row["unit"] == "mL/min"
+        }
         return tuple(sorted(e for e in edges if math.isfinite(e)))
 
     @property

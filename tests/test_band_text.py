@@ -59,12 +59,14 @@ near_edges = st.one_of(
     ),
     st.floats(0.5, 250),
 )
+IMPLAUSIBLE = RULES.threshold("implausible_crcl_above_ml_min")
 #: The same, where a plan can be made with the oral solution (CrCl 1 allows 20 mg/day).
 plannable = near_edges.filter(lambda v: v >= 2)
 
 
-def test_the_edges_come_from_the_band_table() -> None:
-    assert EDGES == (0, 15, 30, 60)
+def test_the_edges_come_from_the_band_table_and_the_crcl_thresholds() -> None:
+    # 0, 15, 30 and 60 bound the bands; 60 starts low below it; above 150 is implausible.
+    assert EDGES == (0, 15, 30, 60, 150)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +85,7 @@ def test_the_edges_come_from_the_band_table() -> None:
         (14.97, "14.97"),
         (32.349, "32.3"),  # far from an edge: one decimal
         (123.456, "123.5"),
+        (150.004, "150.004"),  # above the implausible-estimate threshold: never "150"
     ],
 )
 def test_a_crcl_is_printed_on_its_side_of_every_edge(value: float, text: str) -> None:
@@ -125,6 +128,8 @@ def test_a_given_crcl_prints_in_its_band_in_every_text(value: float) -> None:
     assert_same_band(value, printed(r"CrCl +" + NUMBER + " mL/min:", text), "terminal CrCl")
     assert_same_band(value, printed(r"CrCl " + NUMBER + " mL/min", csv_text(plan)), "CSV")
     assert_same_band(value, printed(r"CrCl " + NUMBER + " mL/min", json_text(plan)), "JSON")
+    for shown in printed(r"CrCl " + NUMBER, text):  # and on its side of the 150 threshold
+        assert (shown > IMPLAUSIBLE) == (value > IMPLAUSIBLE), (shown, value)
 
 
 @settings(max_examples=60, deadline=None)
@@ -132,7 +137,7 @@ def test_a_given_crcl_prints_in_its_band_in_every_text(value: float) -> None:
     st.sampled_from([e for e in EDGES if e > 0]).flatmap(
         lambda edge: st.floats(edge - 0.05, edge + 0.05)
     ),
-    st.integers(20, 90),
+    st.integers(18, 90),
     st.floats(45, 120),
     st.sampled_from(["female", "male"]),
 )
@@ -150,6 +155,8 @@ def test_a_cockcroft_gault_estimate_prints_in_its_band(
     value = estimate.crcl_ml_min
     band = select_band(estimate, "none")
     assert_same_band(value, printed(r"= " + NUMBER + " mL/min", estimate.formula_text), "formula")
+    shown = printed(r"= " + NUMBER + " mL/min", estimate.formula_text)[0]
+    assert (shown > IMPLAUSIBLE) == (value > IMPLAUSIBLE), (shown, value)
     assert_same_band(value, printed(r"CrCl " + NUMBER + " mL/min", band.reason), "band reason")
     text = estimate_text(estimate, band, gabacalc.build_plan(patient).summary, "rule")
     assert_same_band(value, printed(r"CrCl +" + NUMBER + " mL/min:", text), "terminal crcl")
@@ -157,6 +164,10 @@ def test_a_cockcroft_gault_estimate_prints_in_its_band(
     start_low = [f for f in plan.flags if f["code"] == "START_LOW_DEFAULT"]
     if value < 60 and start_low:
         assert_same_band(value, printed(r"CrCl " + NUMBER, start_low[0]["message"]), "start low")
+    for flag in plan.flags:
+        if flag["code"] == "CRCL_IMPLAUSIBLE_HIGH":
+            shown = printed(r"estimate of " + NUMBER + " mL/min", flag["message"])[0]
+            assert shown > IMPLAUSIBLE, flag["message"]
 
 
 @pytest.mark.parametrize("value", [59.97, 30.004, 15.004, 59.99999])
@@ -206,3 +217,28 @@ def test_an_error_prints_the_value_on_its_side_of_the_limit(
     with pytest.raises(InputError) as error:
         gabacalc.Patient(**base)
     assert shown in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("scr", "unit", "shown"),
+    [
+        (0.6999, "mg/dL", "Serum creatinine 0.6999 mg/dL (61.87 umol/L) at age 70 years is below "),
+        (61.87, "umol/L", "Serum creatinine 61.87 umol/L (0.6999 mg/dL) at age 70 years is below "),
+        (0.5, "mg/dL", "Serum creatinine 0.5 mg/dL (44 umol/L) at age 70 years is below "),
+    ],
+)
+def test_a_low_creatinine_is_printed_below_its_threshold(scr: float, unit: str, shown: str) -> None:
+    patient = gabacalc.Patient(age_years=70, sex="male", weight_kg=70, scr=scr, scr_unit=unit)
+    plan = gabacalc.build_plan(patient, start_date=START)
+    message = next(f["message"] for f in plan.flags if f["code"] == "LOW_SCR_OLDER_ADULT")
+    assert message.startswith(shown + "0.7 mg/dL (62 umol/L)")
+
+
+def test_the_dialysis_working_prints_the_crcl_on_its_side_of_15() -> None:
+    patient = gabacalc.Patient(
+        age_years=60, sex="male", weight_kg=70, crcl_ml_min=14.999, dialysis="hemodialysis"
+    )
+    plan = gabacalc.build_plan(patient, start_date=START, oral_solution=True)
+    text = plan_text(plan)
+    assert "at CrCl 14.999 sits in column" in text
+    assert "at CrCl 15 sits" not in text
