@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 import gabacalc
+from gabacalc.display import plan_html
 from gabacalc.errors import InputError
 from gabacalc.export import csv_text, json_text
 from gabacalc.pdf import pdf_bytes
@@ -128,6 +129,9 @@ def test_a_given_crcl_prints_in_its_band_in_every_text(value: float) -> None:
     assert_same_band(value, printed(r"CrCl +" + NUMBER + " mL/min:", text), "terminal CrCl")
     assert_same_band(value, printed(r"CrCl " + NUMBER + " mL/min", csv_text(plan)), "CSV")
     assert_same_band(value, printed(r"CrCl " + NUMBER + " mL/min", json_text(plan)), "JSON")
+    page = re.sub(r"<[^>]+>", " ", plan_html(plan))
+    assert_same_band(value, printed(r"CrCl given " + NUMBER + " mL/min", page), "HTML patient")
+    assert_same_band(value, printed(r"given: " + NUMBER + " mL/min", page), "HTML formula")
     for shown in printed(r"CrCl " + NUMBER, text):  # and on its side of the 150 threshold
         assert (shown > IMPLAUSIBLE) == (value > IMPLAUSIBLE), (shown, value)
 
