@@ -36,8 +36,16 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.errors import InputError
-from gabacalc.patient import _UNIT_ALIASES, DIALYSIS_CHOICES, SCR_UNITS, SEXES, Patient, _choice
+from gabacalc.errors import InputError, value_text
+from gabacalc.patient import (
+    _UNIT_ALIASES,
+    DIALYSIS_CHOICES,
+    SCR_UNITS,
+    SEXES,
+    Patient,
+    _choice,
+    checked_rules,
+)
 from gabacalc.patient import _risks as _parse_risks
 from gabacalc.plan import (
     _dialysis_days,
@@ -46,9 +54,9 @@ from gabacalc.plan import (
     resolve_options,
     summary_from_options,
 )
-from gabacalc.renal import WEIGHT_BASES, implausibly_high, low_creatinine_older_adult
-from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT, fmt_number
+from gabacalc.renal import WEIGHT_BASES, band_label, implausibly_high, low_creatinine_older_adult
+from gabacalc.rules import Rules
+from gabacalc.wording import VERIFICATION_TEXT
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -256,12 +264,21 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
         codes, uniques = pd.factorize(series, use_na_sentinel=False)
         return codes, list(uniques)
     except TypeError:
-        hashable = np.array(
-            [tuple(v) if isinstance(v, list | set) else v for v in series.to_numpy(dtype=object)],
-            dtype=object,
-        )
-        codes, unique_cells = pd.factorize(hashable, use_na_sentinel=False)
-        return codes, list(unique_cells)
+        cells = [
+            tuple(v) if isinstance(v, list | set) else v for v in series.to_numpy(dtype=object)
+        ]
+        keys = np.empty(len(cells), dtype=object)
+        for i, cell in enumerate(cells):
+            try:
+                hash(cell)
+                keys[i] = cell
+            except TypeError:  # a dict, or a list holding one: keyed by its text
+                keys[i] = ("unhashable", type(cell).__name__, repr(cell))
+        codes, unique_keys = pd.factorize(keys, use_na_sentinel=False)
+        first: dict[int, Any] = {}  # each code's first cell, as the parsers are given it
+        for i, code in enumerate(codes.tolist()):
+            first.setdefault(code, cells[i])
+        return codes, [first[k] for k in range(len(unique_keys))]
 
 
 def _per_unique(
@@ -288,9 +305,11 @@ def _numeric(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         def parse(cell: Any) -> tuple[bool, float]:
             if _missing(cell):
                 return True, math.nan
+            if isinstance(cell, bool | np.bool_):  # as check_number: a flag is not a number
+                return False, math.nan
             try:
                 number = float(cell)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 return False, math.nan
             return math.isfinite(number), number if math.isfinite(number) else math.nan
 
@@ -382,7 +401,8 @@ def _parse(df: pd.DataFrame, rules: Rules, today: date) -> _Columns:
     def basis(cell: Any) -> tuple[bool, int]:
         if _missing(cell):
             return True, WEIGHT_BASES.index(rules.defaults["weight_basis"])
-        return (True, WEIGHT_BASES.index(cell)) if cell in WEIGHT_BASES else (False, -1)
+        known = isinstance(cell, str) and cell in WEIGHT_BASES
+        return (True, WEIGHT_BASES.index(cell)) if known else (False, -1)
 
     basis_codes, basis_values = keyed("weight_basis", basis)
 
@@ -586,8 +606,15 @@ def _square(values: np.ndarray) -> np.ndarray:
     present = ~np.isnan(values)
     if present.any():
         uniques, inverse = np.unique(values[present], return_inverse=True)
-        out[present] = np.array([float(u) ** 2 for u in uniques])[inverse]
+        out[present] = np.array([_float_square(float(u)) for u in uniques])[inverse]
     return out
+
+
+def _float_square(value: float) -> float:
+    try:
+        return value**2
+    except OverflowError:  # a height far outside its limits: the row is refused anyway
+        return math.inf
 
 
 def _renal(cols: _Columns, rules: Rules) -> _Renal:
@@ -857,7 +884,13 @@ def plan_cohort(df: pd.DataFrame, *, rules: Rules | None = None) -> pd.DataFrame
     >>> out.loc[2, "error"]
     'age 300 years is outside 18-110 years (gabacalc plans for adults)'
     """
-    rules = rules or default_rules()
+    rules = checked_rules(rules)
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(
+            f"the cohort {value_text(df)} is not a pandas DataFrame; build one with one "
+            "row per patient (e.g. pandas.read_csv), or use gabacalc cohort for a file",
+            field="df",
+        )
     return _plan_frame(df, rules, date.today(), None)
 
 
@@ -931,7 +964,10 @@ def _plan_frame(
     check_columns(df.columns)
     n = len(df)
     cols = _parse(df, rules, today)
-    renal = _renal(cols, rules)
+    # A row far outside its limits (a height of 1e-300 cm) may divide by zero or overflow
+    # here; it is refused by the limit checks, so numpy need not warn about it.
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        renal = _renal(cols, rules)
     bands = _bands(cols, renal, rules)
     fast = renal.ok & _options_ok(cols, rules) & (bands.index >= 0)
 
@@ -975,6 +1011,8 @@ def _plan_frame(
             except InputError as error:
                 # Kept (and cached) without its traceback, which would pin this chunk's data.
                 outcomes.append(error.with_traceback(None))
+            except Exception as error:  # a bug must cost one row, and say so, not the run
+                outcomes.append(_internal_error(error))
         return outcomes
 
     def keys_of(rows: np.ndarray) -> list[Hashable]:
@@ -1022,6 +1060,15 @@ def _plan_frame(
     result = _assemble(df, rules, cols, renal, bands, group, reps, singles, older, categorical)
     _check_representatives(result, reps, rep_rows)
     return result
+
+
+def _internal_error(error: Exception) -> InputError:
+    """The error row for a row the single-patient core failed on unexpectedly (a bug)."""
+    return InputError(
+        f"gabacalc internal error while planning this row ({type(error).__name__}: "
+        f"{value_text(str(error))}); the other rows are unaffected; please report it",
+        field="internal",
+    )
 
 
 def _cells_of(series: pd.Series) -> np.ndarray:
@@ -1104,7 +1151,8 @@ def _assemble(
         numbers[name] = values.copy()
         present[name] = in_group.copy()
     current = cols.num["current_daily_mg"]
-    numbers["current_daily_mg"] = np.nan_to_num(current).astype(np.int64)
+    # Only planned rows' doses are whole mg in range; another row's may not fit an int64.
+    numbers["current_daily_mg"] = np.nan_to_num(np.where(in_group, current, 0)).astype(np.int64)
     present["current_daily_mg"] = in_group & ~np.isnan(current)
     for name, values, names in (
         ("crcl_source", renal.method, list(_METHOD_NAMES)),
@@ -1172,7 +1220,7 @@ def _assemble(
     if "current_daily_mg" in df.columns or "current_doses_per_day" in df.columns:
         ok = status == 0
         has_count = ok & ~np.isnan(count)
-        count_int = np.nan_to_num(count).astype(np.int64)
+        count_int = np.nan_to_num(np.where(ok, count, 0)).astype(np.int64)
         has_current = ok & present["current_daily_mg"]
         excess = np.maximum(numbers["current_daily_mg"] - numbers["max_daily_mg"], 0)
         extra = np.maximum(count_int - numbers["doses_per_day"], 0)
@@ -1222,11 +1270,7 @@ def _band_labels(rules: Rules, bands: _Bands, in_group: np.ndarray) -> tuple[np.
             pd.MultiIndex.from_arrays([bands.index[scaled], bands.scale[scaled]])
         )
         for band_i, scale in uniques:
-            band = rules.bands[int(band_i)]
-            labels.append(
-                f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)}"
-                f" = {fmt_number(float(scale), 3)}"
-            )
+            labels.append(band_label(rules.bands[int(band_i)], float(scale)))
         codes[scaled] = len(rules.bands) + pair_codes
     return codes, labels
 

@@ -129,7 +129,7 @@ def _flags_table(flags: Sequence[Mapping[str, str]]) -> str:
 # --------------------------------------------------------------------------------- plan
 
 
-def _patient_text(p: Mapping[str, Any]) -> str:
+def _patient_text(p: Mapping[str, Any], crcl_text: str | None) -> str:
     parts = [
         f"{fmt_number(p['age_years'])} years",
         str(p["sex"]),
@@ -140,7 +140,7 @@ def _patient_text(p: Mapping[str, Any]) -> str:
     if p.get("scr") is not None:
         parts.append(f"serum creatinine {fmt_number(p['scr'], 2)} {p['scr_unit']}")
     if p.get("crcl_ml_min") is not None:
-        parts.append(f"CrCl given {fmt_number(p['crcl_ml_min'], 2)} mL/min")
+        parts.append(f"CrCl given {crcl_text} mL/min")
     parts.append(f"dialysis: {p['dialysis']}")
     parts.append(f"risks: {', '.join(p['risks']) or 'none recorded'}")
     parts.append(f"pain type: {p['pain_type']}")
@@ -176,11 +176,11 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
     s = plan.summary
     patient = s["inputs"]["patient"]
     crcl = s["crcl_ml_min"]
-    rows: list[tuple[str, list[str]]] = [("Patient", [_patient_text(patient)])]
+    rows: list[tuple[str, list[str]]] = [("Patient", [_patient_text(patient, s["crcl_text"])])]
     if crcl is None:
         rows.append(("CrCl", [s["crcl_method"]]))
     else:
-        rows.append(("CrCl", [f"{fmt_number(crcl)} mL/min", s["crcl_method"]]))
+        rows.append(("CrCl", [f"{s['crcl_text']} mL/min", s["crcl_method"]]))
     rows += _weight_rows(
         s["weight_used"],
         s["weight_used_kg"],
@@ -410,7 +410,7 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
     if crcl is None:
         rows.append(("CrCl", [estimate.formula_text]))
     else:
-        rows.append(("CrCl", [f"{fmt_number(crcl)} mL/min", estimate.formula_text]))
+        rows.append(("CrCl", [f"{estimate.crcl_text} mL/min", estimate.formula_text]))
     if estimate.scr_mg_dl is not None:
         rows.append(("Serum creatinine", [f"{fmt_number(estimate.scr_mg_dl, 2)} mg/dL"]))
     rows.append(("Weight basis", [estimate.weight_basis]))
@@ -425,7 +425,7 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
     )
     words: dict[str, str] = {}
     if crcl is not None:
-        words["crcl_ml_min"] = fmt_number(crcl)
+        words["crcl_ml_min"] = str(estimate.crcl_text)
     codes = list(estimate.flag_codes)
     if estimate.method == "cockcroft-gault":
         band = select_band(estimate, "none", rules)

@@ -8,6 +8,8 @@ made; its message names the value, the allowed range or choices, and a hint.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GabacalcError(Exception):
     """Base class of every error gabacalc raises on purpose."""
@@ -49,3 +51,18 @@ class RuleTableError(GabacalcError):
         super().__init__(
             "the rule tables failed validation:\n" + "\n".join(f"  - {p}" for p in self.problems)
         )
+
+
+def value_text(value: Any) -> str:
+    """A value as an error message names it: its repr, cut short if long.
+
+    Examples
+    --------
+    >>> value_text("72"), value_text(10**100)[-3:]
+    ("'72'", '...')
+    """
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails must not hide the refusal it is part of
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else f"{text[:57]}..."

@@ -96,7 +96,7 @@ def patient_text(summary: dict[str, Any]) -> str:
     if p["scr"] is not None:
         parts.append(f"serum creatinine {fmt_number(p['scr'], 2)} {p['scr_unit']}")
     if p["crcl_ml_min"] is not None:
-        parts.append(f"CrCl given {fmt_number(p['crcl_ml_min'])} mL/min")
+        parts.append(f"CrCl given {summary['crcl_text']} mL/min")
     parts.append(_DIALYSIS_WORDS.get(p["dialysis"], p["dialysis"]))
     if p["risks"]:
         parts.append("risks: " + ", ".join(p["risks"]))

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
-from gabacalc.errors import InputError
-from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import fmt_number
+import numpy as np
 
-__all__ = ["DIALYSIS_CHOICES", "SCR_UNITS", "SEXES", "Patient", "check_in_limits", "check_number"]
+from gabacalc.errors import InputError, value_text
+from gabacalc.rules import Rules, default_rules
+from gabacalc.wording import fmt_beside_edges, fmt_number
+
+__all__ = [
+    "DIALYSIS_CHOICES",
+    "SCR_UNITS",
+    "SEXES",
+    "Patient",
+    "check_in_limits",
+    "check_number",
+    "checked_rules",
+]
 
 SEXES = ("female", "male")
 SCR_UNITS = ("mg/dL", "umol/L")
@@ -19,16 +30,47 @@ DIALYSIS_CHOICES = ("none", "hemodialysis", "peritoneal")
 _UNIT_ALIASES = {"mg/dl": "mg/dL", "umol/l": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L"}
 
 
+def checked_rules(rules: Any) -> Rules:
+    """The rule tables to use: ``rules`` if it is a :class:`~gabacalc.rules.Rules`, the shipped
+    tables if it is None; anything else is an InputError."""
+    if rules is None:
+        return default_rules()
+    if not isinstance(rules, Rules):
+        raise InputError(
+            f"rules {value_text(rules)} is not a set of rule tables; pass what "
+            "gabacalc.load_rules() returns, or leave it out for the shipped tables",
+            field="rules",
+        )
+    return rules
+
+
 def check_number(value: Any, field: str, label: str) -> float:
-    """A real, finite number, or an InputError naming the field."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{label} {value!r} is not a number", field=field) from None
-    if not math.isfinite(value):
-        raise InputError(f"{label} {value!r} is not a finite number", field=field)
-    return float(value)
+    """A real, finite number, or an InputError naming the field.
+
+    True and False are refused (a flag is not a number), and so is an integer too large for
+    a float.
+
+    Examples
+    --------
+    >>> check_number("72", "age_years", "age")
+    72.0
+    >>> check_number(True, "age_years", "age")
+    Traceback (most recent call last):
+    gabacalc.errors.InputError: age True is not a number (true/false given)
+    """
+    if isinstance(value, bool | np.bool_):
+        raise InputError(f"{label} {value!r} is not a number (true/false given)", field=field)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InputError(
+            f"{label} {value_text(value)} is not a finite number (too large)", field=field
+        ) from None
+    except (TypeError, ValueError):
+        raise InputError(f"{label} {value_text(value)} is not a number", field=field) from None
+    if not math.isfinite(number):
+        raise InputError(f"{label} {value_text(value)} is not a finite number", field=field)
+    return number
 
 
 def check_in_limits(
@@ -58,16 +100,19 @@ def check_in_limits(
         allowed = f"above {fmt_number(low, 2)} and at most {fmt_number(high, 2)} {unit}"
     default_hint = {"age_years": "gabacalc plans for adults"}.get(parameter, "")
     hint = hint or default_hint
-    message = f"{label} {fmt_number(number, 2)} {unit} is outside {allowed}"
+    # The value keeps its side of each bound: 110.004 is not written as the allowed 110.
+    message = f"{label} {fmt_beside_edges(number, (low, high), 2)} {unit} is outside {allowed}"
     raise InputError(message + (f" ({hint})" if hint else ""), field=field or parameter)
 
 
 def _choice(value: Any, field: str, label: str, choices: tuple[str, ...]) -> str:
-    text = str(value).strip()
+    text = value.strip() if isinstance(value, str) else ""
     for choice in choices:
         if text.lower() == choice.lower():
             return choice
-    raise InputError(f"{label} {value!r} is not one of: {', '.join(choices)}", field=field)
+    raise InputError(
+        f"{label} {value_text(value)} is not one of: {', '.join(choices)}", field=field
+    )
 
 
 @dataclass(frozen=True)
@@ -136,7 +181,7 @@ class Patient:
     rules: Rules | None = dataclass_field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        rules = self.rules or default_rules()
+        rules = checked_rules(self.rules)
         set_ = object.__setattr__  # normalise fields of this frozen dataclass once
         set_(self, "sex", _choice(self.sex, "sex", "sex", SEXES))
         set_(self, "dialysis", _choice(self.dialysis, "dialysis", "dialysis", DIALYSIS_CHOICES))
@@ -224,7 +269,16 @@ def _risks(value: Any, rules: Rules) -> tuple[str, ...]:
     """Known risk names, in the table's order, each once."""
     if value is None:
         return ()
-    items = value.replace(";", ",").split(",") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        items: list[Any] = value.replace(";", ",").split(",")
+    elif isinstance(value, Iterable) and not isinstance(value, Mapping | bytes):
+        items = list(value)
+    else:
+        raise InputError(
+            f"risks {value_text(value)} is not a list of risk names; give e.g. "
+            "['opioids', 'falls'] or 'opioids;falls'",
+            field="risks",
+        )
     names = [str(item).strip().lower() for item in items if str(item).strip()]
     known = tuple(rules.risks)
     unknown = [n for n in names if n not in known]

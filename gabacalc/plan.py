@@ -26,12 +26,18 @@ import pandas as pd
 
 from gabacalc._version import __version__
 from gabacalc.doses import Formulary, Split
-from gabacalc.errors import InputError
-from gabacalc.patient import Patient, check_in_limits, check_number
+from gabacalc.errors import InputError, value_text
+from gabacalc.patient import Patient, check_in_limits, check_number, checked_rules
 from gabacalc.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
-from gabacalc.rules import Rules, TaperPreset, TitrationPreset, default_rules
+from gabacalc.rules import Rules, TaperPreset, TitrationPreset
 from gabacalc.taper import NoGradualStep, TaperStep, cut_range, descend
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.wording import (
+    VERIFICATION_TEXT,
+    fmt_beside_edges,
+    fmt_mg,
+    fmt_number,
+    frequency_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -237,8 +243,15 @@ def resolve_options(
     Raises
     ------
     InputError
-        An option outside its range or not among its choices, with the allowed values.
+        An option outside its range or not among its choices, with the allowed values, or
+        of the wrong type (a patient that is not a Patient, a text where a list is due).
     """
+    if not isinstance(patient, Patient):
+        raise InputError(
+            f"patient {value_text(patient)} is not a gabacalc Patient; build one with "
+            "Patient(age_years=..., sex=..., weight_kg=..., scr=... or crcl_ml_min=...)",
+            field="patient",
+        )
     d = rules.defaults
     chosen = tuple(
         name
@@ -251,7 +264,7 @@ def resolve_options(
         if value is not None
     )
     basis = weight_basis if weight_basis is not None else d["weight_basis"]
-    if basis not in WEIGHT_BASES:
+    if not isinstance(basis, str) or basis not in WEIGHT_BASES:
         raise InputError(
             f"weight basis {basis!r} is not one of: {', '.join(WEIGHT_BASES)}",
             field="weight_basis",
@@ -273,14 +286,14 @@ def resolve_options(
         "target_daily_mg",
     )
     titration_name = titration if titration is not None else d["titration"]
-    if titration_name not in rules.titration_presets:
+    if not isinstance(titration_name, str) or titration_name not in rules.titration_presets:
         raise InputError(
             f"titration preset {titration_name!r} is not one of: "
             f"{', '.join(rules.titration_presets)}",
             field="titration",
         )
     taper_name = taper if taper is not None else d["taper"]
-    if taper_name not in rules.taper_presets:
+    if not isinstance(taper_name, str) or taper_name not in rules.taper_presets:
         raise InputError(
             f"taper preset {taper_name!r} is not one of: {', '.join(rules.taper_presets)}",
             field="taper",
@@ -292,12 +305,12 @@ def resolve_options(
             f"review after {fmt_number(weeks, 2)} weeks is not a whole number of weeks (4-6)",
             field="review_weeks",
         )
-    when = start_date if start_date is not None else date.today()
-    if isinstance(when, datetime):
-        when = when.date()
-    if not isinstance(when, date):
-        raise InputError(f"start date {when!r} is not a date (YYYY-MM-DD)", field="start_date")
-    formulary = Formulary.from_options(rules, strengths_mg, bool(oral_solution))
+    when = _start_date(start_date if start_date is not None else date.today(), rules)
+    if not isinstance(oral_solution, bool | np.bool_):
+        raise InputError(
+            f"oral_solution {value_text(oral_solution)} is not True or False", field="oral_solution"
+        )
+    formulary = Formulary.from_options(rules, _strengths(strengths_mg), bool(oral_solution))
     days = _dialysis_days(dialysis_days, rules)
     current = None
     if current_daily_mg is not None:
@@ -331,6 +344,52 @@ def resolve_options(
     )
 
 
+def _start_date(value: Any, rules: Rules) -> date:
+    """Day 1 as a date inside the plausible window of ``tables/clinical_thresholds.csv``."""
+    if value is pd.NaT:  # NaT passes for a datetime, but it is no date
+        raise InputError(
+            f"start date {value_text(value)} is not a date (YYYY-MM-DD)", field="start_date"
+        )
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        raise InputError(
+            f"start date {value_text(value)} is not a date (YYYY-MM-DD)", field="start_date"
+        )
+    earliest, latest = rules.start_date_window
+    if not earliest <= value <= latest:
+        raise InputError(
+            f"start date {value.isoformat()} is outside {earliest.isoformat()} to "
+            f"{latest.isoformat()} (gabacalc's window of plausible start dates); "
+            "check the year",
+            field="start_date",
+        )
+    return date(value.year, value.month, value.day)  # a plain date, not a subclass
+
+
+def _strengths(value: Any) -> tuple[int, ...] | None:
+    """The allowed strengths as whole mg, or None for the default ones."""
+    if value is None:
+        return None
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(
+            f"strengths_mg {value_text(value)} is not a list of strengths in mg; give e.g. "
+            "[100, 300, 400]",
+            field="strengths_mg",
+        )
+    strengths = []
+    for item in value:
+        mg = check_number(item, "strengths_mg", "strength")
+        if mg != int(mg):
+            raise InputError(
+                f"strength {fmt_number(mg, 2)} mg is not a whole number of mg; give e.g. "
+                "[100, 300, 400]",
+                field="strengths_mg",
+            )
+        strengths.append(int(mg))
+    return tuple(strengths)
+
+
 def _whole_mg(value: float, field_name: str) -> int:
     if value != int(value):
         raise InputError(
@@ -345,12 +404,17 @@ def _dialysis_days(value: Iterable[str] | str | None, rules: Rules) -> tuple[str
         value = rules.defaults["dialysis_days"].split(";")
     if isinstance(value, str):
         value = value.replace(";", ",").split(",")
+    elif isinstance(value, bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(
+            f"dialysis days {value_text(value)} is not a list of weekdays; use e.g. mon,wed,fri",
+            field="dialysis_days",
+        )
     days = []
     for item in value:
         name = str(item).strip().lower()[:3]
         if name not in WEEKDAYS:
             raise InputError(
-                f"dialysis day {item!r} is not a weekday; use e.g. mon,wed,fri",
+                f"dialysis day {value_text(item)} is not a weekday; use e.g. mon,wed,fri",
                 field="dialysis_days",
             )
         if name not in days:
@@ -621,7 +685,7 @@ def build_plan(
     >>> int(plan.schedule["daily_mg"].max()) <= plan.summary["max_daily_mg"]
     True
     """
-    rules = rules or default_rules()
+    rules = checked_rules(rules)
     options = resolve_options(
         patient,
         rules,
@@ -651,6 +715,7 @@ def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -
     Examples
     --------
     >>> p = Patient(age_years=70, sex="male", weight_kg=80, crcl_ml_min=90, risks=["opioids"])
+    >>> from gabacalc.rules import default_rules
     >>> start_low_reasons(p, estimate_crcl(p), default_rules())
     ['respiratory-depression risk (opioids)', 'age 70 years']
     """
@@ -664,7 +729,7 @@ def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -
     if patient.dialysis != "none":
         reasons.append(f"{patient.dialysis} dialysis")
     elif crcl is not None and crcl < rules.threshold("start_low_crcl_below_ml_min"):
-        reasons.append(f"CrCl {fmt_number(crcl)} mL/min")
+        reasons.append(f"CrCl {estimate.crcl_text} mL/min")
     return reasons
 
 
@@ -722,6 +787,7 @@ def context_flag_codes(patient: Patient, target_daily_mg: int | None, rules: Rul
     --------
     >>> p = Patient(age_years=70, sex="male", weight_kg=80, crcl_ml_min=90,
     ...             risks=["opioids", "falls"], pain_type="non-radicular")
+    >>> from gabacalc.rules import default_rules
     >>> context_flag_codes(p, 2400, default_rules())
     ['RESP_OPIOIDS', 'RESP_OLDER_ADULT', 'BEERS_FALLS', 'NON_RADICULAR', 'ABOVE_1800',
      'SOMNOLENCE_DRIVING']
@@ -789,7 +855,8 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
         "age_years": patient.age_years,
         "max_daily_mg": band.max_daily_mg,
         "min_daily_mg": band.min_daily_mg,
-        "crcl_ml_min": estimate.crcl_ml_min if estimate.crcl_ml_min is not None else "",
+        # Text, not a number: the flag prints it on the right side of every band edge.
+        "crcl_ml_min": estimate.crcl_text if estimate.crcl_text is not None else "",
         "height_cm": patient.height_cm if patient.height_cm is not None else "",
         "current_daily_mg": current if current is not None else "",
         "requested_target_daily_mg": options.target_daily_mg,
@@ -798,7 +865,7 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
         "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
         "scr_text": _scr_words(patient.scr, patient.scr_unit, rules),
         "low_scr_text": _scr_words(
-            rules.threshold("low_scr_older_adult_below_mg_dl"), "mg/dL", rules
+            rules.threshold("low_scr_older_adult_below_mg_dl"), "mg/dL", rules, threshold=True
         ),
         "implausible_crcl_above_ml_min": rules.threshold("implausible_crcl_above_ml_min"),
         "taper": options.taper,
@@ -812,14 +879,22 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
     return _Setup(estimate, band, formulary, engine, flag_codes, context)
 
 
-def _scr_words(scr: float | None, unit: str, rules: Rules) -> str:
-    """A creatinine in both units, e.g. ``"0.5 mg/dL (44 umol/L)"``."""
+def _scr_words(scr: float | None, unit: str, rules: Rules, *, threshold: bool = False) -> str:
+    """A creatinine in both units, e.g. ``"0.5 mg/dL (44 umol/L)"``, each on its side of the
+    low-creatinine threshold (0.6999 mg/dL is not written as the threshold's 0.7)."""
     if scr is None:
         return ""
     per = rules.constants["scr_umol_per_mg_dl"]
+    # The threshold itself is written plainly; a patient's value keeps its side of it.
+    low_mg = () if threshold else (rules.threshold("low_scr_older_adult_below_mg_dl"),)
+    mg_dl = scr if unit == "mg/dL" else scr / per
+    mg_text = fmt_beside_edges(mg_dl, low_mg, 2)
+    umol_text = fmt_beside_edges(
+        mg_dl * per, [edge * per for edge in low_mg], 0 if unit == "mg/dL" else 1
+    )
     if unit == "mg/dL":
-        return f"{fmt_number(scr, 2)} mg/dL ({fmt_number(scr * per, 0)} umol/L)"
-    return f"{fmt_number(scr, 1)} umol/L ({fmt_number(scr / per, 2)} mg/dL)"
+        return f"{mg_text} mg/dL ({umol_text} umol/L)"
+    return f"{umol_text} umol/L ({mg_text} mg/dL)"
 
 
 def _fewer_words(engine: _Engine) -> str:
@@ -1271,11 +1346,11 @@ def _supplement_words(course: _Course, supplement: Any, daily_mg: int) -> str:
         columns = course.rules.supplements[band.band.band_id]
         dose = next(d for c, d, _ in columns if c == column)
         below = band.band.proportional_below_ml_min or 0
-        crcl = course.estimate.crcl_ml_min or 0
+        crcl = course.estimate.crcl_text or "0"
         words += (
             f", found in the row scaled by CrCl: {fmt_mg(daily_mg)}/day at CrCl "
-            f"{fmt_number(crcl, 2)} sits in column {column}: {fmt_number(dose)} x "
-            f"{fmt_number(crcl, 2)}/{fmt_number(below)} = {fmt_number(dose * band.scale, 1)} mg"
+            f"{crcl} sits in column {column}: {fmt_number(dose)} x "
+            f"{crcl}/{fmt_number(below)} = {fmt_number(dose * band.scale, 1)} mg"
         )
     words += ")"
     if made < label_mg - 1e-9:
@@ -1502,6 +1577,7 @@ def _summary(
         "rules_version": rules.rules_version,
         "rules_sha256": rules.rules_sha256,
         "crcl_ml_min": estimate.crcl_ml_min,
+        "crcl_text": estimate.crcl_text,
         "crcl_method": estimate.formula_text,
         "crcl_source": estimate.method,
         "weight_basis": estimate.weight_basis,
@@ -1595,7 +1671,12 @@ def build_taper(
     >>> t.steps["daily_mg"].tolist()
     [1500, 1200, 900, 600, 300, 200, 100, 0]
     """
-    rules = rules or default_rules()
+    rules = checked_rules(rules)
+    if current_daily_mg is None:
+        raise InputError(
+            "a taper needs the current dose (current_daily_mg / --current-mg), in mg/day",
+            field="current_daily_mg",
+        )
     options = resolve_options(
         patient,
         rules,
@@ -1698,13 +1779,10 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
     >>> rebuild_plan(json.loads(json_text(plan))).schedule.equals(plan.schedule)
     True
     """
-    if "inputs" not in summary and "summary" in summary:
-        summary = summary["summary"]
-    inputs = summary["inputs"]
-    patient = Patient(**{**inputs["patient"], "risks": tuple(inputs["patient"]["risks"])})
-    o = dict(inputs["options"])
-    when = date.fromisoformat(o["start_date"])
-    if summary.get("kind") == "taper":
+    patient_kw, o, kind = _recorded_inputs(summary)
+    patient = Patient(**patient_kw, rules=checked_rules(rules))
+    when = o["start_date"]
+    if kind == "taper":
         return build_taper(
             patient,
             o["current_daily_mg"],
@@ -1733,3 +1811,62 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
         current_doses_per_day=o.get("current_doses_per_day"),
         rules=rules,
     )
+
+
+_RECORDED_PATIENT = (
+    "age_years",
+    "sex",
+    "weight_kg",
+    "height_cm",
+    "scr",
+    "scr_unit",
+    "crcl_ml_min",
+    "dialysis",
+    "risks",
+    "pain_type",
+)
+
+
+def _recorded_inputs(summary: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The patient fields, options and kind a plan record holds, or an InputError saying why not."""
+    hint = "pass plan.summary, or the record gabacalc plan --json wrote"
+    if isinstance(summary, Mapping) and "inputs" not in summary:
+        summary = summary.get("summary", summary)
+    inputs = summary.get("inputs") if isinstance(summary, Mapping) else None
+    patient = inputs.get("patient") if isinstance(inputs, Mapping) else None
+    options = inputs.get("options") if isinstance(inputs, Mapping) else None
+    if not isinstance(patient, Mapping) or not isinstance(options, Mapping):
+        raise InputError(
+            f"summary {value_text(summary)} holds no recorded inputs (inputs: patient and "
+            f"options); {hint}",
+            field="summary",
+        )
+    unknown = [str(k) for k in patient if k not in _RECORDED_PATIENT]
+    if unknown:
+        raise InputError(
+            f"the recorded patient has unknown field {unknown[0]!r}; expected "
+            f"{', '.join(_RECORDED_PATIENT)}; {hint}",
+            field="summary",
+        )
+    wanted = (*PlanOptions.__dataclass_fields__, "current_doses_per_day")
+    wanted = tuple(name for name in dict.fromkeys(wanted) if name != "chosen")
+    missing = [name for name in wanted if name not in options]
+    if missing:
+        raise InputError(f"the recorded options lack {', '.join(missing)}; {hint}", field="summary")
+    when = options["start_date"]
+    try:
+        start = date.fromisoformat(when) if isinstance(when, str) else None
+    except ValueError:
+        start = None
+    if start is None:
+        raise InputError(
+            f"the recorded start date {value_text(when)} is not a date (YYYY-MM-DD); {hint}",
+            field="start_date",
+        )
+    kind = summary.get("kind", "titration")
+    if not isinstance(kind, str) or kind not in ("titration", "taper"):
+        raise InputError(
+            f"the record's kind {value_text(kind)} is not titration or taper; {hint}",
+            field="summary",
+        )
+    return {str(k): v for k, v in patient.items()}, {**options, "start_date": start}, kind

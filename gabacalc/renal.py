@@ -12,15 +12,17 @@ from typing import Any
 from gabacalc.errors import InputError
 from gabacalc.patient import Patient
 from gabacalc.rules import RenalBand, Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT, fmt_number
+from gabacalc.wording import VERIFICATION_TEXT, fmt_beside_edges, fmt_number, is_exact
 
 __all__ = [
     "WEIGHT_BASES",
     "BandChoice",
     "RenalEstimate",
     "adjusted_body_weight",
+    "band_label",
     "body_mass_index",
     "cockcroft_gault",
+    "crcl_text",
     "devine_ideal_weight",
     "estimate_crcl",
     "implausibly_high",
@@ -70,6 +72,22 @@ def cockcroft_gault(
     c = (rules or default_rules()).constants
     crcl = (c["cg_age_offset"] - age_years) * weight_kg / (c["cg_divisor"] * scr_mg_dl)
     return crcl * c["cg_female_factor"] if sex == "female" else crcl
+
+
+def crcl_text(crcl_ml_min: float, rules: Rules | None = None, decimals: int = 1) -> str:
+    """A CrCl [mL/min] as every output prints it: never across a band edge from its value.
+
+    ``decimals`` decimals, or more where fewer would put the printed number on the other
+    side of (or on) a band edge of ``tables/renal_bands.csv``: 59.97 under "below 60", never
+    "60"; 30.004, never "30" (30 itself is in the band up to 30).
+
+    Examples
+    --------
+    >>> crcl_text(59.97), crcl_text(30.004), crcl_text(32.349), crcl_text(60.0)
+    ('59.97', '30.004', '32.3', '60')
+    """
+    edges = (rules or default_rules()).crcl_edges_ml_min
+    return fmt_beside_edges(crcl_ml_min, edges, decimals)
 
 
 def devine_ideal_weight(height_cm: float, sex: str, rules: Rules | None = None) -> float:
@@ -123,6 +141,9 @@ class RenalEstimate:
     ----------
     crcl_ml_min : float or None
         Unrounded CrCl [mL/min]; None on dialysis without a residual CrCl.
+    crcl_text : str or None
+        The CrCl as every output prints it (see :func:`crcl_text`): on the same side of
+        each band edge as the unrounded value. None where ``crcl_ml_min`` is None.
     method : {"cockcroft-gault", "given", "not estimated"}
     formula_text : str
         The formula with the numbers substituted, or how the value was obtained.
@@ -143,6 +164,7 @@ class RenalEstimate:
     """
 
     crcl_ml_min: float | None
+    crcl_text: str | None
     method: str
     formula_text: str
     weight_basis: str
@@ -165,7 +187,7 @@ class RenalEstimate:
         if self.crcl_ml_min is None:
             what = self.formula_text
         else:
-            what = f"CrCl {fmt_number(self.crcl_ml_min)} mL/min ({self.method}"
+            what = f"CrCl {self.crcl_text} mL/min ({self.method}"
             if self.weight_used_kg is not None:
                 what += f", {self.weight_used} body weight {fmt_number(self.weight_used_kg)} kg"
             what += ")"
@@ -233,6 +255,7 @@ def estimate_crcl(
         codes_here = ("CRCL_GIVEN",) if method == "given" else ()
         return RenalEstimate(
             crcl_ml_min=crcl,
+            crcl_text=None if crcl is None else crcl_text(crcl, rules, decimals=2),
             method=method,
             formula_text=text,
             weight_basis=weight_basis,
@@ -248,7 +271,10 @@ def estimate_crcl(
 
     if patient.crcl_ml_min is not None:
         given = patient.crcl_ml_min
-        text = f"given: {fmt_number(given, 2)} mL/min (measured or calculated outside gabacalc)"
+        text = (
+            f"given: {crcl_text(given, rules, decimals=2)} mL/min "
+            "(measured or calculated outside gabacalc)"
+        )
         return unestimated(given, "given", text, "not used: CrCl was given")
     if patient.scr is None:
         text = f"not estimated: {patient.dialysis} dialysis without a residual CrCl"
@@ -265,6 +291,7 @@ def estimate_crcl(
     if low_creatinine_older_adult(patient.age_years, scr_mg_dl, rules):
         codes.append("LOW_SCR_OLDER_ADULT")
     c = rules.constants
+    printed = crcl_text(crcl, rules)
     scr_text = f"{fmt_number(scr_mg_dl, 2)} mg/dL"
     if patient.scr_unit == "umol/L":
         scr_text = f"({fmt_number(patient.scr, 1)} umol/L / {fmt_number(per)} = {scr_text})"
@@ -272,10 +299,11 @@ def estimate_crcl(
     formula = (
         f"Cockcroft-Gault: ({fmt_number(c['cg_age_offset'])} - "
         f"{fmt_number(patient.age_years)} years) x {fmt_number(used_kg)} kg / "
-        f"({fmt_number(c['cg_divisor'])} x {scr_text}){female} = {fmt_number(crcl)} mL/min"
+        f"({fmt_number(c['cg_divisor'])} x {scr_text}){female} = {printed} mL/min"
     )
     return RenalEstimate(
         crcl_ml_min=crcl,
+        crcl_text=printed,
         method="cockcroft-gault",
         formula_text=formula,
         weight_basis=weight_basis,
@@ -345,7 +373,8 @@ def _choose_weight(
         return "actual", actual, "actual body weight: no height given (auto)"
     for low, high, weight, reason in rules.weight_basis:
         if low <= bmi < high:
-            text = f"{reason} (auto; BMI {fmt_number(bmi)} kg/m2)"
+            edges = [edge for row in rules.weight_basis for edge in row[:2]]
+            text = f"{reason} (auto; BMI {fmt_beside_edges(bmi, edges)} kg/m2)"
             if weight == "actual":
                 return "actual", actual, text
             if weight == "adjusted":
@@ -419,26 +448,41 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         assert crcl is not None
         band = rules.band_for(crcl)
         scale = _scale(band, crcl)
-        reason = f"CrCl {fmt_number(crcl, 2)} mL/min (unrounded) falls in {band.label}"
+        text = crcl_text(crcl, rules, decimals=2)
+        note = "unrounded" if is_exact(text, crcl) else "rounded; the band uses the unrounded value"
+        reason = f"CrCl {text} mL/min ({note}) falls in {band.label}"
     if scale < 1:
         codes.append("PROPORTIONAL_REDUCTION")
     min_mg = math.floor(band.min_daily_mg * scale + 1e-9)
     max_mg = math.floor(band.max_daily_mg * scale + 1e-9)
-    label = band.label
-    if scale < 1:
-        label = (
-            f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)} "
-            f"= {fmt_number(scale, 3)}"
-        )
     return BandChoice(
         band=band,
-        label=label,
+        label=band_label(band, scale),
         scale=scale,
         min_daily_mg=min_mg,
         max_daily_mg=max_mg,
         doses_per_day=band.doses_per_day,
         reason=reason,
         flag_codes=tuple(codes),
+    )
+
+
+def band_label(band: RenalBand, scale: float) -> str:
+    """The band as every output prints it, with the proportional scale below 15 mL/min.
+
+    The scale keeps its side of 1: 0.99999, never "1", for a CrCl just below 15.
+
+    Examples
+    --------
+    >>> from gabacalc.rules import default_rules
+    >>> band_label(default_rules().bands[-1], 0.5)
+    'CrCl <= 15 mL/min, scaled by CrCl/15 = 0.5'
+    """
+    if scale >= 1:
+        return band.label
+    return (
+        f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)} "
+        f"= {fmt_beside_edges(scale, (1,), 3)}"
     )
 
 

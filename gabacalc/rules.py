@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
@@ -203,6 +204,26 @@ class Rules:
     def threshold(self, name: str) -> float:
         """A numeric row of ``clinical_thresholds.csv``."""
         return float(self.thresholds[name])
+
+    @property
+    def crcl_edges_ml_min(self) -> tuple[float, ...]:
+        """Every CrCl a rule compares with [mL/min], ascending: a printed CrCl keeps its side
+        of each. The finite band edges, and the mL/min rows of ``clinical_thresholds.csv``."""
+        edges = {b.lower_ml_min for b in self.bands} | {b.upper_ml_min for b in self.bands}
+        edges |= {
+            float(row["value"])
+            for row in self.rows["clinical_thresholds.csv"]
+            if row["unit"] == "mL/min"
+        }
+        return tuple(sorted(e for e in edges if math.isfinite(e)))
+
+    @property
+    def start_date_window(self) -> tuple[date, date]:
+        """The earliest and latest start date a plan accepts (``clinical_thresholds.csv``)."""
+        return (
+            date.fromisoformat(self.thresholds["start_date_earliest"]),
+            date.fromisoformat(self.thresholds["start_date_latest"]),
+        )
 
     def band_for(self, crcl_ml_min: float) -> RenalBand:
         """The one band an unrounded CrCl [mL/min] falls in."""
@@ -452,6 +473,14 @@ def _parse_csv(name: str, data: bytes, problems: list[str]) -> tuple[dict[str, s
     return tuple(out)
 
 
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10  # YYYY-MM-DD, not the other forms fromisoformat accepts
+
+
 class _Cells:
     """Typed cell readers that record a problem instead of raising."""
 
@@ -481,6 +510,10 @@ class _Cells:
             self._bad(row, column, "is not a whole number >= 0")
             return -1
         return int(value)
+
+    def iso_date(self, row: Mapping[str, str], column: str) -> None:
+        if not _is_iso_date(row[column]):
+            self._bad(row, column, "is not a date (YYYY-MM-DD)")
 
     def flag(self, row: Mapping[str, str], column: str) -> bool:
         value = row[column].lower()
@@ -600,7 +633,9 @@ def _build(
     thresholds = {r["parameter"]: r["value"] for r in rows["clinical_thresholds.csv"]}
     cells = _Cells("clinical_thresholds.csv", problems)
     for row in rows["clinical_thresholds.csv"]:
-        if row["unit"]:
+        if row["unit"] == "date":
+            cells.iso_date(row, "value")
+        elif row["unit"]:
             cells.number(row, "value")
     for key in (
         "older_adult_age_years",
@@ -611,9 +646,16 @@ def _build(
         "no_added_benefit_above_mg",
         "implausible_crcl_above_ml_min",
         "low_scr_older_adult_below_mg_dl",
+        "start_date_earliest",
+        "start_date_latest",
     ):
         if key not in thresholds:
             problems.append(f"clinical_thresholds.csv: missing parameter {key}")
+    window = [thresholds.get(k, "") for k in ("start_date_earliest", "start_date_latest")]
+    if all(_is_iso_date(text) for text in window) and window[0] >= window[1]:
+        problems.append(
+            "clinical_thresholds.csv: start_date_earliest is not before start_date_latest"
+        )
     if thresholds.get("start_low_titration") not in titration:
         problems.append("clinical_thresholds.csv: start_low_titration is not a titration preset")
     for name in thresholds.get("start_low_risks", "").split(";"):

@@ -45,7 +45,7 @@ def _field(label: str, text: str) -> list[str]:
 
 
 def _estimate_fields(
-    estimate_crcl: float | None,
+    crcl_text: str | None,
     method_text: str,
     weight_text: str | None,
     band_text: str,
@@ -53,10 +53,10 @@ def _estimate_fields(
     band_rule: str,
 ) -> list[str]:
     lines = []
-    if estimate_crcl is None:
+    if crcl_text is None:
         lines += _field("CrCl", method_text)
     else:
-        lines += _field("CrCl", f"{fmt_number(estimate_crcl)} mL/min: {method_text}")
+        lines += _field("CrCl", f"{crcl_text} mL/min: {method_text}")
     if weight_text:
         lines += _field("Weight used", weight_text)
     lines += _field("Band", band_text)
@@ -85,7 +85,7 @@ def estimate_text(
     )
     lines = [*stamp_lines(summary_stamp), ""]
     lines += _estimate_fields(
-        estimate.crcl_ml_min, estimate.formula_text, weight, band_text, band.reason, band_rule
+        estimate.crcl_text, estimate.formula_text, weight, band_text, band.reason, band_rule
     )
     lines += ["", VERIFICATION_TEXT]
     return "\n".join(lines) + "\n"
@@ -147,7 +147,7 @@ def plan_text(plan: Plan) -> str:
     lines = [*stamp_lines(s), ""]
     lines += _field("Patient", patient_text(s))
     lines += _estimate_fields(
-        s["crcl_ml_min"], s["crcl_method"], weight, band_text, s["band_reason"], s["band_rule"]
+        s["crcl_text"], s["crcl_method"], weight, band_text, s["band_reason"], s["band_rule"]
     )
     if s["current_daily_mg"] is not None:
         lines += _field("Current dose", f"{s['current_regimen']}; {s['day1_change']}")

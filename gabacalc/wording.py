@@ -9,15 +9,18 @@ QD, QOD, HS, qhs, BID or TID.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = [
     "VERIFICATION_TEXT",
     "administration_times",
+    "fmt_beside_edges",
     "fmt_mg",
     "fmt_ml",
     "fmt_number",
     "frequency_text",
+    "is_exact",
 ]
 
 #: Carried by every output a person can see.
@@ -42,6 +45,65 @@ def fmt_number(value: float, decimals: int = 1) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def fmt_beside_edges(value: float, edges: Iterable[float], decimals: int = 1) -> str:
+    """A number with enough decimals to sit on the same side of every edge as the value.
+
+    A CrCl of 59.97 mL/min is written "59.97", not "60", because it is below the 60 mL/min
+    band edge; 30.004 is written "30.004", not "30", because it is above 30. Each edge is
+    compared three ways (below, equal, above), so whichever side of an edge a band takes,
+    the printed number lands in the same band as the unrounded one. Otherwise the number is
+    written as :func:`fmt_number` would, with ``decimals`` decimals at most.
+
+    Parameters
+    ----------
+    value : float
+        The unrounded number.
+    edges : iterable of float
+        The edges that matter for this number, from the rule tables (e.g. the renal band
+        bounds, or an input's allowed range); infinite edges are ignored.
+    decimals : int
+        The decimals written when no edge is close (default 1).
+
+    Returns
+    -------
+    str
+        The number the safe way (see :func:`fmt_number`).
+
+    Examples
+    --------
+    >>> edges = (0, 15, 30, 60)
+    >>> fmt_beside_edges(59.97, edges), fmt_beside_edges(30.004, edges)
+    ('59.97', '30.004')
+    >>> fmt_beside_edges(32.349, edges), fmt_beside_edges(60.0, edges), fmt_beside_edges(15, edges)
+    ('32.3', '60', '15')
+    """
+    finite = [float(edge) for edge in edges if math.isfinite(edge)]
+    places = decimals
+    while True:
+        text = fmt_number(value, places)
+        if is_exact(text, value):
+            return text
+        printed = float(text.replace(",", ""))
+        if all(_side(printed, edge) == _side(value, edge) for edge in finite):
+            return text
+        places += 1  # ends: enough places write the float exactly, and is_exact is then true
+
+
+def is_exact(text: str, value: float) -> bool:
+    """Whether a number written by :func:`fmt_number` is the value itself, unrounded.
+
+    Examples
+    --------
+    >>> is_exact("32.5", 32.5), is_exact("32.3", 32.349)
+    (True, False)
+    """
+    return float(text.replace(",", "")) == value
+
+
+def _side(number: float, edge: float) -> int:
+    return (number > edge) - (number < edge)
 
 
 def fmt_mg(value: float) -> str:

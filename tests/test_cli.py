@@ -193,6 +193,8 @@ ERRORS = [
     (["--age", "abc", "--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Invalid value for '--age': 'abc' is not a valid float."),  # noqa: E501
     (["--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Missing option '--age'."),
     ([*EXAMPLE[:-2], "--start-date", "05/01/2026"], 2, "Error: Invalid value for '--start-date': '05/01/2026' does not match the format '%Y-%m-%d'."),  # noqa: E501
+    ([*EXAMPLE[:-2], "--start-date", "9999-12-31"], 2, "Error: start date 9999-12-31 is outside 1990-01-01 to 2100-12-31 (gabacalc's window of plausible start dates); check the year"),  # noqa: E501
+    (["--age", "50", "--sex", "male", "--weight-kg", "80", "--crcl", "250.004"], 2, "Error: creatinine clearance 250.004 mL/min is outside above 0 and at most 250 mL/min"),  # noqa: E501
 ]  # fmt: skip
 
 

@@ -4,7 +4,8 @@ Each row is a re-plan, taper or estimate a pharmacist would check by hand: the s
 plan must take (or that it must be refused), the flags it must and must not raise, and text
 its flags or refusal must and must not contain, with the source and the reason. ``point``
 is the safety rule the row tests (1 gradual steps, 2 re-plans, 3 implausible estimates,
-4 dialysis days, 6 advice that matches the options). Day 1 is Monday 2026-01-05.
+4 dialysis days, 5 printed numbers that keep their band, 6 advice that matches the
+options). Day 1 is Monday 2026-01-05.
 """
 
 from __future__ import annotations
