@@ -1040,23 +1040,15 @@ def _titration_from_current(
     band, rules = engine.band, engine.rules
     taper = rules.taper_presets[options.taper]
     count = min(options.current_doses_per_day or band.doses_per_day, band.doses_per_day)
-    label_max = int(rules.limits["target_daily_mg"]["max"])
     if current > band.max_daily_mg:
-        lowered = engine.formulary.floor_daily(band.max_daily_mg, count, engine.admin_size)
-        if lowered is None:
-            raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
-        if band.max_daily_mg < label_max:
-            flag_codes.append("CURRENT_ABOVE_BAND")
-            limit, why = LIMIT_RENAL, "lowered at once to the renal band maximum"
-        else:
-            limit, why = LIMIT_LABEL, "lowered at once to the label's maximum"
+        held = _lowered_at_once(engine, count, "reduction", taper, flag_codes)
+        lowered = held[0].split
         if lowered.daily_mg > target:
             flag_codes.append("CURRENT_ABOVE_TARGET")
-            held = [_Day(lowered, "reduction", (limit,), why, band.band.source_id)]
-            return held * taper.interval_days + _reduction(
+            return held + _reduction(
                 engine, lowered.daily_mg, lowered.doses_per_day, target, taper, flag_codes
             )
-        first, limits = lowered, [limit]
+        first, limits = lowered, list(held[0].limited_by)
     elif current > target:
         flag_codes.append("CURRENT_ABOVE_TARGET")
         return _reduction(engine, current, count, target, taper, flag_codes)
@@ -1074,6 +1066,26 @@ def _titration_from_current(
     # A re-plan skips the start ramp: the patient is already on the drug.
     no_ramp = TitrationPreset(**{**preset.__dict__, "ramp_steps": 0})
     return _titrate(engine, first, target, no_ramp, tuple(limits), target_limits)
+
+
+def _lowered_at_once(
+    engine: _Engine, max_doses: int, phase: str, taper: TaperPreset, flag_codes: list[str]
+) -> list[_Day]:
+    """A current dose above the band maximum: the band maximum at once, held one interval.
+
+    Gabapentin accumulates when renal function falls, so this is the one cut that does not
+    wait for the taper's steps. With normal renal function the band maximum is the label's.
+    """
+    band, rules = engine.band, engine.rules
+    lowered = engine.formulary.floor_daily(band.max_daily_mg, max_doses, engine.admin_size)
+    if lowered is None:
+        raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
+    if band.max_daily_mg < int(rules.limits["target_daily_mg"]["max"]):
+        flag_codes.append("CURRENT_ABOVE_BAND")
+        limit, why = LIMIT_RENAL, "lowered at once to the renal band maximum"
+    else:
+        limit, why = LIMIT_LABEL, "lowered at once to the label's maximum"
+    return [_Day(lowered, phase, (limit,), why, band.band.source_id)] * taper.interval_days
 
 
 def _current_words(options: PlanOptions, first: Split) -> dict[str, str]:
@@ -1698,27 +1710,17 @@ def build_taper(
     count = min(options.current_doses_per_day or band.doses_per_day, band.doses_per_day)
     flag_codes.extend(context_flag_codes(patient, None, rules))
     taper_preset = rules.taper_presets[options.taper]
-    label_max = int(rules.limits["target_daily_mg"]["max"])
-    first_days: list[_Day] = []
     if current > band.max_daily_mg:
-        held = engine.formulary.floor_daily(band.max_daily_mg, count, engine.admin_size)
-        if held is None:
-            raise engine.impossible("cannot make a dose within the band", band.max_daily_mg)
-        if band.max_daily_mg < label_max:
-            flag_codes.append("CURRENT_ABOVE_BAND")
-            limit, why = LIMIT_RENAL, "lowered at once to the renal band maximum"
-        else:
-            limit, why = LIMIT_LABEL, "lowered at once to the label's maximum"
-        first_days = [
-            _Day(held, "taper", (limit,), why, band.band.source_id)
-        ] * taper_preset.interval_days
+        first_days = _lowered_at_once(engine, count, "taper", taper_preset, flag_codes)
+        held = first_days[0].split
         days = first_days + _taper(engine, held, taper_preset, flag_codes)
     else:
-        held = engine.formulary.split(current, count) or engine.formulary.floor_daily(
+        found = engine.formulary.split(current, count) or engine.formulary.floor_daily(
             current, count, engine.admin_size
         )
-        if held is None:
+        if found is None:
             raise engine.impossible("cannot make the current dose", current)
+        held = found
         # The first step comes from the dose the patient takes, made or not.
         days = _taper(engine, held, taper_preset, flag_codes, from_mg=current, max_doses=count)
     context.update(start_daily_mg=days[0].split.daily_mg, **_current_words(options, days[0].split))
