@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from gabacalc.atomic import atomic_write_bytes
 from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from gabacalc.plan import Plan
 
-__all__ = ["plot_plan", "render_png", "stamp_text"]
+__all__ = ["figure_for", "figure_png", "plot_plan", "render_png", "stamp_text", "write_png"]
 
 _PHASE_COLOURS = {
     "titration": "#dbe9f6",
@@ -246,6 +248,13 @@ def figure_for(plan: Plan, width_in: float = 9.0, height_in: float = 5.2) -> Fig
     return fig
 
 
+def figure_png(fig: Figure, dpi: int = 150) -> bytes:
+    """A Figure as PNG bytes, with no time or software stamp (same figure, same bytes)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    return buffer.getvalue()
+
+
 def render_png(plan: Plan, dpi: int = 150) -> bytes:
     """The chart as PNG bytes; the same plan always gives the same bytes.
 
@@ -258,7 +267,9 @@ def render_png(plan: Plan, dpi: int = 150) -> bytes:
     >>> render_png(plan)[:4]
     b'\\x89PNG'
     """
-    fig = figure_for(plan)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
+    return figure_png(figure_for(plan), dpi)
+
+
+def write_png(plan: Plan, path: str | Path, dpi: int = 150) -> Path:
+    """Write the chart as a PNG to ``path``, whole or not at all."""
+    return atomic_write_bytes(path, render_png(plan, dpi))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -202,6 +203,100 @@ class Plan:
         from gabacalc.chart import plot_plan
 
         return plot_plan(self, ax=ax)
+
+    # The conversions below call the edge writers; like ``plot`` they import them when
+    # called (a declared exception to "core imports no edge"), so the core stays light.
+
+    def to_frame(self) -> pd.DataFrame:
+        """The day-by-day schedule as a new DataFrame (the CSV's table), stamped in ``attrs``.
+
+        Examples
+        --------
+        >>> from datetime import date
+        >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+        ...                   start_date=date(2026, 1, 5))
+        >>> frame = plan.to_frame()
+        >>> int(frame["daily_mg"].iloc[0]), frame.attrs["verification"]
+        (300, 'Illustrative plan - requires physician verification')
+        """
+        frame = self.schedule.copy()
+        frame.attrs = dict(self.schedule.attrs)
+        return frame
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record as plain data: verification, versions, summary and steps.
+
+        The same record ``gabacalc plan --json`` writes; :func:`rebuild_plan` takes it back.
+
+        Examples
+        --------
+        >>> from datetime import date
+        >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+        ...                   start_date=date(2026, 1, 5))
+        >>> record = plan.to_dict()
+        >>> record["verification"], record["summary"]["max_daily_mg"]
+        ('Illustrative plan - requires physician verification', 3600)
+        >>> rebuild_plan(record).summary == plan.summary
+        True
+        """
+        from gabacalc.export import plan_record
+
+        return plan_record(self)
+
+    def to_json(self) -> str:
+        """The JSON record as text, byte for byte what ``gabacalc plan --json`` writes.
+
+        Examples
+        --------
+        >>> import json
+        >>> from datetime import date
+        >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+        ...                   start_date=date(2026, 1, 5))
+        >>> json.loads(plan.to_json())["summary"]["band"]
+        'CrCl >= 60 mL/min'
+        """
+        from gabacalc.export import json_text
+
+        return json_text(self)
+
+    def to_pdf(self, path: str | Path, pagesize: str = "letter") -> Path:
+        """Write the plan's PDF to ``path`` (whole or not at all) and return the path.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+        pagesize : {"letter", "a4"}
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from datetime import date
+        >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+        ...                   start_date=date(2026, 1, 5))
+        >>> out = plan.to_pdf(pathlib.Path(tempfile.mkdtemp()) / "plan.pdf")
+        >>> out.read_bytes()[:5]
+        b'%PDF-'
+        """
+        from gabacalc.pdf import write_pdf
+
+        return write_pdf(self, path, pagesize=pagesize)
+
+    def to_png(self, path: str | Path) -> Path:
+        """Write the plan's chart as a PNG to ``path`` (whole or not at all); return the path.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from datetime import date
+        >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+        ...                   start_date=date(2026, 1, 5))
+        >>> out = plan.to_png(pathlib.Path(tempfile.mkdtemp()) / "plan.png")
+        >>> out.read_bytes()[:4]
+        b'\\x89PNG'
+        """
+        from gabacalc.chart import write_png
+
+        return write_png(self, path)
 
     def _repr_html_(self) -> str:
         """The plan as HTML for Jupyter (see :func:`gabacalc.display.plan_html`)."""

@@ -8,6 +8,7 @@ import io
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -287,3 +288,35 @@ def test_the_chart_is_on_page_one_even_with_many_flags(many_flags_plan: gabacalc
     assert len(reader.pages[0].images) == 1
     first = " ".join(reader.pages[0].extract_text().split())
     assert "Flags WARNING TARGET_LIMITED_RENAL" in first  # the flags follow it on page 1
+
+
+# ------------------------------------------------------------------ Plan.to_* conversions
+
+
+def test_plan_to_frame_is_the_schedule_as_a_copy_with_its_stamp(
+    example_plan: gabacalc.Plan,
+) -> None:
+    frame = example_plan.to_frame()
+    pd.testing.assert_frame_equal(frame, example_plan.schedule)
+    assert frame.attrs["verification"] == gabacalc.VERIFICATION_TEXT
+    assert frame.attrs["rules_sha256"] == example_plan.summary["rules_sha256"]
+    frame.loc[0, "daily_mg"] = 9999
+    assert int(example_plan.schedule.loc[0, "daily_mg"]) != 9999, "a copy, not the plan's own"
+
+
+def test_plan_to_dict_and_to_json_are_the_json_record(example_plan: gabacalc.Plan) -> None:
+    assert example_plan.to_json() == json_text(example_plan)
+    assert example_plan.to_dict() == json.loads(json_text(example_plan))
+    assert gabacalc.rebuild_plan(example_plan.to_dict()).summary == example_plan.summary
+
+
+def test_plan_to_pdf_and_to_png_write_what_the_writers_write(
+    example_plan: gabacalc.Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    pdf = example_plan.to_pdf(tmp_path / "plan.pdf", pagesize="a4")
+    assert pdf == tmp_path / "plan.pdf"
+    assert pdf.read_bytes() == pdf_bytes(example_plan, "a4")
+    png = example_plan.to_png(tmp_path / "plan.png")
+    assert png.read_bytes() == render_png(example_plan)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.pdf", "plan.png"]
