@@ -5,11 +5,16 @@ is escaped. The markup is plain HTML (tables with captions, a few inline styles,
 and no style sheet), so it reads the same in Jupyter, a browser or an HTML viewer that
 drops styles. Every fragment starts and ends with the verification line, the gabacalc
 version and the rule tables' version and checksum.
+
+Flags are tinted by severity with the PDF's colours (:data:`SEVERITY_COLOURS`), dates never
+wrap, and the long reference sections (the band edge rule, the sources) are collapsible
+``<details>`` that a reader opens when needed.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,12 +27,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.renal import RenalEstimate
     from gabacalc.rules import Rules
 
-__all__ = ["estimate_html", "plan_html"]
+__all__ = ["SEVERITY_COLOURS", "compare_html", "error_html", "estimate_html", "plan_html"]
+
+#: Background tint of a flag by severity, shared with the PDF so both read the same.
+SEVERITY_COLOURS = {"warning": "#fde2e1", "caution": "#fff3cd", "info": "#e8f0fe"}
+#: Background of a figure that differs between two compared plans.
+DIFFERS_COLOUR = "#ffe08a"
 
 _TIMES = ("morning", "midday", "bedtime")
 _CELL = "border:1px solid #999;padding:2px 6px;text-align:left;vertical-align:top"
 _TABLE = "border-collapse:collapse;margin:0.3em 0 0.8em 0"
 _CAPTION = "text-align:left;font-weight:bold;padding:2px 0"
+_NOWRAP = "white-space:nowrap"
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+class _Markup(str):
+    """HTML already escaped and built here (e.g. a ``<details>``), inserted as it is."""
 
 
 def _e(value: Any) -> str:
@@ -35,8 +51,20 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _text(value: Any) -> str:
+    """Escaped text in which no date can break across lines."""
+    if isinstance(value, _Markup):
+        return str(value)
+    return _ISO_DATE.sub(lambda m: f'<span style="{_NOWRAP}">{m.group(0)}</span>', _e(value))
+
+
 def _lines(texts: Iterable[str]) -> str:
-    return "<br>".join(_e(t) for t in texts if t)
+    return "<br>".join(_text(t) for t in texts if t)
+
+
+def _details(summary: str, body_html: str) -> _Markup:
+    """A collapsed section: the summary line shows, the body opens on a click."""
+    return _Markup(f"<details><summary>{_e(summary)}</summary>{body_html}</details>")
 
 
 def _banner(gabacalc_version: str, rules_version: str, rules_sha256: str) -> str:
@@ -67,11 +95,23 @@ def _key_table(caption: str, rows: Sequence[tuple[str, Sequence[str]]]) -> str:
     )
 
 
-def _grid(caption: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def _grid(
+    caption: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    nowrap: Sequence[str] = (),
+    row_styles: Sequence[str] = (),
+) -> str:
+    """A table with a header; ``nowrap`` names columns kept on one line."""
     head = "".join(f'<th style="{_CELL}">{_e(h)}</th>' for h in header)
+    styles = [f"{_CELL};{_NOWRAP}" if h in nowrap else _CELL for h in header]
     body = "".join(
-        "<tr>" + "".join(f'<td style="{_CELL}">{_e(cell)}</td>' for cell in row) + "</tr>"
-        for row in rows
+        (f'<tr style="{row_styles[i]}">' if i < len(row_styles) else "<tr>")
+        + "".join(
+            f'<td style="{s}">{_text(cell)}</td>' for s, cell in zip(styles, row, strict=True)
+        )
+        + "</tr>"
+        for i, row in enumerate(rows)
     )
     return (
         f'<table style="{_TABLE}"><caption style="{_CAPTION}">{_e(caption)}</caption>'
@@ -123,7 +163,13 @@ def _flags_table(flags: Sequence[Mapping[str, str]]) -> str:
         )
         for f in flags
     ]
-    return _grid("Flags", ("Severity", "Message", "Action", "Source", "Code"), rows)
+    tints = [
+        f"background:{SEVERITY_COLOURS[f['severity']]}" if f["severity"] in SEVERITY_COLOURS else ""
+        for f in flags
+    ]
+    return _grid(
+        "Flags", ("Severity", "Message", "Action", "Source", "Code"), rows, row_styles=tints
+    )
 
 
 # --------------------------------------------------------------------------------- plan
@@ -197,7 +243,7 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
                 f"{s['band']}: "
                 f"{_range_text(s['min_daily_mg'], s['max_daily_mg'], s['doses_per_day'])}",
                 s["band_reason"],
-                f"Edge rule: {s['band_rule']}",
+                _details("Edge rule:", " " + _text(s["band_rule"])),
                 f"Source: {s['band_source']}",
             ],
         )
@@ -313,10 +359,27 @@ def _steps_table(plan: Plan) -> str:
             cells.append(_take(int(row["post_dialysis_mg"]), str(row["post_dialysis_take"])))
         cells += [str(row["limited_by"]), str(row["source_id"])]
         rows.append(cells)
-    return _grid("Steps (what to take each day)", header, rows)
+    return _grid("Steps (what to take each day)", header, rows, nowrap=("Dates",))
 
 
-def plan_html(plan: Plan) -> str:
+def _sources_section(plan: Plan, rules: Rules) -> str:
+    """The sources the plan's numbers come from, collapsed under one line."""
+    from gabacalc.export import source_ids
+
+    items = []
+    for source_id in source_ids(plan):
+        source = rules.sources.get(source_id)
+        if source is None:
+            items.append(f"<li><strong>{_e(source_id)}</strong></li>")
+            continue
+        items.append(
+            f"<li><strong>{_e(source_id)}</strong>: {_text(source['citation'])} "
+            f"({_text(source['revision'])}; {_text(source['where'])})</li>"
+        )
+    return _details(f"Sources ({len(items)})", f"<ul>{''.join(items)}</ul>")
+
+
+def plan_html(plan: Plan, rules: Rules | None = None) -> str:
     """The plan as an HTML fragment: verification, key figures, flags, review, steps.
 
     Parameters
@@ -324,6 +387,8 @@ def plan_html(plan: Plan) -> str:
     plan : Plan
         A plan from :func:`~gabacalc.build_plan`, :func:`~gabacalc.build_taper` or
         :func:`~gabacalc.rebuild_plan`.
+    rules : Rules, optional
+        For the sources' citations (default the shipped tables, as the PDF).
 
     Returns
     -------
@@ -353,10 +418,116 @@ def plan_html(plan: Plan) -> str:
         _flags_table(plan.flags),
         _review_table(plan),
         _steps_table(plan),
+        _sources_section(plan, _rules(rules)),
         _footer(*stamp),
         "</div>",
     ]
     return "".join(parts)
+
+
+def _rules(rules: Rules | None) -> Rules:
+    from gabacalc.rules import default_rules
+
+    return rules or default_rules()
+
+
+def error_html(message: str, rules: Rules | None = None) -> str:
+    """A refusal shown where a plan would be: the message, with the verification stamp.
+
+    Examples
+    --------
+    >>> text = error_html("age 12 years is outside 18-110 years (gabacalc plans for adults)")
+    >>> "<strong>No plan:</strong> age 12 years is outside 18-110 years" in text
+    True
+    >>> "Illustrative plan - requires physician verification" in text
+    True
+    """
+    rules = _rules(rules)
+    stamp = (__version__, rules.rules_version, rules.rules_sha256)
+    return (
+        '<div class="gabacalc-error">'
+        + _banner(*stamp)
+        + '<p role="alert" style="border-left:4px solid #b00020;padding:0.3em 0.6em;'
+        f'background:{SEVERITY_COLOURS["warning"]}"><strong>No plan:</strong> {_text(message)}</p>'
+        + _footer(*stamp)
+        + "</div>"
+    )
+
+
+def _comparison_rows(plan: Plan) -> dict[str, str]:
+    """What a reader compares between two plans: each key figure, the flags, the steps."""
+    rows = {label: "\n".join(str(t) for t in texts if t) for label, texts in _key_rows(plan)}
+    rows["Flags"] = ", ".join(f"{f['code']} ({f['severity']})" for f in plan.flags) or "none"
+    doses = [f"{fmt_number(int(mg))}" for mg in plan.steps["daily_mg"]]
+    rows["Steps"] = f"{len(doses)} steps: {' then '.join(doses)} mg/day"
+    return rows
+
+
+def compare_html(
+    first: Plan, second: Plan, names: tuple[str, str] = ("A", "B"), rules: Rules | None = None
+) -> str:
+    """Two plans side by side, the figures that differ highlighted.
+
+    A table of the key figures (patient, CrCl, band, maximum, start, target, dates, presets,
+    flags and step doses) for both plans, each row that differs tinted and marked
+    "differs", then the two full displays next to each other.
+
+    Parameters
+    ----------
+    first, second : Plan
+    names : tuple of str
+        Column headings for the two plans (default "A" and "B").
+    rules : Rules, optional
+        For the sources' citations (default the shipped tables).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> def plan(crcl):
+    ...     patient = Patient(age_years=60, sex="male", weight_kg=80, crcl_ml_min=crcl)
+    ...     return build_plan(patient, start_date=date(2026, 1, 5))
+    >>> text = compare_html(plan(50), plan(25))
+    >>> text.count('class="gabacalc-differs"') >= 3  # CrCl, band, maximum at least
+    True
+    """
+    a_rows, b_rows = _comparison_rows(first), _comparison_rows(second)
+    labels = list(a_rows) + [label for label in b_rows if label not in a_rows]
+    body = []
+    for label in labels:
+        a_text, b_text = a_rows.get(label, ""), b_rows.get(label, "")
+        differs = a_text != b_text
+        attrs = f' class="gabacalc-differs" style="background:{DIFFERS_COLOUR}"' if differs else ""
+        body.append(
+            f'<tr{attrs}><th style="{_CELL}">{_e(label)}</th>'
+            f'<td style="{_CELL}">{_lines(a_text.splitlines())}</td>'
+            f'<td style="{_CELL}">{_lines(b_text.splitlines())}</td>'
+            f'<td style="{_CELL}">{"differs" if differs else ""}</td></tr>'
+        )
+    a_name, b_name = names
+    table = (
+        f'<table class="gabacalc-comparison" style="{_TABLE}">'
+        f'<caption style="{_CAPTION}">Comparison: {_e(a_name)} and '
+        f"{_e(b_name)} (rows that differ highlighted)</caption>"
+        f'<thead><tr><th style="{_CELL}"></th><th style="{_CELL}">{_e(a_name)}</th>'
+        f'<th style="{_CELL}">{_e(b_name)}</th><th style="{_CELL}"></th></tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+    s = first.summary
+    stamp = (s["gabacalc_version"], s["rules_version"], s["rules_sha256"])
+    rules = _rules(rules)
+    side = "".join(
+        f'<div style="flex:1 1 0;min-width:0"><h4>{_e(name)}</h4>{plan_html(plan, rules)}</div>'
+        for name, plan in ((a_name, first), (b_name, second))
+    )
+    return (
+        '<div class="gabacalc-compare">'
+        + _banner(*stamp)
+        + table
+        + f'<div style="display:flex;gap:1em;align-items:flex-start">{side}</div>'
+        + _footer(*stamp)
+        + "</div>"
+    )
 
 
 # ----------------------------------------------------------------------------- estimate

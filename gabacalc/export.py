@@ -33,6 +33,7 @@ __all__ = [
     "json_text",
     "neutralise_cell",
     "plan_record",
+    "source_ids",
     "step_records",
     "write_csv",
     "write_json",
@@ -127,6 +128,31 @@ def flag_text(flag: dict[str, str]) -> str:
         f"{flag['severity'].upper()} {flag['code']}: {flag['message']} "
         f"What to do: {flag['action']} (source: {flag['source_id']} {flag['source_section']})"
     )
+
+
+def source_ids(plan: Plan) -> list[str]:
+    """The ``source_id`` of every rule the plan used, each once, in the order first used.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> source_ids(plan)[:2]
+    ['neurontin-uspi', 'gabacalc-conventions']
+    """
+    s = plan.summary
+    ids = [s["band_source"].split()[0], "gabacalc-conventions"]
+    ids += [f["source_id"] for f in s["flags"]]
+    ids += [str(x) for x in plan.steps["source_id"] if x]
+    if s["crcl_source"] == "cockcroft-gault":
+        ids.append("cockcroft-gault-1976")
+    seen: list[str] = []
+    for source in ids:
+        if source not in seen:
+            seen.append(source)
+    return seen
 
 
 def csv_text(plan: Plan) -> str:

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from gabacalc.atomic import atomic_write_bytes
 from gabacalc.chart import render_png
+from gabacalc.display import SEVERITY_COLOURS
 from gabacalc.errors import InputError
-from gabacalc.export import dates_text, patient_text, step_records
+from gabacalc.export import dates_text, patient_text, source_ids, step_records
 from gabacalc.rules import Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
 
@@ -213,7 +214,6 @@ def _flag_rows(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
-    tints = {"warning": "#fde2e1", "caution": "#fff3cd", "info": "#e8f0fe"}
     out = []
     for flag in plan.summary["flags"]:
         text = (
@@ -226,7 +226,12 @@ def _flag_rows(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
         table.setStyle(
             TableStyle(
                 [
-                    ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor(tints[flag["severity"]])),
+                    (
+                        "BACKGROUND",
+                        (0, 0),
+                        (-1, -1),
+                        colors.HexColor(SEVERITY_COLOURS[flag["severity"]]),
+                    ),
                     ("TOPPADDING", (0, 0), (-1, -1), 3),
                     ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
                 ]
@@ -234,20 +239,6 @@ def _flag_rows(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
         )
         out.append(table)
     return out
-
-
-def _source_ids(plan: Plan) -> list[str]:
-    s = plan.summary
-    ids = [s["band_source"].split()[0], "gabacalc-conventions"]
-    ids += [f["source_id"] for f in s["flags"]]
-    ids += [str(x) for x in plan.steps["source_id"] if x]
-    if s["crcl_source"] == "cockcroft-gault":
-        ids.append("cockcroft-gault-1976")
-    seen: list[str] = []
-    for source in ids:
-        if source not in seen:
-            seen.append(source)
-    return seen
 
 
 def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
@@ -337,7 +328,7 @@ def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
     if s["kind"] == "titration":
         story.append(Paragraph(_esc(s["taper_note"]), styles["body"]))
     story.append(Paragraph("Sources", styles["h2"]))
-    for source_id in _source_ids(plan):
+    for source_id in source_ids(plan):
         source = rules.sources.get(source_id)
         if source is None:
             continue

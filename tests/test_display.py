@@ -265,6 +265,10 @@ def test_plan_html_is_plain_html() -> None:
         "td",
         "p",
         "small",
+        "details",
+        "summary",
+        "ul",
+        "li",
     }
 
 
@@ -403,3 +407,129 @@ def test_displaying_a_plan_does_not_import_matplotlib() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+# ------------------------------------------------------------------- polish: how it reads
+
+
+class _Styled(HTMLParser):
+    """Each piece of text with the tags (and their styles and classes) it sits inside."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, str, str]] = []
+        self.pieces: list[tuple[str, tuple[tuple[str, str, str], ...]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _VOID:
+            found = dict(attrs)
+            self.stack.append((tag, found.get("style") or "", found.get("class") or ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.pieces.append((data, tuple(self.stack)))
+
+
+def styled(fragment: str) -> _Styled:
+    page = _Styled()
+    page.feed(fragment)
+    page.close()
+    return page
+
+
+def test_flags_are_tinted_by_severity_with_the_pdfs_colours(
+    many_flags_plan: gabacalc.Plan,
+) -> None:
+    from gabacalc import pdf
+    from gabacalc.display import SEVERITY_COLOURS
+
+    assert pdf.SEVERITY_COLOURS is SEVERITY_COLOURS, "one colour table for both documents"
+    assert set(SEVERITY_COLOURS) == {
+        row["severity"] for row in gabacalc.default_rules().flags.values()
+    }
+    page = styled(plan_html(many_flags_plan))
+    seen = set()
+    for flag in many_flags_plan.flags:
+        (where,) = [stack for text, stack in page.pieces if text == flag["code"]]
+        row_style = next(style for tag, style, _ in where if tag == "tr")
+        assert row_style == f"background:{SEVERITY_COLOURS[flag['severity']]}", flag["code"]
+        seen.add(flag["severity"])
+    assert seen == {"warning", "caution", "info"}, "the fixture shows every severity"
+
+
+def test_no_date_can_wrap(example_plan: gabacalc.Plan) -> None:
+    page = styled(plan_html(example_plan))
+    dates = [(text, stack) for text, stack in page.pieces if re.search(r"\d{4}-\d{2}-\d{2}", text)]
+    assert len(dates) > 10
+    for text, stack in dates:
+        assert any("white-space:nowrap" in style for _, style, _ in stack), text
+
+
+def test_the_edge_rule_and_the_sources_are_collapsed_and_the_flags_and_steps_are_not(
+    example_plan: gabacalc.Plan,
+) -> None:
+    page = styled(plan_html(example_plan))
+
+    def inside_details(text: str) -> bool:
+        (stack,) = [stack for piece, stack in page.pieces if text in piece]
+        return any(tag == "details" for tag, _, _ in stack)
+
+    assert inside_details(example_plan.summary["band_rule"])
+    citation = gabacalc.default_rules().sources["neurontin-uspi"]["citation"]
+    assert inside_details(citation)
+    assert inside_details("Sources (")
+    assert not inside_details(example_plan.flags[0]["message"])
+    assert not inside_details("Steps (what to take each day)")
+    assert not inside_details(example_plan.summary["review_with_benefit"])
+
+
+def test_the_sources_list_every_source_the_plan_used(many_flags_plan: gabacalc.Plan) -> None:
+    from gabacalc.export import source_ids
+
+    text = "".join(read(plan_html(many_flags_plan)).text)
+    sources = gabacalc.default_rules().sources
+    ids = source_ids(many_flags_plan)
+    assert {f["source_id"] for f in many_flags_plan.flags} <= set(ids)
+    for source_id in ids:
+        assert f"{source_id}: {sources[source_id]['citation']}" in text
+    assert f"Sources ({len(ids)})" in text
+
+
+def test_a_refusal_shows_the_message_with_the_verification_stamp() -> None:
+    from gabacalc.display import error_html
+
+    rules = gabacalc.default_rules()
+    message = "age 12 years is outside 18-110 years (gabacalc plans for adults)"
+    page = read(error_html(message))
+    text = "".join(page.text)
+    assert f"No plan: {message}" in text
+    assert text.count(gabacalc.VERIFICATION_TEXT) == 2
+    assert f"gabacalc {gabacalc.__version__}" in text and rules.rules_sha256 in text
+    assert "<script" not in error_html("<script>alert(1)</script>")
+
+
+def test_compare_highlights_exactly_the_figures_that_differ() -> None:
+    from gabacalc.display import compare_html
+
+    def plan(crcl_ml_min: float) -> gabacalc.Plan:
+        patient = Patient(age_years=60, sex="male", weight_kg=80, crcl_ml_min=crcl_ml_min)
+        return build_plan(patient, start_date=MONDAY)
+
+    today, lower = plan(50), plan(25)
+    html_text = compare_html(today, lower, names=("today", "lower CrCl"))
+    page = styled(html_text)
+    rows: dict[str, bool] = {}
+    for text, stack in page.pieces:
+        if stack[-1][0] == "th" and any("gabacalc-comparison" in c for _, _, c in stack):
+            rows[text] = any("gabacalc-differs" in cls for _, _, cls in stack)
+    assert rows["CrCl"] and rows["Band"] and rows["Maximum"] and rows["Steps"]
+    assert rows["Presets"] is False and rows["Allowed forms"] is False
+    assert rows["Patient"] is True  # the given CrCl is part of the patient line
+    same = styled(compare_html(today, today))
+    assert not any("gabacalc-differs" in cls for _, stack in same.pieces for _, _, cls in stack)
+    text = "".join(read(html_text).text)
+    assert "700 mg/day" in text and "1,400 mg/day" in text
+    assert text.count(gabacalc.VERIFICATION_TEXT) >= 6, "the comparison and both plans"
+    assert_safe_dose_text(text)
