@@ -11,9 +11,12 @@ Every plan is illustrative and requires physician verification.
 'Illustrative plan - requires physician verification'
 """
 
+from __future__ import annotations
+
 from gabacalc._version import __version__
 from gabacalc.cohort import plan_cohort
 from gabacalc.errors import GabacalcError, InputError, RuleTableError
+from gabacalc.jupyter import explore
 from gabacalc.patient import Patient
 from gabacalc.plan import Plan, PlanOptions, build_plan, build_taper, rebuild_plan
 from gabacalc.renal import (
@@ -49,6 +52,7 @@ __all__ = [
     "default_rules",
     "devine_ideal_weight",
     "estimate_crcl",
+    "explore",
     "load_rules",
     "plan_cohort",
     "rebuild_plan",
