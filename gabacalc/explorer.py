@@ -154,6 +154,13 @@ class _Optional(widgets.HBox):
             self.inner.disabled = not self.given.value
             self.value = self.inner.value if self.given.value else None
 
+    @traitlets.validate("value")
+    def _validate_value(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and isinstance(self.inner, _Slider):
+            value = self.inner._validate_value({"value": value})  # refused as the slider would
+        return value
+
     @traitlets.observe("value")
     def _to_parts(self, change: Any) -> None:
         self._show(change["new"])
