@@ -44,7 +44,34 @@ def test_the_three_notebooks_are_there() -> None:
         "01_walkthrough.ipynb",
         "02_scenarios.ipynb",
         "03_weight_basis.ipynb",
+        "04_explorer.ipynb",
     ]
+
+
+#: Cells the suite adds (never committed) to drive a notebook's widget through its controls,
+#: as a hand would, one control at a time; each prints one JSON line the test reads.
+DRIVE = {
+    "04_explorer.ipynb": [
+        "import json\n"
+        "explorer.unpin()\n"
+        "explorer.set(scr=1.3, crcl_ml_min=None, strengths_mg=[100, 300, 400, 600, 800])\n"
+        "def band_line():\n"
+        "    ax = explorer.figures[0].axes[0]\n"
+        "    (line,) = [l for l in ax.get_lines() if l.get_gid() == 'band-max']\n"
+        "    return float(max(line.get_ydata()))\n"
+        "before = {'max': explorer.plan.summary['max_daily_mg'], 'line': band_line()}\n"
+        "explorer.controls['scr'].value = None\n"
+        "explorer.controls['crcl_ml_min'].value = 25\n"
+        "after = {'max': explorer.plan.summary['max_daily_mg'], 'line': band_line(),\n"
+        "         'shown': explorer.display_html.value}\n"
+        "explorer.controls['crcl_ml_min'].value = None\n"
+        "explorer.controls['dialysis'].value = 'hemodialysis'\n"
+        "explorer.controls['scr'].value = 2.0\n"
+        "refused = {'plan': explorer.plan is None, 'error': explorer.error,\n"
+        "           'shown': explorer.display_html.value}\n"
+        "print(json.dumps({'before': before, 'after': after, 'refused': refused}))",
+    ],
+}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -74,6 +101,8 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_the_verification_text(
     workdir = tmp_path / "work"
     workdir.mkdir()
     nb = _read(path)
+    for source in DRIVE.get(path.name, []):
+        nb.cells.append(nbformat.v4.new_code_cell(source))
     client = nbclient.NotebookClient(
         nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
     )
@@ -90,8 +119,35 @@ def test_notebook_runs_in_a_fresh_kernel_and_shows_the_verification_text(
     assert_safe_dose_text(shown)
     assert any("image/png" in o.get("data", {}) for o in outputs), "a chart is drawn"
     assert list(workdir.iterdir()) == [], "nothing is written into the working directory"
+    if path.name == "04_explorer.ipynb":
+        _check_the_explorer_was_driven(nb, rules)
     if path.name == "01_walkthrough.ipynb":
         (folder,) = scratch.glob("gabacalc-walkthrough-*")
         assert sorted(p.name for p in folder.iterdir()) == ["plan.csv", "plan.json", "plan.pdf"]
         assert (folder / "plan.pdf").read_bytes().startswith(b"%PDF")
         assert gabacalc.VERIFICATION_TEXT in (folder / "plan.csv").read_text(encoding="utf-8")
+
+
+def _check_the_explorer_was_driven(nb: Any, rules: Any) -> None:
+    """CrCl 25 gives the 700 mg/day band and moves the chart's band line; an impossible
+    combination (creatinine on hemodialysis) shows its refusal in place of the plan."""
+    import json
+
+    widget_views = [
+        o for o in _outputs(nb) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert widget_views, "the explorer is displayed as a widget"
+    (last,) = nb.cells[-1].outputs
+    result = json.loads(last.text)
+    assert result["before"] == {"max": 1400, "line": 1400.0}
+    assert result["after"]["max"] == 700 and result["after"]["line"] == 700.0
+    assert "700 mg/day (renal band)" in result["after"]["shown"]
+    refused = result["refused"]
+    assert refused["plan"] is True
+    assert refused["error"].startswith("serum creatinine is not used on hemodialysis dialysis")
+    assert "<strong>No plan:</strong> serum creatinine is not used" in refused["shown"]
+    for shown in (result["after"]["shown"], refused["shown"]):
+        assert gabacalc.VERIFICATION_TEXT in shown and rules.rules_sha256 in shown
+    # What the page showed is stored with the notebook's widget state, stamped as well.
+    state = json.dumps(nb.metadata["widgets"])
+    assert gabacalc.VERIFICATION_TEXT in state and rules.rules_sha256[:12] in state
