@@ -335,6 +335,7 @@ class Explorer(widgets.VBox):
         self.figures: list[Any] = []
         self.redraw_seconds = 0.0
         self._holding = False
+        self._pinned_chart: _PinnedChart | None = None
 
         self.display_html = widgets.HTML()
         self.charts = widgets.HBox([], layout=widgets.Layout(width="100%"))
@@ -465,25 +466,46 @@ class Explorer(widgets.VBox):
             if self.baseline is None:
                 self.figures = [figure_for(plan)]
                 self.display_html.value = plan_html(plan, self.rules)
+                pngs = [figure_png(self.figures[0], _SCREEN_DPI)]
             else:
-                self.figures = _same_scales([figure_for(self.baseline), figure_for(plan)])
+                a_fig, b_fig = self._baseline_figure(), figure_for(plan)
+                assert self._pinned_chart is not None
+                own = [self._pinned_chart.own_scales, _scales(b_fig)]
+                self.figures = _same_scales([a_fig, b_fig], own)
                 self.display_html.value = compare_html(
                     self.baseline, plan, names=("A (pinned)", "B (the controls)"), rules=self.rules
                 )
-            width = f"{100 // len(self.figures)}%"
+                pngs = [self._baseline_png(), figure_png(self.figures[1], _SCREEN_DPI)]
+            width = f"{100 // len(pngs)}%"
             self.charts.children = tuple(
                 widgets.Image(
-                    value=figure_png(fig, _SCREEN_DPI),
-                    format="png",
-                    layout=widgets.Layout(width=width, max_width="900px"),
+                    value=png, format="png", layout=widgets.Layout(width=width, max_width="900px")
                 )
-                for fig in self.figures
+                for png in pngs
             )
         self.redraw_seconds = time.perf_counter() - began
         self.status.value = (
             f"<small>{'A and B' if self.baseline is not None else 'Plan'} redrawn in "
             f"{self.redraw_seconds:.2f} s</small>"
         )
+
+    def _baseline_figure(self) -> Any:
+        """A's figure, drawn once per pin, with its own scales remembered."""
+        baseline = self.baseline
+        assert baseline is not None
+        if self._pinned_chart is None or self._pinned_chart.plan is not baseline:
+            fig = figure_for(baseline)
+            self._pinned_chart = _PinnedChart(baseline, fig, _scales(fig))
+        return self._pinned_chart.figure
+
+    def _baseline_png(self) -> bytes:
+        """A's chart as PNG, drawn again only when the shared scales moved."""
+        pinned = self._pinned_chart
+        assert pinned is not None
+        now = _scales(pinned.figure)
+        if now != pinned.png_scales:
+            pinned.png, pinned.png_scales = figure_png(pinned.figure, _SCREEN_DPI), now
+        return pinned.png
 
     def __repr__(self) -> str:
         if self.plan is None:
@@ -495,15 +517,32 @@ class Explorer(widgets.VBox):
         )
 
 
-def _same_scales(figures: list[Any]) -> list[Any]:
-    """Put the charts of a comparison on one date and one dose scale."""
-    axes = [fig.axes[0] for fig in figures]
-    top = max(ax.get_ylim()[1] for ax in axes)
-    left = min(ax.get_xlim()[0] for ax in axes)
-    right = max(ax.get_xlim()[1] for ax in axes)
-    for ax in axes:
-        ax.set_ylim(0, top)
-        ax.set_xlim(left, right)
+@dataclasses.dataclass
+class _PinnedChart:
+    """The pinned plan's chart, kept while it stays pinned (only its scales change)."""
+
+    plan: Plan
+    figure: Any
+    own_scales: tuple[tuple[float, float], tuple[float, float]]
+    png_scales: Any = None
+    png: bytes = b""
+
+
+def _scales(fig: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    ax = fig.axes[0]
+    return tuple(ax.get_xlim()), tuple(ax.get_ylim())
+
+
+def _same_scales(
+    figures: list[Any], own: list[tuple[tuple[float, float], tuple[float, float]]]
+) -> list[Any]:
+    """Put the charts of a comparison on one date and one dose scale (the union of their own)."""
+    left = min(x[0] for x, _ in own)
+    right = max(x[1] for x, _ in own)
+    top = max(y[1] for _, y in own)
+    for fig in figures:
+        fig.axes[0].set_xlim(left, right)
+        fig.axes[0].set_ylim(0, top)
     return figures
 
 

@@ -300,3 +300,14 @@ def test_gabacalc_explore_is_the_explorer_and_says_how_to_install_ipywidgets() -
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == 'gabacalc.explore needs ipywidgets: pip install "gabacalc[jupyter]"'
+
+
+def test_compared_charts_share_the_scales_of_the_two_plans_shown_now() -> None:
+    patient = Patient(age_years=60, sex="male", weight_kg=80, crcl_ml_min=20)
+    explorer = explore(patient, start_date=EXAMPLE_START_DATE).pin()
+    own = explorer.figures[0].axes[0].get_ylim()
+    explorer.set(crcl_ml_min=90)  # B's band is higher: both charts take B's dose scale
+    a, b = (fig.axes[0] for fig in explorer.figures)
+    assert a.get_ylim() == b.get_ylim() and a.get_ylim()[1] > own[1]
+    explorer.set(crcl_ml_min=20)  # back to A's own scale, not stuck on the larger one
+    assert [fig.axes[0].get_ylim() for fig in explorer.figures] == [own, own]
