@@ -243,8 +243,9 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
                 f"{s['band']}: "
                 f"{_range_text(s['min_daily_mg'], s['max_daily_mg'], s['doses_per_day'])}",
                 s["band_reason"],
-                _details("Edge rule:", " " + _text(s["band_rule"])),
                 f"Source: {s['band_source']}",
+                # Last in the cell: a block after which no line break is needed.
+                _details("Edge rule:", " " + _text(s["band_rule"])),
             ],
         )
     )
@@ -454,12 +455,12 @@ def error_html(message: str, rules: Rules | None = None) -> str:
     )
 
 
-def _comparison_rows(plan: Plan) -> dict[str, str]:
+def _comparison_rows(plan: Plan) -> dict[str, list[str]]:
     """What a reader compares between two plans: each key figure, the flags, the steps."""
-    rows = {label: "\n".join(str(t) for t in texts if t) for label, texts in _key_rows(plan)}
-    rows["Flags"] = ", ".join(f"{f['code']} ({f['severity']})" for f in plan.flags) or "none"
+    rows = {label: [t for t in texts if t] for label, texts in _key_rows(plan)}
+    rows["Flags"] = [", ".join(f"{f['code']} ({f['severity']})" for f in plan.flags) or "none"]
     doses = [f"{fmt_number(int(mg))}" for mg in plan.steps["daily_mg"]]
-    rows["Steps"] = f"{len(doses)} steps: {' then '.join(doses)} mg/day"
+    rows["Steps"] = [f"{len(doses)} steps: {' then '.join(doses)} mg/day"]
     return rows
 
 
@@ -495,18 +496,20 @@ def compare_html(
     labels = list(a_rows) + [label for label in b_rows if label not in a_rows]
     body = []
     for label in labels:
-        a_text, b_text = a_rows.get(label, ""), b_rows.get(label, "")
-        differs = a_text != b_text
+        a_texts, b_texts = a_rows.get(label, []), b_rows.get(label, [])
+        differs = [str(t) for t in a_texts] != [str(t) for t in b_texts]
         attrs = f' class="gabacalc-differs" style="background:{DIFFERS_COLOUR}"' if differs else ""
         body.append(
             f'<tr{attrs}><th style="{_CELL}">{_e(label)}</th>'
-            f'<td style="{_CELL}">{_lines(a_text.splitlines())}</td>'
-            f'<td style="{_CELL}">{_lines(b_text.splitlines())}</td>'
+            f'<td style="{_CELL}">{_lines(a_texts)}</td>'
+            f'<td style="{_CELL}">{_lines(b_texts)}</td>'
             f'<td style="{_CELL}">{"differs" if differs else ""}</td></tr>'
         )
     a_name, b_name = names
     table = (
-        f'<table class="gabacalc-comparison" style="{_TABLE}">'
+        f'<table class="gabacalc-comparison" style="{_TABLE};width:100%;table-layout:fixed">'
+        '<colgroup><col style="width:12%"><col style="width:40%"><col style="width:40%">'
+        '<col style="width:8%"></colgroup>'
         f'<caption style="{_CAPTION}">Comparison: {_e(a_name)} and '
         f"{_e(b_name)} (rows that differ highlighted)</caption>"
         f'<thead><tr><th style="{_CELL}"></th><th style="{_CELL}">{_e(a_name)}</th>'
@@ -517,14 +520,16 @@ def compare_html(
     stamp = (s["gabacalc_version"], s["rules_version"], s["rules_sha256"])
     rules = _rules(rules)
     side = "".join(
-        f'<div style="flex:1 1 0;min-width:0"><h4>{_e(name)}</h4>{plan_html(plan, rules)}</div>'
+        # Each plan scrolls sideways on its own if its steps table is wider than half a page.
+        f'<div style="flex:1 1 0;width:0;min-width:0;overflow-x:auto"><h4>{_e(name)}</h4>'
+        f"{plan_html(plan, rules)}</div>"
         for name, plan in ((a_name, first), (b_name, second))
     )
     return (
-        '<div class="gabacalc-compare">'
+        '<div class="gabacalc-compare" style="width:100%">'
         + _banner(*stamp)
         + table
-        + f'<div style="display:flex;gap:1em;align-items:flex-start">{side}</div>'
+        + f'<div style="display:flex;gap:1em;align-items:flex-start;width:100%">{side}</div>'
         + _footer(*stamp)
         + "</div>"
     )

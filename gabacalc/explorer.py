@@ -56,8 +56,8 @@ CONTROL_NAMES = PATIENT_FIELDS + PLAN_KEYWORDS
 
 #: The chart's resolution on screen (the PNG file keeps its own 150 dpi).
 _SCREEN_DPI = 80
-_DESCRIPTION = {"description_width": "11em"}
-_WIDE = widgets.Layout(width="24em")
+_DESCRIPTION = {"description_width": "13em"}
+_WIDE = widgets.Layout(width="27em")
 
 _LABELS = {
     "age_years": "Age (years)",
@@ -118,6 +118,28 @@ class _Slider(widgets.FloatSlider):
         return value
 
 
+class _Choice(widgets.Dropdown):
+    """A drop-down whose choices may include None ("default"): None selects that entry.
+
+    ipywidgets reads a value of None as "nothing selected" (a blank box); here None is a
+    choice like any other, shown by its label.
+    """
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value not in self._options_values:
+            choices = ", ".join(str(label) for label in self._options_labels)
+            raise traitlets.TraitError(f"{self.tooltip} {value!r} is not one of: {choices}")
+        return self._options_values[self._options_values.index(value)]
+
+    @traitlets.observe("value")
+    def _propagate_value(self, change: Any) -> None:
+        index = self._options_values.index(change["new"])
+        if self.index != index:  # type: ignore[has-type]
+            self.index = index
+
+
 class _Optional(widgets.HBox):
     """A control that may be left out: a tick box, then the control (``value`` None if off)."""
 
@@ -130,10 +152,12 @@ class _Optional(widgets.HBox):
             description=_LABELS[name],
             indent=False,
             tooltip=f"{name}: untick for {off_text}",
-            layout=widgets.Layout(width="11em"),
+            layout=widgets.Layout(width="13em"),
         )
         self.inner = inner
-        super().__init__([self.given, inner], tooltip=name)
+        # No tooltip on the box itself: the browser's widget manager fails to draw a Box
+        # with one (jupyterlab-manager, ipywidgets 8.1); the tick box carries it instead.
+        super().__init__([self.given, inner])
         self.value = value
         self._show(value)
         self.given.observe(self._from_parts, "value")
@@ -186,13 +210,13 @@ def _slider(name: str, rules: Rules, parameter: str, step: float, fmt: str, valu
 
 
 def _dropdown(name: str, options: Sequence[Any], value: Any) -> Any:
-    return widgets.Dropdown(
+    return _Choice(
         options=options,
         value=value,
         description=_LABELS[name],
         tooltip=name,
         style=_DESCRIPTION,
-        layout=widgets.Layout(width="24em"),
+        layout=widgets.Layout(width="27em"),
     )
 
 
@@ -337,7 +361,7 @@ class Explorer(widgets.VBox):
         self._holding = False
         self._pinned_chart: _PinnedChart | None = None
 
-        self.display_html = widgets.HTML()
+        self.display_html = widgets.HTML(layout=widgets.Layout(width="100%"))
         self.charts = widgets.HBox([], layout=widgets.Layout(width="100%"))
         self.compare_button = widgets.ToggleButton(
             value=False,

@@ -123,8 +123,8 @@ def test_plan_html_shows_the_basis_of_every_key_figure(example_plan: gabacalc.Pl
         "CrCl 32.35 mL/min (rounded; the band uses the unrounded value) falls in "
         "CrCl > 30 to < 60 mL/min"
     )
-    assert band[2].startswith("Edge rule: Band edges: the unrounded CrCl")
-    assert band[3] == "Source: neurontin-uspi 2.3 Table 1"
+    assert band[2] == "Source: neurontin-uspi 2.3 Table 1"
+    assert band[3].startswith("Edge rule: Band edges: the unrounded CrCl")  # collapsed, last
     assert key["Maximum"] == "1,400 mg/day (renal band)"
     assert key["Start"] == "100 mg/day on 2026-01-05"
     assert key["Target"] == (
@@ -529,6 +529,7 @@ def test_compare_highlights_exactly_the_figures_that_differ() -> None:
     assert rows["Patient"] is True  # the given CrCl is part of the patient line
     same = styled(compare_html(today, today))
     assert not any("gabacalc-differs" in cls for _, stack in same.pieces for _, _, cls in stack)
+    assert "&lt;details" not in html_text, "the edge rule stays collapsible, not printed as tags"
     text = "".join(read(html_text).text)
     assert "700 mg/day" in text and "1,400 mg/day" in text
     assert text.count(gabacalc.VERIFICATION_TEXT) >= 6, "the comparison and both plans"

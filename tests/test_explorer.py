@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import ipywidgets
 import pytest
 import traitlets
 from conftest import assert_safe_dose_text
@@ -80,9 +81,17 @@ def test_each_preset_has_a_default_entry_that_leaves_the_choice_to_the_tables(
     explorer: Explorer,
 ) -> None:
     for name in ("weight_basis", "titration", "taper", "review_weeks"):
-        options = explorer.controls[name].options
-        assert options[0] == ("default", None), name
-        assert explorer.controls[name].value is None, name
+        control = explorer.controls[name]
+        assert control.options[0] == ("default", None), name
+        assert control.value is None, name
+        # The page shows the entry "default", not an empty box.
+        assert (control.index, control.label) == (0, "default"), name
+    explorer.set(titration="gentle")
+    assert explorer.controls["titration"].label == "gentle"
+    explorer.set(titration=None)
+    assert explorer.controls["titration"].index == 0
+    with pytest.raises(traitlets.TraitError, match="titration 'fast' is not one of: default"):
+        explorer.set(titration="fast")
     rules = gabacalc.default_rules()
     assert [v for _, v in explorer.controls["titration"].options[1:]] == list(
         rules.titration_presets
@@ -219,6 +228,12 @@ def test_a_slider_refuses_a_value_outside_its_range_instead_of_moving_it(
         explorer.set(target_daily_mg=4000)
     assert explorer.controls["target_daily_mg"].value is None
     assert explorer.plan is not None
+
+
+def test_no_box_carries_a_tooltip_which_the_browser_fails_to_draw(explorer: Explorer) -> None:
+    # Found on the page served by voila: a Box with a tooltip showed "javascript error".
+    boxes = [w for w in explorer.controls.values() if isinstance(w, ipywidgets.Box)]
+    assert boxes and all(box.tooltip is None for box in boxes)
 
 
 def test_an_optional_control_is_off_until_given(explorer: Explorer) -> None:
