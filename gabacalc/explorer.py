@@ -57,7 +57,7 @@ CONTROL_NAMES = PATIENT_FIELDS + PLAN_KEYWORDS
 #: The chart's resolution on screen (the PNG file keeps its own 150 dpi).
 _SCREEN_DPI = 80
 _DESCRIPTION = {"description_width": "13em"}
-_WIDE = widgets.Layout(width="27em")
+_WIDTH = "27em"
 
 _LABELS = {
     "age_years": "Age (years)",
@@ -205,7 +205,7 @@ def _slider(name: str, rules: Rules, parameter: str, step: float, fmt: str, valu
         readout_format=fmt,
         continuous_update=False,
         tooltip=name,
-        layout=_WIDE,
+        layout=widgets.Layout(width=_WIDTH),
     )
 
 
@@ -216,7 +216,7 @@ def _dropdown(name: str, options: Sequence[Any], value: Any) -> Any:
         description=_LABELS[name],
         tooltip=name,
         style=_DESCRIPTION,
-        layout=widgets.Layout(width="27em"),
+        layout=widgets.Layout(width=_WIDTH),
     )
 
 
@@ -232,7 +232,7 @@ def _many(name: str, options: Sequence[Any], value: Sequence[Any]) -> Any:
         description=_LABELS[name],
         tooltip=f"{name} (ctrl- or shift-click for several)",
         style=_DESCRIPTION,
-        layout=_WIDE,
+        layout=widgets.Layout(width=_WIDTH),
     )
 
 
@@ -267,7 +267,9 @@ def _make_control(name: str, value: Any, rules: Rules) -> Any:
             inner.value = low + mg_step if rules.limits[name]["min_inclusive"] != "true" else low
         return _Optional(name, inner, value, "no current dose (a new start)")
     if name == "scr":
-        inner = widgets.FloatText(value=value or 0, step=0.01, tooltip=name, layout=_WIDE)
+        inner = widgets.FloatText(
+            value=value or 0, step=0.01, tooltip=name, layout=widgets.Layout(width=_WIDTH)
+        )
         return _Optional(name, inner, value, "no serum creatinine")
     if name == "sex":
         return _dropdown(name, SEXES, value)
@@ -296,7 +298,7 @@ def _make_control(name: str, value: Any, rules: Rules) -> Any:
             description=_LABELS[name],
             tooltip=f"{name} (empty: today)",
             style=_DESCRIPTION,
-            layout=_WIDE,
+            layout=widgets.Layout(width=_WIDTH),
         )
     if name == "strengths_mg":
         solids = sorted(s.strength_mg for s in rules.strengths if not s.is_solution)

@@ -80,3 +80,13 @@ def test_the_readme_python_example_runs_and_shows_what_it_says() -> None:
     assert (summary["band"], summary["max_daily_mg"]) == ("CrCl > 30 to < 60 mL/min", 1400)
     assert namespace["replan"].summary["max_daily_mg"] == 700  # type: ignore[attr-defined]
     assert namespace["same"].schedule.equals(plan.schedule)  # type: ignore[attr-defined]
+
+
+def test_the_readme_explorer_example_runs_and_shows_what_it_says() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "gabacalc.explore(" in b]
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    explorer = namespace["explorer"]
+    assert "# 700" in block
+    assert explorer.baseline.summary["max_daily_mg"] == 700  # type: ignore[attr-defined]
