@@ -40,7 +40,7 @@ from gabacalc.patient import DIALYSIS_CHOICES, SCR_UNITS, SEXES, Patient
 from gabacalc.plan import WEEKDAYS, Plan, build_plan
 from gabacalc.renal import WEIGHT_BASES
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg
+from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, frequency_text
 
 __all__ = ["CONTROL_NAMES", "PATIENT_FIELDS", "PLAN_KEYWORDS", "Explorer", "explore"]
 
@@ -291,7 +291,8 @@ def _make_control(name: str, value: Any, rules: Rules) -> Any:
         low, high = _limits(rules, "review_weeks")
         return _dropdown(name, _with_default(range(int(low), int(high) + 1)), value)
     if name == "current_doses_per_day":
-        return _dropdown(name, _with_default((1, 2, 3), "not given"), value)
+        counts = [("not given", None), *((frequency_text(n), n) for n in (1, 2, 3))]
+        return _dropdown(name, counts, value)
     if name == "start_date":
         return widgets.DatePicker(
             value=value,

@@ -64,6 +64,8 @@ def test_the_controls_are_named_as_the_patient_fields_and_build_plan_keywords(
     assert {"titration", "taper", "review_weeks", "strengths_mg", "current_daily_mg"} <= set(
         keywords
     )
+    labels = [label for label, _ in explorer.controls["current_doses_per_day"].options]
+    assert labels == ["not given", "once daily", "twice daily", "three times daily"]
 
 
 def test_it_opens_on_the_example_patient_with_build_plans_plan(explorer: Explorer) -> None:
@@ -133,6 +135,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "scr": None,
         "crcl_ml_min": 25,
         "current_daily_mg": 1200,
+        "current_doses_per_day": 3,
         "start_date": date(2026, 1, 26),
     },
     "actual weight, 100 and 300 mg capsules only, no height": {
