@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gabacalc._version import __version__
+from gabacalc.export import source_ids
 from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -365,8 +366,6 @@ def _steps_table(plan: Plan) -> str:
 
 def _sources_section(plan: Plan, rules: Rules) -> str:
     """The sources the plan's numbers come from, collapsed under one line."""
-    from gabacalc.export import source_ids
-
     items = []
     for source_id in source_ids(plan):
         source = rules.sources.get(source_id)
