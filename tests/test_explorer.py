@@ -18,6 +18,8 @@ import ipywidgets
 import pytest
 import traitlets
 from conftest import assert_safe_dose_text
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import gabacalc
 from gabacalc import InputError, Patient, build_plan
@@ -331,3 +333,53 @@ def test_compared_charts_share_the_scales_of_the_two_plans_shown_now() -> None:
     assert a.get_ylim() == b.get_ylim() and a.get_ylim()[1] > own[1]
     explorer.set(crcl_ml_min=20)  # back to A's own scale, not stuck on the larger one
     assert [fig.axes[0].get_ylim() for fig in explorer.figures] == [own, own]
+
+
+_RULES = gabacalc.default_rules()
+_SOLIDS = sorted(s.strength_mg for s in _RULES.strengths if not s.is_solution)
+_ONE_EXPLORER = explore(start_date=EXAMPLE_START_DATE)
+finite = {"allow_nan": False, "allow_infinity": False}
+
+
+@st.composite
+def control_values(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly consistent inputs, and now and then a contradiction or an impossible set."""
+    kidney = draw(st.sampled_from(["scr", "crcl", "hemodialysis", "peritoneal", "both"]))
+    values: dict[str, Any] = {
+        "age_years": draw(st.integers(18, 110)),
+        "weight_kg": round(draw(st.floats(30, 350, **finite)) * 2) / 2,
+        "scr": draw(st.floats(0.1, 25, **finite)) if kidney in ("scr", "both") else None,
+        "crcl_ml_min": draw(st.floats(0, 250, **finite)) if kidney in ("crcl", "both") else None,
+        "dialysis": kidney if kidney in ("hemodialysis", "peritoneal") else "none",
+        "risks": tuple(draw(st.lists(st.sampled_from(list(_RULES.risks)), max_size=3))),
+        "target_daily_mg": draw(st.none() | st.sampled_from(range(300, 3700, 100))),
+        "titration": draw(st.sampled_from([None, *_RULES.titration_presets])),
+        "taper": draw(st.sampled_from([None, *_RULES.taper_presets])),
+        "strengths_mg": tuple(sorted(draw(st.sets(st.sampled_from(_SOLIDS), min_size=1)))),
+        "oral_solution": draw(st.booleans()),
+        "current_daily_mg": draw(st.none() | st.none() | st.sampled_from(range(100, 4900, 100))),
+    }
+    return values
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=control_values())
+def test_whatever_the_controls_hold_the_explorer_shows_build_plans_answer(
+    values: dict[str, Any],
+) -> None:
+    """A plan equal to build_plan's, or build_plan's own refusal word for word."""
+    explorer = _ONE_EXPLORER
+    explorer.set(**values)
+    held = explorer.values()
+    try:
+        patient = Patient(**{k: held[k] for k in held if k in Patient.__dataclass_fields__})
+        direct = build_plan(patient, **{k: v for k, v in held.items() if k not in patient.__dict__})
+    except InputError as refusal:
+        event("refused")
+        assert explorer.plan is None and explorer.error == str(refusal)
+        assert "<strong>No plan:</strong>" in explorer.display_html.value
+    else:
+        event("planned")
+        assert explorer.error is None and explorer.plan is not None
+        assert explorer.plan.summary == direct.summary
+        assert band_line_top(explorer) == direct.summary["max_daily_mg"]
