@@ -258,7 +258,9 @@ def _make_control(name: str, value: Any, rules: Rules) -> Any:
         inner = _slider(name, rules, "crcl_ml_min", 0.5, ".1f", value)
         return _Optional(name, inner, value, "no given CrCl")
     if name in ("start_daily_mg", "target_daily_mg"):
-        inner = _slider(name, rules, name, mg_step, ",.0f", value)
+        # Unticked, the greyed slider rests on the tables' default (only shown, not passed).
+        shown = value if value is not None else float(rules.defaults[name])
+        inner = _slider(name, rules, name, mg_step, ",.0f", shown)
         return _Optional(name, inner, value, "the default")
     if name == "current_daily_mg":
         low, _ = _limits(rules, name)

@@ -103,6 +103,12 @@ def test_each_preset_has_a_default_entry_that_leaves_the_choice_to_the_tables(
     assert [v for _, v in explorer.controls["taper"].options[1:]] == list(rules.taper_presets)
     # Start and target left to the defaults: the start-low rule lowers day 1 for this patient.
     assert explorer.controls["start_daily_mg"].value is None
+    assert explorer.controls["target_daily_mg"].value is None
+    # Their greyed sliders rest on the tables' defaults, which are not passed while unticked.
+    assert explorer.controls["target_daily_mg"].inner.value == float(
+        rules.defaults["target_daily_mg"]
+    )
+    assert explorer.controls["target_daily_mg"].inner.disabled
     assert explorer.plan is not None
     assert explorer.plan.summary["start_daily_mg"] == 100
     assert "START_LOW_DEFAULT" in [f["code"] for f in explorer.plan.flags]
