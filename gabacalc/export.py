@@ -4,16 +4,17 @@ An edge module: it formats what the core decided. Both formats are deterministic
 plan, same bytes) and carry the verification text, the gabacalc version and the rule
 tables' version and checksum.
 
-The CSV opens in a spreadsheet and in pandas. Its first lines are a header a person reads
-first, each starting with ``#`` (``pandas.read_csv(path, comment="#")`` skips them); the
-text after the ``#`` sits in its own quoted cell so that a spreadsheet never splits
-"1,800 mg" into two cells. Text cells a spreadsheet would run as a formula (starting
+The CSV is a plain table, one header row and one row per day, that ``pandas.read_csv``,
+``polars.read_csv``, R's ``read.csv``, DuckDB and LibreOffice read with their defaults. The
+verification text, the gabacalc version, the rules version and checksum, and the plan's
+flag codes are columns on every row, so they survive filtering and copying; the human
+context (patient line, renal estimate, band, flag wording) is in the JSON, the PDF and the
+workbook (:func:`header_lines`). Text cells a spreadsheet would run as a formula (starting
 with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.plan import Plan
 
 __all__ = [
+    "STAMP_COLUMNS",
     "csv_text",
     "header_lines",
     "json_text",
@@ -45,6 +47,8 @@ _DIALYSIS_WORDS = {
     "peritoneal": "on peritoneal dialysis",
 }
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: The provenance columns every row of a CSV carries (the plan summary's keys).
+STAMP_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
 
 
 def neutralise_cell(text: str) -> str:
@@ -156,7 +160,10 @@ def source_ids(plan: Plan) -> list[str]:
 
 
 def csv_text(plan: Plan) -> str:
-    """The schedule as CSV text (``\\n`` line ends), header lines first.
+    """The schedule as a plain CSV table (``\\n`` line ends), the stamp on every row.
+
+    Columns: the schedule's (``date`` as YYYY-MM-DD, whole mg as digits), then
+    ``flag_codes`` (the plan's flag codes, ";"-separated) and :data:`STAMP_COLUMNS`.
 
     Examples
     --------
@@ -165,19 +172,22 @@ def csv_text(plan: Plan) -> str:
     >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
     ...                   start_date=date(2026, 1, 5))
     >>> import io, pandas as pd
-    >>> back = pd.read_csv(io.StringIO(csv_text(plan)), comment="#")
+    >>> back = pd.read_csv(io.StringIO(csv_text(plan)))
     >>> back["daily_mg"].iloc[[0, 7]].tolist(), back["date"].iloc[0]
     ([300, 600], '2026-01-05')
+    >>> back["verification"].iloc[-1]
+    'Illustrative plan - requires physician verification'
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for line in header_lines(plan):
-        writer.writerow(["#", neutralise_cell(line)])
+    s = plan.summary
     table = plan.schedule.copy()
     table["date"] = table["date"].dt.strftime("%Y-%m-%d")
     for column in table.columns:
         if pd.api.types.is_string_dtype(table[column]) and column != "date":
             table[column] = table[column].map(neutralise_cell)
+    table["flag_codes"] = ";".join(flag["code"] for flag in s["flags"])
+    for column in STAMP_COLUMNS:
+        table[column] = neutralise_cell(str(s[column]))
+    out = io.StringIO()
     table.to_csv(out, index=False, lineterminator="\n")
     return out.getvalue()
 
@@ -250,8 +260,8 @@ def write_csv(plan: Plan, path: str | Path) -> Path:
     >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
     ...                   start_date=date(2026, 1, 5))
     >>> path = write_csv(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.csv")
-    >>> path.read_text().splitlines()[0]
-    '#,Illustrative plan - requires physician verification'
+    >>> path.read_text().splitlines()[0].split(",")[:3]
+    ['date', 'day', 'phase']
     """
     return atomic_write_text(path, csv_text(plan))
 

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 import gabacalc
 from gabacalc import VERIFICATION_TEXT
 from gabacalc.chart import plot_plan, render_png
-from gabacalc.export import csv_text, json_text, neutralise_cell
+from gabacalc.export import STAMP_COLUMNS, csv_text, json_text, neutralise_cell
 from gabacalc.pdf import pdf_bytes
 from gabacalc.terminal import plan_text
 from tests.conftest import assert_safe_dose_text
@@ -50,9 +50,9 @@ def long_plan() -> gabacalc.Plan:
 
 
 def test_csv_round_trips_through_pandas(example_plan: gabacalc.Plan) -> None:
-    back = pd.read_csv(io.StringIO(csv_text(example_plan)), comment="#", keep_default_na=False)
+    back = pd.read_csv(io.StringIO(csv_text(example_plan)), keep_default_na=False)
     schedule = example_plan.schedule
-    assert list(back.columns) == list(schedule.columns)
+    assert list(back.columns) == [*schedule.columns, "flag_codes", *STAMP_COLUMNS]
     assert back["date"].tolist() == schedule["date"].dt.strftime("%Y-%m-%d").tolist()
     for column in ("day", "daily_mg", "morning_mg", "midday_mg", "bedtime_mg", "max_daily_mg"):
         assert back[column].dtype == np.int64, column
@@ -61,23 +61,48 @@ def test_csv_round_trips_through_pandas(example_plan: gabacalc.Plan) -> None:
         assert back[column].tolist() == schedule[column].tolist(), column
 
 
-def test_csv_header_is_read_first_and_carries_versions_and_flags(
+def test_csv_is_a_plain_table_with_the_stamp_and_flags_on_every_row(
     example_plan: gabacalc.Plan,
 ) -> None:
-    lines = csv_text(example_plan).splitlines()
+    text = csv_text(example_plan)
     s = example_plan.summary
-    assert lines[0] == f"#,{VERIFICATION_TEXT}"
-    assert s["rules_sha256"] in lines[1] and s["gabacalc_version"] in lines[1]
-    header = "\n".join(line for line in lines if line.startswith("#"))
-    assert s["crcl_method"] in header
-    for flag in s["flags"]:
-        assert flag["code"] in header
-    # A spreadsheet shows "#" in one cell and the sentence whole in the next: "1,800 mg"
-    # is never split across two cells.
-    cells = list(csv.reader(io.StringIO(header)))
-    assert all(len(row) == 2 and row[0] == "#" for row in cells)
-    limited = next(row[1] for row in cells if "TARGET_LIMITED_RENAL" in row[1])
-    assert "target of 1,800 mg/day is above this band's maximum of 1,400 mg/day" in limited
+    rows = list(csv.reader(io.StringIO(text)))
+    assert not text.startswith("#")
+    assert {len(row) for row in rows} == {len(rows[0])}  # one header, same width throughout
+    back = pd.read_csv(io.StringIO(text))  # pandas' defaults, no options
+    assert len(back) == len(example_plan.schedule)
+    assert (back["verification"] == VERIFICATION_TEXT).all()
+    assert (back["gabacalc_version"] == s["gabacalc_version"]).all()
+    assert (back["rules_version"] == s["rules_version"]).all()
+    assert (back["rules_sha256"] == s["rules_sha256"]).all()
+    codes = ";".join(flag["code"] for flag in s["flags"])
+    assert "TARGET_LIMITED_RENAL" in codes
+    assert (back["flag_codes"] == codes).all()
+    # A filtered copy of a few rows still says where it came from.
+    last_week = back[back["date"] >= "2026-04-01"]
+    assert set(last_week["verification"]) == {VERIFICATION_TEXT}
+
+
+def test_csv_opens_with_defaults_in_polars_duckdb_and_the_csv_module(
+    example_plan: gabacalc.Plan, tmp_path: Path
+) -> None:
+    import duckdb
+    import polars as pl
+
+    path = tmp_path / "plan.csv"
+    path.write_text(csv_text(example_plan), encoding="utf-8")
+    n = len(example_plan.schedule)
+    frame = pl.read_csv(path)
+    assert frame.height == n and frame["daily_mg"].max() == 1400
+    assert frame["date"][0] == "2026-01-05"  # ISO dates: pl.read_csv(try_parse_dates=True)
+    assert frame["verification"].unique().to_list() == [VERIFICATION_TEXT]
+    connection = duckdb.connect()
+    got = connection.execute(
+        f"select count(*), max(daily_mg), min(date) from read_csv_auto('{path}')"
+    ).fetchone()
+    assert got == (n, 1400, date(2026, 1, 5))
+    with path.open(newline="", encoding="utf-8") as handle:
+        assert len(list(csv.DictReader(handle))) == n
 
 
 def test_csv_cells_a_spreadsheet_would_run_are_neutralised(example_plan: gabacalc.Plan) -> None:
@@ -88,13 +113,13 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(example_plan: gabacal
     schedule = example_plan.schedule.copy()
     schedule.loc[0, "note"] = "=cmd|' /C calc'!A0"
     crafted = dataclasses.replace(example_plan, schedule=schedule)
-    back = pd.read_csv(io.StringIO(csv_text(crafted)), comment="#", keep_default_na=False)
+    back = pd.read_csv(io.StringIO(csv_text(crafted)), keep_default_na=False)
     assert back.loc[0, "note"] == "'=cmd|' /C calc'!A0"
 
 
-def test_no_data_cell_carries_a_comment_mark(example_plan: gabacalc.Plan) -> None:
-    body = [line for line in csv_text(example_plan).splitlines() if not line.startswith("#")]
-    assert not any("#" in line for line in body)
+def test_no_cell_carries_a_comment_mark(example_plan: gabacalc.Plan) -> None:
+    # A reader told to skip "#" comments (as older gabacalc CSVs needed) loses no row.
+    assert "#" not in csv_text(example_plan)
 
 
 # ----------------------------------------------------------------------------- JSON
