@@ -13,24 +13,73 @@ Every plan is illustrative and requires physician verification.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from gabacalc._version import __version__
-from gabacalc.cohort import plan_cohort
-from gabacalc.errors import GabacalcError, InputError, RuleTableError
-from gabacalc.jupyter import explore
-from gabacalc.patient import Patient
-from gabacalc.plan import Plan, PlanOptions, build_plan, build_taper, rebuild_plan
-from gabacalc.renal import (
-    BandChoice,
-    RenalEstimate,
-    adjusted_body_weight,
-    body_mass_index,
-    cockcroft_gault,
-    devine_ideal_weight,
-    estimate_crcl,
-    select_band,
-)
-from gabacalc.rules import Rules, default_rules, load_rules
 from gabacalc.wording import VERIFICATION_TEXT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gabacalc.cohort import plan_cohort
+    from gabacalc.cohort_io import read_results
+    from gabacalc.errors import GabacalcError, InputError, RuleTableError
+    from gabacalc.jupyter import explore
+    from gabacalc.patient import Patient
+    from gabacalc.plan import Plan, PlanOptions, build_plan, build_taper, rebuild_plan
+    from gabacalc.renal import (
+        BandChoice,
+        RenalEstimate,
+        adjusted_body_weight,
+        body_mass_index,
+        cockcroft_gault,
+        devine_ideal_weight,
+        estimate_crcl,
+        select_band,
+    )
+    from gabacalc.rules import Rules, default_rules, load_rules
+
+# The public names and the module that defines each: loaded when first used (PEP 562), so
+# that ``import gabacalc`` (and ``gabacalc --help``, a TAB completion) does not pay for
+# pandas and the planning machinery before a plan is asked for.
+_WHERE = {
+    "GabacalcError": "errors",
+    "InputError": "errors",
+    "RuleTableError": "errors",
+    "Patient": "patient",
+    "Plan": "plan",
+    "PlanOptions": "plan",
+    "build_plan": "plan",
+    "build_taper": "plan",
+    "rebuild_plan": "plan",
+    "BandChoice": "renal",
+    "RenalEstimate": "renal",
+    "adjusted_body_weight": "renal",
+    "body_mass_index": "renal",
+    "cockcroft_gault": "renal",
+    "devine_ideal_weight": "renal",
+    "estimate_crcl": "renal",
+    "select_band": "renal",
+    "Rules": "rules",
+    "default_rules": "rules",
+    "load_rules": "rules",
+    "plan_cohort": "cohort",
+    "read_results": "cohort_io",
+    "explore": "jupyter",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gabacalc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"gabacalc.{module}"), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 __all__ = [
     "VERIFICATION_TEXT",
@@ -55,6 +104,7 @@ __all__ = [
     "explore",
     "load_rules",
     "plan_cohort",
+    "read_results",
     "rebuild_plan",
     "select_band",
 ]

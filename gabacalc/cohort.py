@@ -160,7 +160,7 @@ TRACE_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha
 OUTPUT_COLUMNS = (
     "id",
     *SUMMARY_COLUMNS,
-    "flags",
+    "flag_codes",
     "flag_severity",
     *AUDIT_COLUMNS,
     "status",
@@ -840,7 +840,7 @@ def plan_cohort(df: pd.DataFrame, *, rules: Rules | None = None) -> pd.DataFrame
         One row per input row, same order and same index, columns :data:`OUTPUT_COLUMNS`:
         ``id``; the summary keys (``crcl_ml_min`` [mL/min], ``weight_used_kg`` [kg],
         ``band``, ``doses_per_day``, ``max_daily_mg`` [mg/day], ``target_daily_mg``
-        [mg/day], dates as ISO strings, ...); ``flags`` (the flag codes, ";"-separated, in
+        [mg/day], dates as ISO strings, ...); ``flag_codes`` (the flag codes, ";"-separated, in
         build_plan's order) and ``flag_severity`` (the highest); with
         ``current_daily_mg`` or ``current_doses_per_day`` columns, the audit:
         ``audit_above_band_max`` and ``audit_excess_mg`` (current dose minus the band
@@ -1097,10 +1097,12 @@ def _check_representatives(
         "bmi_kg_m2",
         "band_scale",
     )
-    got = {name: result[name].iloc[positions].to_numpy(dtype=object) for name in (*names, "flags")}
+    got = {
+        name: result[name].iloc[positions].to_numpy(dtype=object) for name in (*names, "flag_codes")
+    }
     for k, (summary, i) in enumerate(checked):
         wanted = {name: summary[name] for name in names}
-        wanted["flags"] = ";".join(_codes_of(summary))
+        wanted["flag_codes"] = ";".join(_codes_of(summary))
         problems = [
             name
             for name, value in wanted.items()
@@ -1178,7 +1180,7 @@ def _assemble(
 
     # Flags: the key's dose codes with the row's estimate, band and safety-context codes.
     flag_codes, flag_table = _flags(rules, cols, renal, bands, group, reps, older)
-    texts["flags"] = (flag_codes, [";".join(codes) for codes in flag_table])
+    texts["flag_codes"] = (flag_codes, [";".join(codes) for codes in flag_table])
     texts["flag_severity"] = (flag_codes, [_severity(rules, codes) for codes in flag_table])
 
     # Rows planned on their own overwrite theirs.
@@ -1204,13 +1206,13 @@ def _assemble(
                 numbers[name][i] = np.nan if value is None else value
         codes = _codes_of(summary)
         row_text = {name: summary[name] for name in texts if name in summary}
-        row_text.update(flags=";".join(codes), flag_severity=_severity(rules, codes))
+        row_text.update(flag_codes=";".join(codes), flag_severity=_severity(rules, codes))
         for name, value in row_text.items():
             text_codes[name][i] = len(tables[name])
             tables[name].append(value)
 
     frame: dict[str, Any] = {"id": df["id"].array}
-    for name in (*SUMMARY_COLUMNS, "flags", "flag_severity"):
+    for name in (*SUMMARY_COLUMNS, "flag_codes", "flag_severity"):
         if name in present:
             frame[name] = pd.arrays.IntegerArray(numbers[name], ~present[name])
         elif name in numbers:

@@ -9,7 +9,6 @@ fails, the output is untouched and the temporary file removed.
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import multiprocessing
@@ -34,12 +33,12 @@ import pandas as pd
 
 from gabacalc._version import __version__
 from gabacalc.atomic import atomic_open
-from gabacalc.cohort import INPUT_COLUMNS, _plan_frame, check_columns
+from gabacalc.cohort import INPUT_COLUMNS, TRACE_COLUMNS, _plan_frame, check_columns
 from gabacalc.errors import GabacalcError, InputError
 from gabacalc.rules import Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT
 
-__all__ = ["CohortReport", "default_workers", "read_cohort_results", "run_cohort_file"]
+__all__ = ["CohortReport", "default_workers", "read_results", "run_cohort_file", "typed_results"]
 
 #: Read as text, so that a cell is never turned into a number or a date on the way in.
 _TEXT_COLUMNS = {
@@ -152,12 +151,15 @@ def run_cohort_file(
         A ``.csv`` (UTF-8, a header row; see :func:`gabacalc.plan_cohort` for the columns)
         or a ``.parquet`` file (needs pyarrow).
     out_path : str or Path
-        ``.csv`` or ``.parquet``. A CSV starts with ``#`` comment lines carrying the
-        verification text, the gabacalc version and the rules version and sha256 (read it
-        with ``pandas.read_csv(path, comment="#")``, or :func:`read_cohort_results`); text
-        cells are quoted, and one that a spreadsheet would run as a formula (starting with
-        ``=``, ``+``, ``-`` or ``@``) gets a leading ``'``. A Parquet file carries the same
-        in its metadata. Written whole or not at all.
+        ``.csv`` or ``.parquet``. A CSV is a plain table (one header row, then one row
+        per patient) that ``pandas.read_csv`` and other readers open with their defaults;
+        the verification text, the gabacalc version and the rules version and sha256 are
+        columns on every row. Text cells (ids exactly as given) are quoted, and one that a
+        spreadsheet would run as a formula (starting with ``=``, ``+``, ``-`` or ``@``)
+        gets a leading ``'``. A Parquet file is typed (dates as ``date32``, ``flag_codes``
+        as ``list<string>``, enumerations as dictionary columns) and carries the stamp in
+        its metadata too. :func:`read_results` reads either back with its types. Written
+        whole or not at all.
     chunk_rows : int
         Rows per chunk (memory grows with this, not with the file).
     on_progress : callable, optional
@@ -196,7 +198,7 @@ def run_cohort_file(
     >>> report = run_cohort_file(folder / "cohort.csv", folder / "results.csv")
     >>> report.summary_text()
     '2 rows: 1 error, 1 flagged'
-    >>> read_cohort_results(folder / "results.csv")[["id", "max_daily_mg", "status"]]
+    >>> read_results(folder / "results.csv")[["id", "max_daily_mg", "status"]]
       id  max_daily_mg status
     0  a          1400     ok
     1  b          <NA>  error
@@ -221,8 +223,6 @@ def run_cohort_file(
         "rules_sha256": rules.rules_sha256,
     }
     with atomic_open(target, "wb") as handle, _BackgroundSync(handle) as sync:
-        if out_format == "csv":
-            _write_trace(handle, trace)
         parquet = _ParquetWriter(handle, trace) if out_format == "parquet" else None
         planner = (rules, today, out_format)
         chunks = 0
@@ -466,50 +466,188 @@ def _pool_context(*, may_fork: bool) -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def read_cohort_results(path: str | Path) -> pd.DataFrame:
-    """Read a results file written by :func:`run_cohort_file` back with its column types.
+#: Result columns that hold one of a few values: pandas ``category``, Parquet dictionary.
+ENUM_COLUMNS = (
+    "crcl_source",
+    "weight_basis",
+    "weight_used",
+    "band",
+    "band_id",
+    "dialysis",
+    "target_regimen",
+    "titration",
+    "taper",
+    "allowed_forms",
+    "flag_severity",
+    "status",
+    *TRACE_COLUMNS,
+)
 
-    The CSV's comment lines go to ``attrs`` (verification text, versions, checksum).
+
+def _kind(name: str) -> str:
+    """How a result column is typed: id, int, float, bool, date, flags, enum or text."""
+    from gabacalc.cohort import _BOOL_FIELDS, _FLOAT_FIELDS, _INT_FIELDS
+
+    if name == "id":
+        return "id"
+    if name in _INT_FIELDS:
+        return "int"
+    if name in _FLOAT_FIELDS:
+        return "float"
+    if name in _BOOL_FIELDS:
+        return "bool"
+    if name.endswith("_date"):
+        return "date"
+    if name == "flag_codes":
+        return "flags"
+    if name in ENUM_COLUMNS:
+        return "enum"
+    return "text"
+
+
+def _codes_list(text: Any) -> list[str]:
+    return [code for code in str(text).split(";") if code]
+
+
+def typed_results(frame: pd.DataFrame) -> pd.DataFrame:
+    """A results table with the column types :func:`read_results` gives.
+
+    Ids as text exactly as given; whole mg as nullable ``Int64``; decimals as
+    ``float64``; booleans as nullable ``boolean``; dates (the ``*_date`` columns) as
+    ``datetime64[s]``; ``flag_codes`` as a list of codes per row (empty when a planned row
+    has none, missing on an error row); enumerations (:data:`ENUM_COLUMNS`) as
+    ``category`` with sorted categories; other text as ``str``. ``attrs`` are kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gabacalc import plan_cohort
+    >>> out = plan_cohort(pd.DataFrame({"id": ["00123"], "age_years": [72], "sex": ["female"],
+    ...     "weight_kg": [60], "scr": [1.3], "start_date": ["2026-01-05"]}))
+    >>> typed = typed_results(out)
+    >>> typed.loc[0, "id"], typed.loc[0, "review_date"], typed.loc[0, "flag_codes"][:1]
+    ('00123', Timestamp('2026-02-27 00:00:00'), ['TARGET_LIMITED_RENAL'])
+    """
+    out = frame.copy(deep=False)
+    ok = out["status"].astype("str") == "ok" if "status" in out.columns else None
+    for name in out.columns:
+        column, kind = out[name], _kind(str(name))
+        if isinstance(column.dtype, pd.CategoricalDtype) and kind not in ("enum",):
+            column = column.astype("str").where(column.notna())
+        if kind == "id":
+            out[name] = column.astype("str").where(column.notna())
+        elif kind == "int":
+            out[name] = column.astype("Int64")
+        elif kind == "float":
+            out[name] = column.astype("float64")
+        elif kind == "bool":
+            out[name] = column.astype("boolean")
+        elif kind == "date":
+            out[name] = _dates(column)
+        elif kind == "flags":
+            out[name] = _flag_lists(column, ok)
+        elif kind == "enum":
+            values = column.astype("str").where(column.notna())
+            out[name] = pd.Categorical(values, categories=sorted(values.dropna().unique()))
+        else:
+            out[name] = column.astype("str").where(column.notna())
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _dates(column: pd.Series) -> pd.Series:
+    """ISO text, dates or timestamps as ``datetime64[s]`` (parsed once per distinct value)."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return column.astype("datetime64[s]")
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    parsed = pd.to_datetime(pd.Index(uniques).astype("str"), format="%Y-%m-%d").astype(
+        "datetime64[s]"
+    )
+    values = np.append(parsed.to_numpy(), np.datetime64("NaT", "s"))[codes]
+    return pd.Series(values, index=column.index, dtype="datetime64[s]")
+
+
+def _flag_lists(column: pd.Series, ok: pd.Series | None) -> pd.Series:
+    """Flag codes as one list per row: from ";"-joined text, or from Parquet's lists."""
+    codes, uniques = pd.factorize(column.map(_key_of), use_na_sentinel=True)
+    table = [list(key) for key in uniques]
+    values = np.empty(len(column), dtype=object)
+    for i, code in enumerate(codes):
+        values[i] = None if code < 0 else table[code]
+    if ok is not None:  # a planned row without flags has an empty list, not a missing one
+        for row in np.flatnonzero(ok.to_numpy() & (codes < 0)):
+            values[row] = []
+    return pd.Series(values, index=column.index, dtype=object)
+
+
+def _key_of(value: Any) -> tuple[str, ...] | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, str):
+        return tuple(_codes_list(value))
+    return tuple(str(code) for code in value)  # a list or array from Parquet
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a results file written by ``gabacalc cohort`` back with its column types.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` or ``.parquet`` results file (Parquet needs pyarrow).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient, typed as :func:`typed_results` says (dates as dates, whole mg
+        as ``Int64``, booleans as ``boolean``, ``flag_codes`` as lists, ids as text), with
+        the stamp (``verification``, ``gabacalc_version``, ``rules_version``,
+        ``rules_sha256``) in ``attrs``.
+
+    Raises
+    ------
+    InputError
+        The file is neither .csv nor .parquet, or is Parquet and pyarrow is missing.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "cohort.csv").write_text(
+    ...     "id,age_years,sex,weight_kg,scr,start_date\\n00123,72,female,60,1.3,2026-01-05\\n")
+    >>> _ = run_cohort_file(folder / "cohort.csv", folder / "results.csv")
+    >>> back = read_results(folder / "results.csv")
+    >>> back.loc[0, "id"], back["review_date"].dtype, back["max_daily_mg"].dtype
+    ('00123', dtype('<M8[s]'), Int64Dtype())
+    >>> back.attrs["verification"]
+    'Illustrative plan - requires physician verification'
     """
     source = Path(path)
     if _format_of(source, "results") == "parquet":
         import pyarrow.parquet as pq
 
         table = pq.read_table(source)
-        frame = table.to_pandas()
+        frame = table.to_pandas(date_as_object=False)
         meta = table.schema.metadata or {}
-        frame.attrs.update(
-            {k.decode()[9:]: v.decode() for k, v in meta.items() if k.startswith(b"gabacalc.")}
+        stamp = {k.decode()[9:]: v.decode() for k, v in meta.items() if k.startswith(b"gabacalc.")}
+    else:
+        header = pd.read_csv(source, nrows=0, encoding="utf-8").columns
+        kinds = {name: _kind(name) for name in header}
+        dtypes = {"int": "Int64", "float": "float64", "bool": "boolean"}
+        frame = pd.read_csv(
+            source,
+            dtype={name: dtypes.get(kind, "str") for name, kind in kinds.items()},
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8",
         )
-        return frame
-    attrs: dict[str, str] = {}
-    with source.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.startswith("#"):
-                break
-            key, _, value = line[1:].strip().lstrip(",").strip('"').partition(": ")
-            attrs[key] = value
-    from gabacalc.cohort import _BOOL_FIELDS, _FLOAT_FIELDS, _INT_FIELDS
-
-    frame = pd.read_csv(
-        source,
-        comment="#",
-        dtype={"id": "str"},
-        keep_default_na=False,
-        na_values=[""],
-        encoding="utf-8",
-    )
-    for name in frame.columns:
-        if name in _INT_FIELDS:
-            frame[name] = frame[name].astype("Int64")
-        elif name in _BOOL_FIELDS:
-            frame[name] = frame[name].astype("boolean")
-        elif name in _FLOAT_FIELDS:
-            frame[name] = frame[name].astype("float64")
-        else:
-            frame[name] = frame[name].astype("str")
-    frame.attrs.update(attrs)
-    return frame
+        stamp = {}
+        for name in TRACE_COLUMNS:
+            if name in frame.columns and len(frame):
+                stamp[name] = str(frame[name].iloc[0])
+    typed = typed_results(frame)
+    typed.attrs.update(stamp)
+    return typed
 
 
 # ------------------------------------------------------------------------------ reading
@@ -777,14 +915,6 @@ def _render_csv_arrow(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> Non
     pa_csv.write_csv(table, sink, options)
 
 
-def _write_trace(handle: IO[bytes], trace: dict[str, str]) -> None:
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    for key, value in trace.items():
-        writer.writerow(["#", f"{key}: {value}"])
-    handle.write(text.getvalue().encode("utf-8"))
-
-
 def _harmless(text: str) -> str:
     """Prefix ``'`` to a text a spreadsheet would run as a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -855,7 +985,12 @@ def _arrow_column(column: pd.Series) -> Any:
 
 
 class _ParquetWriter:
-    """One Parquet file, a row group per chunk, the trace in the schema metadata."""
+    """One typed Parquet file, a row group per chunk, the stamp in the schema metadata.
+
+    Column types follow :func:`typed_results`: ids and text as ``string``, whole mg as
+    ``int64``, decimals as ``double`` (not rounded), booleans as ``bool``, dates as
+    ``date32``, ``flag_codes`` as ``list<string>``, enumerations as dictionary columns.
+    """
 
     def __init__(self, handle: IO[bytes], trace: dict[str, str]) -> None:
         self.handle = handle
@@ -867,20 +1002,65 @@ class _ParquetWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        frame = frame.copy(deep=False)
-        for name in frame.columns:
-            if isinstance(frame[name].dtype, pd.CategoricalDtype):
-                frame[name] = frame[name].astype("str")
-        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
-        if self.writer is None:
-            self.schema = table.schema.with_metadata(
-                {**(table.schema.metadata or {}), **self.trace}
-            )
-            table = table.replace_schema_metadata(self.schema.metadata)
+        names = [str(name) for name in frame.columns]
+        if self.schema is None:
+            fields = [pa.field(name, _ARROW_TYPES[_kind(name)]()) for name in names]
+            self.schema = pa.schema(fields, metadata=self.trace)
             self.writer = pq.ParquetWriter(self.handle, self.schema)
-        self.writer.write_table(table)
+        arrays = [_parquet_column(frame[name], _kind(name), frame) for name in names]
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
         self.handle.flush()
+
+
+def _arrow_types() -> dict[str, Callable[[], Any]]:
+    import pyarrow as pa
+
+    return {
+        "id": pa.string,
+        "text": pa.string,
+        "int": pa.int64,
+        "float": pa.float64,
+        "bool": pa.bool_,
+        "date": pa.date32,
+        "flags": lambda: pa.list_(pa.string()),
+        "enum": lambda: pa.dictionary(pa.int32(), pa.string()),
+    }
+
+
+class _LazyTypes(dict):
+    """The Arrow types by kind, made when first asked for (pyarrow is optional)."""
+
+    def __missing__(self, kind: str) -> Callable[[], Any]:
+        self.update(_arrow_types())
+        return dict.__getitem__(self, kind)
+
+
+_ARROW_TYPES: dict[str, Callable[[], Any]] = _LazyTypes()
+
+
+def _parquet_column(column: pd.Series, kind: str, frame: pd.DataFrame) -> Any:
+    """A result column as a typed Arrow array (see :class:`_ParquetWriter`)."""
+    import pyarrow as pa
+
+    if kind in ("int", "float", "bool"):
+        return pa.array(column, type=_ARROW_TYPES[kind](), from_pandas=True)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)  # few distinct values
+    indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
+    if kind == "enum":
+        return pa.DictionaryArray.from_arrays(indices, pa.array(uniques.astype("str")))
+    if kind == "date":
+        days = _dates(pd.Series(uniques)).to_numpy().astype("datetime64[D]")
+        return pa.array(days, type=pa.date32()).take(indices)
+    if kind == "flags":
+        table = pa.array([_codes_list(v) for v in uniques], type=pa.list_(pa.string()))
+        ok = (frame["status"].astype("str") == "ok").to_numpy()
+        empty = len(uniques)  # a planned row without flags: an empty list
+        filled = np.where((codes < 0) & ok, empty, codes)
+        table = pa.concat_arrays([table, pa.array([[]], type=pa.list_(pa.string()))])
+        return table.take(pa.array(filled, type=pa.int32(), mask=filled < 0))
+    texts = pa.array([str(v) for v in uniques], type=pa.string())
+    return texts.take(indices)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from gabacalc import VERIFICATION_TEXT, __version__, default_rules
 from gabacalc.cli import main
-from gabacalc.cohort_io import read_cohort_results
+from gabacalc.cohort_io import read_results
 from gabacalc.rules import default_tables_dir
 from tests.conftest import assert_safe_dose_text
 
@@ -383,7 +383,7 @@ def test_cohort_plans_every_patient_and_returns_each_row_once(clinic_csv: Path) 
         "6 rows: 1 error, 4 flagged (1 above the band maximum, 1 with too many administrations)",
         *stamp(),
     ]
-    table = read_cohort_results(results)
+    table = read_results(results)
     assert list(table["id"]) == CLINIC_IDS
     by_id = table.set_index("id")
     assert by_id.loc["mr-b", "status"] == "error"
@@ -395,7 +395,9 @@ def test_cohort_plans_every_patient_and_returns_each_row_once(clinic_csv: Path) 
     assert by_id.loc["mr-c", "max_daily_mg"] == 700  # CrCl 25 mL/min
     assert by_id.loc["mr-d", "max_daily_mg"] == 300  # hemodialysis
     assert bool(by_id.loc["mr-c", "audit_above_band_max"])
-    assert results.read_text(encoding="utf-8").startswith(f"#,verification: {VERIFICATION_TEXT}\n")
+    plain = pd.read_csv(results)  # pandas' defaults: every row carries the stamp
+    assert (plain["verification"] == VERIFICATION_TEXT).all()
+    assert (plain["rules_sha256"] == default_rules().rules_sha256).all()
     assert table.attrs["rules_sha256"] == default_rules().rules_sha256
 
 
@@ -416,7 +418,7 @@ def test_cohort_replaces_an_existing_results_file(clinic_csv: Path) -> None:
     results = clinic_csv.with_name("plans.csv")
     results.write_text("last month's results\n")
     assert run("cohort", str(clinic_csv), "--out", str(results))[0] == 0
-    assert list(read_cohort_results(results)["id"]) == CLINIC_IDS
+    assert list(read_results(results)["id"]) == CLINIC_IDS
 
 
 def test_cohort_writes_and_reads_parquet(clinic_csv: Path) -> None:
@@ -430,7 +432,7 @@ def test_cohort_writes_and_reads_parquet(clinic_csv: Path) -> None:
     assert code == 0
     assert out.splitlines()[0] == f"Wrote {as_parquet}"
     assert out.splitlines()[-2:] == stamp()
-    from_csv, from_parquet = read_cohort_results(as_csv), read_cohort_results(as_parquet)
+    from_csv, from_parquet = read_results(as_csv), read_results(as_parquet)
     assert list(from_parquet["id"]) == CLINIC_IDS
     assert list(from_parquet["status"]) == list(from_csv["status"])
     assert list(from_parquet["max_daily_mg"].astype("Int64")) == list(from_csv["max_daily_mg"])

@@ -22,7 +22,7 @@ import pytest
 
 import gabacalc
 from gabacalc.cohort import AUDIT_COLUMNS, OUTPUT_COLUMNS, SUMMARY_COLUMNS, plan_cohort
-from gabacalc.cohort_io import read_cohort_results, run_cohort_file
+from gabacalc.cohort_io import read_results, run_cohort_file, typed_results
 
 RULES = gabacalc.default_rules()
 START = "2026-01-05"
@@ -136,14 +136,14 @@ def test_band_edges_dialysis_and_units_give_the_labels_band() -> None:
     assert out.loc["half-of-15", "band"] == "CrCl <= 15 mL/min, scaled by CrCl/15 = 0.5"
     assert out.loc["half-of-15", "min_daily_mg"] == 50
     assert out.loc["edge-15", "band_scale"] == 1.0
-    assert "HD_NO_RESIDUAL_CRCL" in out.loc["hemodialysis", "flags"].split(";")
+    assert "HD_NO_RESIDUAL_CRCL" in out.loc["hemodialysis", "flag_codes"].split(";")
     # The label's 350 mg supplement (at 300 mg/day), rounded down to what capsules make.
     assert out.loc["hemodialysis", "post_dialysis_mg"] == 300
-    assert "PERITONEAL_DIALYSIS" in out.loc["peritoneal", "flags"].split(";")
+    assert "PERITONEAL_DIALYSIS" in out.loc["peritoneal", "flag_codes"].split(";")
     assert pd.isna(out.loc["peritoneal", "post_dialysis_mg"])
     assert out.loc["obese", "weight_used"] == "adjusted"
     assert out.loc["no-height", "weight_used"] == "actual"
-    assert "NO_HEIGHT" in out.loc["no-height", "flags"].split(";")
+    assert "NO_HEIGHT" in out.loc["no-height", "flag_codes"].split(";")
     assert out.loc["umol", "crcl_source"] == "cockcroft-gault"
     assert round(out.loc["umol", "crcl_ml_min"], 1) == 32.3  # 115 umol/L = 1.3 mg/dL
 
@@ -159,7 +159,7 @@ def test_a_bad_row_says_why_in_the_single_patient_words_and_the_rest_are_planned
         "the creatinine unit, scr_unit / --scr-unit, to umol/L)"
     )
     errors = out[out["status"] == "error"]
-    assert errors[["band", "target_daily_mg", "flags"]].isna().all().all()
+    assert errors[["band", "target_daily_mg", "flag_codes"]].isna().all().all()
     assert (out.loc[out["status"] == "ok", "error"].isna()).all()
     assert (out["status"] == "ok").sum() == len(CLINIC) - 3
 
@@ -213,7 +213,7 @@ def test_audit_current_1800_three_times_daily_at_crcl_20() -> None:
     assert too_much["audit_excess_mg"] == 1100
     assert too_much["audit_too_many_doses"]
     assert too_much["audit_excess_doses"] == 2
-    assert "CURRENT_ABOVE_BAND" in too_much["flags"].split(";")
+    assert "CURRENT_ABOVE_BAND" in too_much["flag_codes"].split(";")
     assert too_much["start_daily_mg"] == 700  # lowered at once to the band maximum
     within = out.loc["within"]
     assert not within["audit_above_band_max"] and within["audit_excess_mg"] == 0
@@ -290,7 +290,7 @@ def test_text_cells_are_read_as_the_single_patient_path_reads_them() -> None:
     out = plan_cohort(frame).set_index("id")
     assert out.loc["text", "status"] == "ok"
     assert out.loc["text", "max_daily_mg"] == 1400
-    flags = out.loc["risks", "flags"].split(";")
+    flags = out.loc["risks", "flag_codes"].split(";")
     assert {"RESP_OPIOIDS", "BEERS_FALLS", "START_LOW_DEFAULT"} <= set(flags)
     assert out.loc["bad-number", "error"] == "age 'seventy' is not a number"
     assert out.loc["bad-risk", "error"].startswith("risk 'smoking' is not one of: opioids,")
@@ -375,7 +375,7 @@ def _assert_same(row: Any, expected: dict[str, Any] | str, record: Any) -> None:
         got, want = row[name], expected[name]
         same = pd.isna(got) if want is None else (not pd.isna(got) and got == want)
         assert same, (name, got, want, record)
-    assert row["flags"] == ";".join(f["code"] for f in expected["flags"]), record
+    assert row["flag_codes"] == ";".join(f["code"] for f in expected["flags"]), record
 
 
 def test_the_cohort_gives_what_build_plan_gives_on_thousands_of_random_patients() -> None:
@@ -426,8 +426,8 @@ def test_a_file_streamed_in_small_chunks_equals_the_in_memory_result(tmp_path: P
     report = run_cohort_file(
         source, target, chunk_rows=7, on_progress=lambda done, total: seen.append((done, total))
     )
-    back = read_cohort_results(target)
-    expected = plan_cohort(pd.read_csv(source, dtype={"id": "str"}))
+    back = read_results(target)
+    expected = typed_results(plan_cohort(pd.read_csv(source, dtype={"id": "str"})))
     assert (report.rows, report.chunks) == (60, 9)
     assert report.errors == int((expected["status"] == "error").sum())
     assert back.loc[3, "id"] == "'=HYPERLINK(1)#3"  # kept whole, made harmless
@@ -439,7 +439,8 @@ def test_a_file_streamed_in_small_chunks_equals_the_in_memory_result(tmp_path: P
     pd.testing.assert_frame_equal(back, expected, check_dtype=False, check_exact=True)
     assert seen[-1][0] == seen[-1][1] == source.stat().st_size
     assert back.attrs["rules_sha256"] == RULES.rules_sha256
-    assert target.read_text().startswith("#,verification: " + gabacalc.VERIFICATION_TEXT)
+    assert back.attrs["verification"] == gabacalc.VERIFICATION_TEXT
+    assert not target.read_text().startswith("#")  # a plain table, no comment lines
 
 
 def test_one_plan_serves_cells_that_differ_only_in_spelling(tmp_path: Path) -> None:
@@ -455,10 +456,12 @@ def test_one_plan_serves_cells_that_differ_only_in_spelling(tmp_path: Path) -> N
         encoding="utf-8",
     )
     run_cohort_file(source, tmp_path / "results.csv", chunk_rows=3)
-    back = read_cohort_results(tmp_path / "results.csv")
-    expected = plan_cohort(pd.read_csv(source, dtype={"id": "str"}))
+    back = read_results(tmp_path / "results.csv")
+    expected = typed_results(plan_cohort(pd.read_csv(source, dtype={"id": "str"})))
     assert back["crcl_source"].tolist() == ["cockcroft-gault", "given", "cockcroft-gault"]
-    pd.testing.assert_frame_equal(back, expected.round(6), check_dtype=False)
+    decimals = expected.select_dtypes("float64").columns
+    expected[decimals] = expected[decimals].round(6)
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
 
 
 def test_the_same_file_gives_the_same_bytes(tmp_path: Path) -> None:
@@ -559,7 +562,7 @@ def test_any_way_of_writing_the_csv_gives_the_same_results(tmp_path: Path, varia
         assert (report.rows, report.errors) == (expected.rows, expected.errors) == (5, 1)
         got = (tmp_path / "results.csv").read_bytes()
         assert got == (tmp_path / "expected.csv").read_bytes(), chunk_rows
-    back = read_cohort_results(tmp_path / "results.csv")
+    back = read_results(tmp_path / "results.csv")
     assert back["id"].tolist() == ["a", "b, the second", 'c "quoted"\nover two lines', "d", "e"]
 
 
@@ -568,9 +571,11 @@ def test_a_header_without_rows_gives_a_results_file_without_rows(tmp_path: Path)
     source.write_text("id,age_years,sex,weight_kg,scr\n", encoding="utf-8")
     report = run_cohort_file(source, tmp_path / "results.csv")
     assert (report.rows, report.chunks) == (0, 1)
-    back = read_cohort_results(tmp_path / "results.csv")
+    back = read_results(tmp_path / "results.csv")
     assert len(back) == 0 and "max_daily_mg" in back.columns
-    assert back.attrs["verification"] == gabacalc.VERIFICATION_TEXT
+    # The stamp travels on the rows; with no row there is no plan to trace, but the
+    # columns that would carry it are there.
+    assert {"verification", "gabacalc_version", "rules_sha256"} <= set(back.columns)
 
 
 @pytest.mark.parametrize(
@@ -652,8 +657,8 @@ def test_blank_lines_between_rows_give_the_same_parquet(tmp_path: Path) -> None:
             tmp_path / "blank.csv", tmp_path / "blank.parquet", chunk_rows=1, workers=workers
         )
         pd.testing.assert_frame_equal(
-            read_cohort_results(tmp_path / "blank.parquet"),
-            read_cohort_results(tmp_path / "plain.parquet"),
+            read_results(tmp_path / "blank.parquet"),
+            read_results(tmp_path / "plain.parquet"),
         )
 
 
@@ -762,8 +767,8 @@ def test_parquet_in_and_out_when_pyarrow_is_installed(tmp_path: Path) -> None:
     report = run_cohort_file(
         tmp_path / "cohort.parquet", tmp_path / "results.parquet", chunk_rows=9
     )
-    back = read_cohort_results(tmp_path / "results.parquet")
-    expected = plan_cohort(frame)
+    back = read_results(tmp_path / "results.parquet")
+    expected = typed_results(plan_cohort(frame))
     assert report.rows == 40
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
     assert back.attrs["verification"] == gabacalc.VERIFICATION_TEXT
@@ -777,3 +782,87 @@ def test_parquet_without_pyarrow_says_how_to_get_it(
     _write_cohort(source, rows=3)
     with pytest.raises(gabacalc.InputError, match=r"pip install 'gabacalc\[cohort\]'"):
         run_cohort_file(source, tmp_path / "results.parquet")
+
+
+# ------------------------------------------------------- files every tool opens (issue 14)
+
+MRN_CSV = (
+    "id,age_years,sex,weight_kg,scr,start_date,current_daily_mg\n"
+    "00123,72,female,60,1.3,2026-01-05,1800\n"
+    "00124,300,male,80,1.0,2026-01-05,\n"
+    "7,40,male,80,1.0,2026-01-05,\n"
+)
+
+
+def test_results_csv_opens_with_every_readers_defaults(tmp_path: Path) -> None:
+    import duckdb
+    import polars as pl
+
+    (tmp_path / "clinic.csv").write_text(MRN_CSV, encoding="utf-8")
+    target = tmp_path / "results.csv"
+    run_cohort_file(tmp_path / "clinic.csv", target)
+    text = target.read_text(encoding="utf-8")
+    assert '"00123"' in text  # the MRN written exactly as given, as text
+    plain = pd.read_csv(target)
+    assert len(plain) == 3 and plain.columns[0] == "id"
+    assert (plain["verification"] == gabacalc.VERIFICATION_TEXT).all()
+    assert plain["max_daily_mg"].tolist()[0] == 1400
+    frame = pl.read_csv(target)
+    assert frame.height == 3 and frame.width == len(plain.columns)
+    assert frame["rules_sha256"].unique().to_list() == [RULES.rules_sha256]
+    # A reader that keeps text as text (polars' schema override, pandas' dtype) keeps zeros.
+    assert pl.read_csv(target, schema_overrides={"id": pl.String})["id"][0] == "00123"
+    count = duckdb.connect().execute(f"select count(*) from read_csv('{target}')").fetchone()
+    assert count == (3,)
+
+
+def test_read_results_gives_types_and_the_stamp(tmp_path: Path) -> None:
+    (tmp_path / "clinic.csv").write_text(MRN_CSV, encoding="utf-8")
+    run_cohort_file(tmp_path / "clinic.csv", tmp_path / "results.csv")
+    back = gabacalc.read_results(tmp_path / "results.csv")
+    assert back["id"].tolist() == ["00123", "00124", "7"]  # ids as text, zeros kept
+    assert back["review_date"].dtype == "datetime64[s]"
+    assert back.loc[0, "review_date"] == pd.Timestamp("2026-02-16")
+    assert back["max_daily_mg"].dtype == "Int64" and back.loc[0, "max_daily_mg"] == 1400
+    assert back["audit_above_band_max"].dtype == "boolean"
+    assert bool(back.loc[0, "audit_above_band_max"])
+    assert back["crcl_ml_min"].dtype == "float64"
+    assert isinstance(back["status"].dtype, pd.CategoricalDtype)
+    assert back.loc[0, "flag_codes"][:2] == ["TARGET_LIMITED_RENAL", "CURRENT_ABOVE_BAND"]
+    assert back.loc[1, "flag_codes"] is None  # the error row planned nothing
+    assert isinstance(back.loc[2, "flag_codes"], list)
+    # The column does not shadow pandas' own DataFrame.flags.
+    assert "flags" not in back.columns and list(back.flag_codes) == list(back["flag_codes"])
+    assert back.attrs == {
+        "verification": gabacalc.VERIFICATION_TEXT,
+        "gabacalc_version": gabacalc.__version__,
+        "rules_version": RULES.rules_version,
+        "rules_sha256": RULES.rules_sha256,
+    }
+
+
+def test_parquet_results_are_typed_with_the_stamp_in_the_metadata(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "clinic.csv").write_text(MRN_CSV, encoding="utf-8")
+    run_cohort_file(tmp_path / "clinic.csv", tmp_path / "results.parquet", chunk_rows=2)
+    schema = pq.read_schema(tmp_path / "results.parquet")
+    for name in ("start_date", "target_reached_date", "review_date", "taper_start_date"):
+        assert schema.field(name).type == pa.date32(), name
+    assert schema.field("flag_codes").type == pa.list_(pa.string())
+    assert schema.field("id").type == pa.string()
+    assert schema.field("max_daily_mg").type == pa.int64()
+    assert schema.field("audit_above_band_max").type == pa.bool_()
+    for name in ("band", "status", "flag_severity", "crcl_source", "verification"):
+        assert pa.types.is_dictionary(schema.field(name).type), name
+    assert schema.metadata[b"gabacalc.rules_sha256"] == RULES.rules_sha256.encode()
+    assert schema.metadata[b"gabacalc.verification"] == gabacalc.VERIFICATION_TEXT.encode()
+    codes = pq.read_table(tmp_path / "results.parquet").column("flag_codes").to_pylist()
+    assert codes[0][:1] == ["TARGET_LIMITED_RENAL"] and codes[1] is None
+    # The same rows and types whichever file they were written to.
+    run_cohort_file(tmp_path / "clinic.csv", tmp_path / "results.csv")
+    pd.testing.assert_frame_equal(
+        gabacalc.read_results(tmp_path / "results.parquet"),
+        gabacalc.read_results(tmp_path / "results.csv"),
+    )
