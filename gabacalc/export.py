@@ -29,12 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.plan import Plan
 
 __all__ = [
+    "PLAN_SCHEMA_VERSION",
     "STAMP_COLUMNS",
     "csv_text",
     "header_lines",
     "json_text",
     "neutralise_cell",
     "plan_record",
+    "plan_schema",
     "source_ids",
     "step_records",
     "write_csv",
@@ -47,6 +49,9 @@ _DIALYSIS_WORDS = {
     "peritoneal": "on peritoneal dialysis",
 }
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: The version of the plan record's JSON Schema (``gabacalc/schemas/plan-record.schema.json``):
+#: the major number rises when a change would break a reader.
+PLAN_SCHEMA_VERSION = "1.0"
 #: The provenance columns every row of a CSV carries (the plan summary's keys).
 STAMP_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
 
@@ -208,6 +213,7 @@ def plan_record(plan: Plan) -> dict[str, Any]:
     s = plan.summary
     rows = step_records(plan.steps)
     return {
+        "schema_version": PLAN_SCHEMA_VERSION,
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": s["gabacalc_version"],
         "rules_version": s["rules_version"],
@@ -215,6 +221,22 @@ def plan_record(plan: Plan) -> dict[str, Any]:
         "summary": s,
         "steps": rows,
     }
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :func:`plan_record`, shipped in the package.
+
+    Examples
+    --------
+    >>> schema = plan_schema()
+    >>> schema["properties"]["schema_version"]["const"] == PLAN_SCHEMA_VERSION
+    True
+    """
+    from importlib.resources import files
+
+    text = files("gabacalc").joinpath("schemas", "plan-record.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def step_records(steps: pd.DataFrame) -> list[dict[str, Any]]:

@@ -345,3 +345,48 @@ def test_plan_to_pdf_and_to_png_write_what_the_writers_write(
     png = example_plan.to_png(tmp_path / "plan.png")
     assert png.read_bytes() == render_png(example_plan)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.pdf", "plan.png"]
+
+
+# ------------------------------------------------------------------ JSON Schema
+
+
+def test_the_plan_record_matches_its_shipped_json_schema(
+    example_plan: gabacalc.Plan, many_flags_plan: gabacalc.Plan
+) -> None:
+    import jsonschema
+
+    from gabacalc.export import PLAN_SCHEMA_VERSION, plan_schema
+
+    schema = plan_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    taper = gabacalc.build_taper(
+        gabacalc.Patient(age_years=60, sex="male", weight_kg=70, crcl_ml_min=40),
+        1800,
+        current_doses_per_day=3,
+        start_date=date(2026, 1, 5),
+    )
+    for plan in (example_plan, many_flags_plan, taper):
+        record = json.loads(json_text(plan))
+        assert record["schema_version"] == PLAN_SCHEMA_VERSION
+        validator.validate(record)
+
+
+def test_the_json_schema_refuses_a_record_that_breaks_it(example_plan: gabacalc.Plan) -> None:
+    import jsonschema
+
+    from gabacalc.export import plan_schema
+
+    validator = jsonschema.Draft202012Validator(plan_schema())
+    good = json.loads(json_text(example_plan))
+    broken = [
+        {**good, "verification": "A plan"},  # the verification text is required as is
+        {**good, "schema_version": "0.9"},
+        {k: v for k, v in good.items() if k != "rules_sha256"},
+        {**good, "steps": [{**good["steps"][0], "daily_mg": "300 mg"}]},
+        {**good, "summary": {**good["summary"], "review_date": "27/02/2026"}},
+    ]
+    for record in broken:
+        assert not validator.is_valid(record)

@@ -28,6 +28,7 @@ def test_the_installed_wheel_carries_every_table_and_the_manifest() -> None:
     for name in (*TABLE_FILES, "manifest.json"):
         assert f"gabacalc/tables/{name}" in files, name
     assert "gabacalc/py.typed" in files
+    assert "gabacalc/schemas/plan-record.schema.json" in files  # the JSON record's schema
 
 
 def test_the_installed_package_plans_from_another_directory(tmp_path: Path) -> None:
