@@ -14,11 +14,12 @@ matplotlib and reportlab are imported only when a PNG or PDF is asked for, so th
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,36 +95,137 @@ def _parse_strengths(text: str | None) -> list[int] | None:
 # ---------------------------------------------------------------------- shared options
 
 
+class _Choice(click.Choice):
+    """A choice typed in any case, with the short forms clinicians type, and a "did you
+    mean" for a near miss.
+
+    The names come from ``load`` when first needed (help, completion or a value), so the
+    rule tables are read only then; if they cannot be read, the value is passed on and
+    the command reports the tables' problem.
+    """
+
+    def __init__(
+        self, label: str, load: Callable[[], Sequence[str]], aliases: dict[str, str] | None = None
+    ) -> None:
+        self.label = label
+        self._load = load
+        self._names: tuple[str, ...] | None = None
+        self.aliases = {key.lower(): value for key, value in (aliases or {}).items()}
+        self.case_sensitive = False
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        if self._names is None:
+            try:
+                self._names = tuple(self._load())
+            except GabacalcError:
+                self._names = ()
+        return self._names
+
+    @choices.setter
+    def choices(self, names: Sequence[str]) -> None:
+        self._names = tuple(names)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return f"[{'|'.join(self.choices)}]" if self.choices else None
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip()
+        text = self.aliases.get(text.lower(), text)
+        names = self.choices
+        if not names:
+            return text
+        for name in names:
+            if name.lower() == text.lower():
+                return name
+        close = difflib.get_close_matches(text.lower(), [n.lower() for n in names], n=1)
+        hint = ""
+        if close:
+            hint = f"; did you mean {next(n for n in names if n.lower() == close[0])!r}?"
+        # One line in gabacalc's own words, as for a value the planner refuses.
+        raise _InputFailure(f"{self.label} {value!r} is not one of: {', '.join(names)}{hint}")
+
+
+def _rules_names(kind: str) -> Callable[[], Sequence[str]]:
+    def load() -> Sequence[str]:
+        from gabacalc.rules import default_rules
+
+        return list(getattr(default_rules(), kind))
+
+    return load
+
+
+def _names(module: str, constant: str) -> Callable[[], Sequence[str]]:
+    def load() -> Sequence[str]:
+        import importlib
+
+        names: Sequence[str] = getattr(importlib.import_module(f"gabacalc.{module}"), constant)
+        return names
+
+    return load
+
+
+_SEX = _Choice("sex", _names("patient", "SEXES"), {"f": "female", "m": "male"})
+_SCR_UNIT = _Choice(
+    "creatinine unit",
+    _names("patient", "SCR_UNITS"),
+    {"umol": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L", "µmol": "umol/L", "mg": "mg/dL"},
+)
+_DIALYSIS = _Choice(
+    "dialysis",
+    _names("patient", "DIALYSIS_CHOICES"),
+    {"hd": "hemodialysis", "haemodialysis": "hemodialysis", "pd": "peritoneal", "no": "none"},
+)
+_WEIGHT_BASIS = _Choice("weight basis", _names("renal", "WEIGHT_BASES"))
+_RISK = _Choice("risk", _rules_names("risks"))
+_PAIN_TYPE = _Choice("pain type", _rules_names("pain_types"))
+_TITRATION = _Choice("titration preset", _rules_names("titration_presets"))
+_TAPER = _Choice("taper preset", _rules_names("taper_presets"))
+_PAGESIZE = _Choice("page size", lambda: ("letter", "a4"))
+
+
 def _patient_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--age", type=float, required=True, help="Age [years], 18-110."),
-        click.option("--sex", required=True, help="female or male (for Cockcroft-Gault)."),
+        click.option(
+            "--sex", type=_SEX, required=True, help="female or male (f, m) for Cockcroft-Gault."
+        ),
         click.option("--weight-kg", type=float, required=True, help="Actual weight [kg]."),
         click.option("--height-cm", type=float, help="Height [cm]; for ideal/adjusted weight."),
         click.option("--scr", type=float, help="Serum creatinine, in --scr-unit."),
-        click.option("--scr-unit", default="mg/dL", show_default=True, help="mg/dL or umol/L."),
+        click.option(
+            "--scr-unit",
+            type=_SCR_UNIT,
+            default="mg/dL",
+            show_default=True,
+            help="mg/dL or umol/L (umol).",
+        ),
         click.option("--crcl", type=float, help="A measured or known CrCl [mL/min], not SCr."),
         click.option(
             "--dialysis",
+            type=_DIALYSIS,
             default="none",
             show_default=True,
-            help="none, hemodialysis or peritoneal.",
+            help="none, hemodialysis (HD) or peritoneal (PD).",
         ),
         click.option(
             "--risk",
             "risks",
+            type=_RISK,
             multiple=True,
             help="Safety context, repeatable: opioids, cns-depressants, respiratory, falls, "
             "pregnancy, misuse, epilepsy, unstable-renal.",
         ),
         click.option(
             "--pain-type",
+            type=_PAIN_TYPE,
             default="other",
             show_default=True,
             help="radicular, non-radicular, phn, diabetic-neuropathy or other.",
         ),
         click.option(
             "--weight-basis",
+            type=_WEIGHT_BASIS,
             help="auto (default), actual, ideal or adjusted weight for Cockcroft-Gault.",
         ),
     ]
@@ -152,14 +254,41 @@ def _form_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+_quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Print nothing but errors (the files carry everything)."
+)
+#: What plan and taper can write, in the order they are made.
+_OUTPUT_KINDS = ("csv", "pdf", "png", "json", "xlsx", "fhir", "ics")
+_TO_STDOUT = ("csv", "json", "fhir")
+
+
 def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
+        _quiet_option,
         click.option("--csv", "csv_path", help="Write the day-by-day schedule (- for stdout)."),
         click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False), help="Write a PDF."),
         click.option("--png", "png_path", type=click.Path(dir_okay=False), help="Write the chart."),
         click.option("--json", "json_path", help="Write the summary and steps (- for stdout)."),
         click.option(
+            "--xlsx",
+            "xlsx_path",
+            type=click.Path(dir_okay=False),
+            help="Write a workbook: the plan sheet, then the schedule and steps as typed tables.",
+        ),
+        click.option(
+            "--fhir",
+            "fhir_path",
+            help="Write an HL7 FHIR R4 Bundle of draft proposals as JSON (- for stdout).",
+        ),
+        click.option(
+            "--ics",
+            "ics_path",
+            type=click.Path(dir_okay=False),
+            help="Write the regimen changes and the review as calendar events.",
+        ),
+        click.option(
             "--pagesize",
+            type=_PAGESIZE,
             default="letter",
             show_default=True,
             help="PDF page size: letter or a4.",
@@ -213,6 +342,18 @@ def _render(plan: Any, kind: str, pagesize: str) -> bytes:
         from gabacalc.chart import render_png
 
         return render_png(plan)
+    if kind == "xlsx":
+        from gabacalc.workbook import plan_workbook
+
+        return plan_workbook(plan)
+    if kind == "fhir":
+        from gabacalc.fhir import bundle_json
+
+        return bundle_json(plan).encode("utf-8")
+    if kind == "ics":
+        from gabacalc.ics import plan_calendar
+
+        return plan_calendar(plan)
     from gabacalc.pdf import pdf_bytes
 
     return pdf_bytes(plan, pagesize)
@@ -239,7 +380,7 @@ def _write_together(files: dict[Path, bytes]) -> None:
                 temp.unlink()
 
 
-def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str) -> None:
+def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str, quiet: bool = False) -> None:
     """Write the outputs asked for, or print the plan when none was."""
     asked = {kind: path for kind, path in outputs.items() if path}
     if not asked:
@@ -249,9 +390,11 @@ def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str) -> None:
         return
     to_stdout = [kind for kind, path in asked.items() if path == "-"]
     if len(to_stdout) > 1:
-        raise InputError("only one of --csv and --json can write to stdout (-)", field="outputs")
+        raise InputError(
+            "only one of --csv, --json and --fhir can write to stdout (-)", field="outputs"
+        )
     for kind in to_stdout:
-        if kind not in ("csv", "json"):
+        if kind not in _TO_STDOUT:
             raise InputError(f"--{kind} cannot write to stdout; give a file name", field=kind)
     if pagesize not in ("letter", "a4"):
         raise InputError(f"page size {pagesize!r} is not one of: letter, a4", field="pagesize")
@@ -260,6 +403,8 @@ def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str) -> None:
     _write_together(files)
     for kind in to_stdout:
         click.echo(rendered[kind].decode("utf-8"), nl=False)
+    if quiet:
+        return
     report = click.echo if not to_stdout else functools.partial(click.echo, err=True)
     for path in files:
         report(f"Wrote {path}")
@@ -274,10 +419,44 @@ def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str) -> None:
 # --------------------------------------------------------------------------- commands
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: gabacalc's version and the rule tables' version and checksum."""
+    if not value or ctx.resilient_parsing:
+        return
+    from gabacalc.rules import default_rules
+
+    try:
+        rules = default_rules()
+        tables = f"rule tables {rules.rules_version} (sha256 {rules.rules_sha256})"
+    except GabacalcError as error:
+        tables = f"rule tables not usable: {error}"
+    click.echo(f"gabacalc {__version__}\n{tables}\n{VERIFICATION_TEXT}")
+    ctx.exit()
+
+
+_COMPLETION = """\b
+Shell completion (commands, options and their choices):
+  bash: eval "$(_GABACALC_COMPLETE=bash_source gabacalc)"   (in ~/.bashrc)
+  zsh:  eval "$(_GABACALC_COMPLETE=zsh_source gabacalc)"    (in ~/.zshrc)
+  fish: _GABACALC_COMPLETE=fish_source gabacalc | source
+"""
+
+
 @click.group(
-    epilog="\b\nStart with: gabacalc demo\nEvery output: " + VERIFICATION_TEXT + ".",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nStart with: gabacalc demo\nEvery output: "
+    + VERIFICATION_TEXT
+    + ".\n\n"
+    + _COMPLETION,
 )
-@click.version_option(__version__, prog_name="gabacalc")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version, the rule tables' version and checksum, and exit.",
+)
 def main() -> None:
     """Illustrative gabapentin titration plans clamped to renal function.
 
@@ -289,8 +468,10 @@ def main() -> None:
 @_patient_options
 @click.option("--start-mg", type=float, help="First day's dose [mg/day], 100-300.")
 @click.option("--target-mg", type=float, help="Target [mg/day], 300-3,600 (default 1,800).")
-@click.option("--titration", help="Titration preset: label-phn, weekly (default) or gentle.")
-@click.option("--taper", help="Taper preset: weekly (default) or gradual.")
+@click.option(
+    "--titration", type=_TITRATION, help="Titration preset: label-phn, weekly (default) or gentle."
+)
+@click.option("--taper", type=_TAPER, help="Taper preset: weekly (default) or gradual.")
 @click.option("--review-weeks", type=float, help="Efficacy review after 4-6 weeks (default 6).")
 @click.option(
     "--current-mg",
@@ -301,11 +482,11 @@ def main() -> None:
 @_form_options
 @_output_options
 def plan(**kw: Any) -> None:
-    """Build a titration plan and print it, or write CSV, PDF, PNG and JSON."""
+    """Build a titration plan and print it, or write CSV, PDF, PNG, JSON, XLSX, FHIR, ICS."""
     from gabacalc.plan import build_plan
 
-    outputs = {k: kw.pop(f"{k}_path") for k in ("csv", "pdf", "png", "json")}
-    pagesize = kw.pop("pagesize")
+    outputs = {k: kw.pop(f"{k}_path") for k in _OUTPUT_KINDS}
+    pagesize, quiet = kw.pop("pagesize"), kw.pop("quiet")
     with _user_errors():
         patient = _patient(kw)
         result = build_plan(
@@ -320,7 +501,7 @@ def plan(**kw: Any) -> None:
             current_doses_per_day=kw.pop("current_doses"),
             **_form_keywords(kw),
         )
-        _emit(result, outputs, pagesize)
+        _emit(result, outputs, pagesize, quiet)
 
 
 @main.command(
@@ -333,15 +514,15 @@ Example (already on 1,800 mg/day three times daily, CrCl 40 mL/min):
 @_patient_options
 @click.option("--current-mg", type=float, required=True, help="Current dose [mg/day].")
 @click.option("--current-doses", type=int, help="Current administrations per day, 1-3.")
-@click.option("--taper", help="Taper preset: weekly (default) or gradual.")
+@click.option("--taper", type=_TAPER, help="Taper preset: weekly (default) or gradual.")
 @_form_options
 @_output_options
 def taper(**kw: Any) -> None:
     """A taper for a patient already taking gabapentin (never stop abruptly)."""
     from gabacalc.plan import build_taper
 
-    outputs = {k: kw.pop(f"{k}_path") for k in ("csv", "pdf", "png", "json")}
-    pagesize = kw.pop("pagesize")
+    outputs = {k: kw.pop(f"{k}_path") for k in _OUTPUT_KINDS}
+    pagesize, quiet = kw.pop("pagesize"), kw.pop("quiet")
     with _user_errors():
         patient = _patient(kw)
         result = build_taper(
@@ -352,7 +533,7 @@ def taper(**kw: Any) -> None:
             weight_basis=kw.pop("weight_basis"),
             **_form_keywords(kw),
         )
-        _emit(result, outputs, pagesize)
+        _emit(result, outputs, pagesize, quiet)
 
 
 @main.command(
@@ -407,6 +588,7 @@ def _progress_bar(stack: contextlib.ExitStack) -> Callable[[int, int], None]:
 Example (columns id, age_years, sex, weight_kg, and scr, crcl_ml_min or dialysis):
   gabacalc cohort clinic.csv --out clinic-plans.csv
   gabacalc cohort clinic.parquet --out clinic-plans.parquet --chunk-rows 20000
+  zcat clinic.csv.gz | gabacalc cohort - --out clinic-plans.csv --xlsx clinic-plans.xlsx
 \b
 Every row comes back once, in order; a row that cannot be planned has status "error"
 and the reason in its error column, and the other rows are still planned.
@@ -414,13 +596,19 @@ Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing wri
 1 another failure (nothing written).
 """
 )
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--out",
     "out_path",
     required=True,
     type=click.Path(dir_okay=False),
     help="Results: .csv, or .parquet (needs pyarrow). Written whole or not at all.",
+)
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the results as a workbook (at most 1,048,575 rows).",
 )
 @click.option(
     "--chunk-rows",
@@ -441,14 +629,24 @@ Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing wri
     default=None,
     help="Show a progress bar on stderr (default: only when stderr is a terminal).",
 )
+@_quiet_option
 def cohort(
-    input_path: str, out_path: str, chunk_rows: int, workers: int | None, progress: bool | None
+    input_path: str,
+    out_path: str,
+    xlsx_path: str | None,
+    chunk_rows: int,
+    workers: int | None,
+    progress: bool | None,
+    quiet: bool,
 ) -> None:
-    """Plan every patient of a CSV or Parquet cohort file: one result row per input row."""
+    """Plan every patient of a CSV or Parquet cohort file: one result row per input row.
+
+    INPUT is a .csv, .csv.gz or .parquet file, or - for CSV on standard input.
+    """
     from gabacalc.cohort_io import default_workers, run_cohort_file
     from gabacalc.terminal import stamp_lines
 
-    show = sys.stderr.isatty() if progress is None else progress
+    show = (sys.stderr.isatty() and not quiet) if progress is None else progress
     with _user_errors(), contextlib.ExitStack() as stack:
         if not Path(out_path).parent.is_dir():  # say so, rather than name a temporary file
             raise OSError(2, "the folder does not exist", out_path)
@@ -458,8 +656,13 @@ def cohort(
             chunk_rows=chunk_rows,
             on_progress=_progress_bar(stack) if show else None,
             workers=workers or default_workers(),
+            xlsx_path=xlsx_path,
         )
+    if quiet:
+        return
     click.echo(f"Wrote {report.out_path}")
+    if xlsx_path:
+        click.echo(f"Wrote {xlsx_path}")
     click.echo(report.summary_text())
     stamp = {
         "gabacalc_version": report.gabacalc_version,

@@ -9,6 +9,9 @@ fails, the output is untouched and the temporary file removed.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gzip
 import io
 import itertools
 import multiprocessing
@@ -19,6 +22,7 @@ import sys
 import tempfile
 import threading
 import warnings
+import zlib
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,7 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -60,6 +64,14 @@ _TEXT_COLUMNS = {
     )
 }
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+#: The input name that means standard input (CSV).
+STDIN = "-"
+
+
+def _is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(".csv.gz")
+
+
 _PARQUET_HINT = "install pyarrow for Parquet: pip install 'gabacalc[cohort]'"
 # A cell a spreadsheet would run as a formula starts with one of these (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -120,6 +132,8 @@ def _count(number: int, noun: str) -> str:
 
 
 def _format_of(path: Path, what: str) -> str:
+    if what == "input" and (str(path) == STDIN or _is_gzip(path)):
+        return "csv"
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(
@@ -142,14 +156,16 @@ def run_cohort_file(
     on_progress: Callable[[int, int], None] | None = None,
     rules: Rules | None = None,
     workers: int = 1,
+    xlsx_path: str | Path | None = None,
 ) -> CohortReport:
     """Plan every patient of a cohort file and write one result row per input row.
 
     Parameters
     ----------
     input_path : str or Path
-        A ``.csv`` (UTF-8, a header row; see :func:`gabacalc.plan_cohort` for the columns)
-        or a ``.parquet`` file (needs pyarrow).
+        A ``.csv`` (UTF-8, a header row; see :func:`gabacalc.plan_cohort` for the columns),
+        a gzip-compressed ``.csv.gz``, ``"-"`` for CSV on standard input (no progress is
+        reported then), or a ``.parquet`` file (needs pyarrow).
     out_path : str or Path
         ``.csv`` or ``.parquet``. A CSV is a plain table (one header row, then one row
         per patient) that ``pandas.read_csv`` and other readers open with their defaults;
@@ -173,6 +189,11 @@ def run_cohort_file(
         process. Outside a plain command-line run, workers may start as new Python
         processes, so a script that calls this needs the usual
         ``if __name__ == "__main__":`` guard.
+    xlsx_path : str or Path, optional
+        Also write the results as a workbook (needs the workbook extra; see
+        :func:`gabacalc.workbook.results_workbook`). It is made from the results file
+        before that file is put in place, so either both are written or neither; a cohort
+        of more rows than a worksheet holds (1,048,575) is refused, writing nothing.
 
     Returns
     -------
@@ -209,10 +230,19 @@ def run_cohort_file(
             raise InputError(f"{name} {value!r} is not a whole number above 0")
     in_format = _format_of(source, "input")
     out_format = _format_of(target, "output")
-    if not source.is_file():
+    if str(source) != STDIN and not source.is_file():
         raise InputError(f"cannot read the cohort {str(source)!r}: no such file", field="input")
-    if source.resolve() == target.resolve():
+    if str(source) != STDIN and source.resolve() == target.resolve():
         raise InputError("the output would overwrite the input; give another --out path")
+    if xlsx_path is not None:
+        from gabacalc.workbook import _xlsxwriter
+
+        _xlsxwriter()  # the extra is there, before any planning
+        if Path(xlsx_path).resolve() in (target.resolve(), source.resolve()):
+            raise InputError(
+                "the workbook would overwrite the results or the input; give another --xlsx path",
+                field="xlsx",
+            )
     rules = rules or default_rules()
     today = date.today()  # one day 1 for every row of the run
     counts = dict.fromkeys(_COUNTS, 0)
@@ -239,26 +269,50 @@ def run_cohort_file(
             chunks += 1
             for name, value in planned.counts.items():
                 counts[name] += value
-            if on_progress is not None:
+            if on_progress is not None and total:
                 on_progress(done, total)
         if chunks == 0:
             raise InputError(f"the cohort {str(source)!r} has no header row", field="input")
         if parquet is not None:
             parquet.close()
-    return CohortReport(
-        input_path=source,
-        out_path=target,
-        rows=counts["rows"],
-        errors=counts["errors"],
-        flagged=counts["flagged"],
-        above_band_max=counts["above_band_max"],
-        too_many_doses=counts["too_many_doses"],
-        chunks=chunks,
-        out_format=out_format,
-        gabacalc_version=__version__,
-        rules_version=rules.rules_version,
-        rules_sha256=rules.rules_sha256,
-    )
+        report = CohortReport(
+            input_path=source,
+            out_path=target,
+            rows=counts["rows"],
+            errors=counts["errors"],
+            flagged=counts["flagged"],
+            above_band_max=counts["above_band_max"],
+            too_many_doses=counts["too_many_doses"],
+            chunks=chunks,
+            out_format=out_format,
+            gabacalc_version=__version__,
+            rules_version=rules.rules_version,
+            rules_sha256=rules.rules_sha256,
+        )
+        if xlsx_path is not None:
+            _write_workbook(handle, out_format, report, xlsx_path)
+    return report
+
+
+def _write_workbook(
+    handle: IO[bytes], out_format: str, report: CohortReport, xlsx_path: str | Path
+) -> None:
+    """Make the workbook from the results written so far (still a temporary file)."""
+    from gabacalc.atomic import atomic_write_bytes
+    from gabacalc.workbook import MAX_ROWS, results_workbook
+
+    if report.rows > MAX_ROWS:
+        raise InputError(
+            f"the cohort has {report.rows:,} rows, more than a workbook sheet holds "
+            f"({MAX_ROWS:,} below its header); drop --xlsx (the CSV or Parquet results "
+            "hold every row) or split the cohort; nothing was written",
+            field="xlsx",
+        )
+    handle.flush()
+    with open(os.dup(handle.fileno()), "rb") as copy:
+        copy.seek(0)
+        results = _read_results_from(copy, out_format)
+    atomic_write_bytes(xlsx_path, results_workbook(results, report.summary_text()))
 
 
 class _BackgroundSync:
@@ -623,7 +677,12 @@ def read_results(path: str | Path) -> pd.DataFrame:
     'Illustrative plan - requires physician verification'
     """
     source = Path(path)
-    if _format_of(source, "results") == "parquet":
+    return _read_results_from(source, _format_of(source, "results"))
+
+
+def _read_results_from(source: Path | IO[bytes], fmt: str) -> pd.DataFrame:
+    """:func:`read_results` for a path or an open binary file."""
+    if fmt == "parquet":
         import pyarrow.parquet as pq
 
         table = pq.read_table(source)
@@ -632,6 +691,8 @@ def read_results(path: str | Path) -> pd.DataFrame:
         stamp = {k.decode()[9:]: v.decode() for k, v in meta.items() if k.startswith(b"gabacalc.")}
     else:
         header = pd.read_csv(source, nrows=0, encoding="utf-8").columns
+        if not isinstance(source, Path):
+            source.seek(0)
         kinds = {name: _kind(name) for name in header}
         dtypes = {"int": "Int64", "float": "float64", "bool": "boolean"}
         frame = pd.read_csv(
@@ -662,10 +723,28 @@ def _chunks(source: Path, in_format: str, chunk_rows: int) -> Iterator[tuple[Any
     if in_format == "parquet":
         yield from _parquet_chunks(source, chunk_rows)
         return
-    total = source.stat().st_size
-    with source.open("rb") as raw:
+    with contextlib.ExitStack() as stack:
+        position: Callable[[], int] | None = None
+        if str(source) == STDIN:  # no size to show progress against: total 0
+            raw: IO[bytes] = sys.stdin.buffer
+            total, position = 0, lambda: 0
+        else:
+            total = source.stat().st_size
+            raw = stack.enter_context(source.open("rb"))
+            if _is_gzip(source):
+                packed = raw
+                unpacked = gzip.GzipFile(fileobj=packed, mode="rb")
+                stack.callback(unpacked.close)
+                raw = cast(IO[bytes], unpacked)
+                position = functools.partial(lambda f: min(f.tell(), total), packed)
         try:
-            yield from _csv_blocks(source, raw, total, chunk_rows)
+            yield from _csv_blocks(source, raw, total, chunk_rows, position)
+        except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+            raise InputError(
+                f"cannot read the cohort {str(source)!r} as gzip-compressed CSV ({error}); "
+                "nothing was written",
+                field="input",
+            ) from None
         except _StrayQuote as stray:
             raise InputError(
                 f"cannot read the cohort {str(source)!r} as CSV: line {stray.line:,} has a "
@@ -677,7 +756,11 @@ def _chunks(source: Path, in_format: str, chunk_rows: int) -> Iterator[tuple[Any
 
 
 def _csv_blocks(
-    source: Path, raw: IO[bytes], total: int, chunk_rows: int
+    source: Path,
+    raw: IO[bytes],
+    total: int,
+    chunk_rows: int,
+    position: Callable[[], int] | None = None,
 ) -> Iterator[tuple[_CsvBlock, int, int]]:
     blocks = _row_blocks(raw, chunk_rows)
     header = next(blocks, None)
@@ -691,7 +774,8 @@ def _csv_blocks(
     check_columns(_CsvBlock(str(source), header[0], b"", after_header).frame().columns)
     any_rows = False
     for body, first_line, done in blocks:
-        yield _CsvBlock(str(source), header[0], body, first_line), done, total
+        where = done if position is None else position()
+        yield _CsvBlock(str(source), header[0], body, first_line), where, total
         any_rows = True
     if not any_rows:  # a header and no rows: no patients, and a results file that says so
         yield _CsvBlock(str(source), header[0], b"", after_header), total, total

@@ -188,7 +188,7 @@ ERRORS = [
         "Error: strength 'abc' in --strengths is not a whole number of mg; give e.g. 100,300,400",
     ),
     ([*EXAMPLE, "--pagesize", "b5", "--pdf", "x.pdf"], 2, "Error: page size 'b5' is not one of: letter, a4"),  # noqa: E501
-    ([*EXAMPLE, "--csv", "-", "--json", "-"], 2, "Error: only one of --csv and --json can write to stdout (-)"),  # noqa: E501
+    ([*EXAMPLE, "--csv", "-", "--json", "-"], 2, "Error: only one of --csv, --json and --fhir can write to stdout (-)"),  # noqa: E501
     ([*EXAMPLE, "--pdf", "-"], 2, "Error: --pdf cannot write to stdout; give a file name"),
     (["--age", "abc", "--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Invalid value for '--age': 'abc' is not a valid float."),  # noqa: E501
     (["--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Missing option '--age'."),
