@@ -23,8 +23,8 @@ PATIENT = [
 ]  # fmt: skip
 
 
-def median_seconds(command: list[str], runs: int) -> float:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def median_seconds(command: list[str], runs: int, extra_env: dict[str, str] | None = None) -> float:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -57,11 +57,24 @@ def main() -> None:
             "gabacalc plan ... --pdf": [
                 python, "-m", "gabacalc", "plan", *PATIENT, "--pdf", f"{folder}/p.pdf",
             ],
+            "gabacalc --help": [python, "-m", "gabacalc", "--help"],
+            "gabacalc plan --help": [python, "-m", "gabacalc", "plan", "--help"],
+            "gabacalc --version": [python, "-m", "gabacalc", "--version"],
+            'python -c "import gabacalc"': [python, "-c", "import gabacalc"],
         }  # fmt: skip
+        # A TAB completion as bash asks for it: "gabacalc plan --dia<TAB>".
+        completion = [python, "-c", "from gabacalc.cli import main; main(prog_name='gabacalc')"]
+        complete_env = {
+            "_GABACALC_COMPLETE": "bash_complete",
+            "COMP_WORDS": "gabacalc plan --dia",
+            "COMP_CWORD": "2",
+        }
         print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
         print(f"median of {runs} runs:")
         for name, command in cases.items():
             print(f"  {name:<28} {median_seconds(command, runs):6.2f} s")
+        seconds = median_seconds(completion, runs, complete_env)
+        print(f"  {'TAB completion (--dia)':<28} {seconds:6.2f} s")
 
 
 if __name__ == "__main__":
