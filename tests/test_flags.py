@@ -96,15 +96,19 @@ def test_review_decision_is_in_every_plan() -> None:
 
 
 def test_every_flag_reaches_every_output_format(many_flags_plan: gabacalc.Plan) -> None:
-    """Terminal, CSV, JSON and PDF each carry every flag's code, message and action."""
+    """Terminal, JSON, PDF and the workbook carry every flag's code, message and action;
+    the CSV, a plain table, carries every flag's code on every row."""
     import io
     import json
 
+    import openpyxl
+    import pandas as pd
     from pypdf import PdfReader
 
     from gabacalc.export import csv_text, json_text
     from gabacalc.pdf import pdf_bytes
     from gabacalc.terminal import plan_text
+    from gabacalc.workbook import plan_workbook
 
     plan = many_flags_plan
     flags = plan.flags
@@ -114,11 +118,14 @@ def test_every_flag_reaches_every_output_format(many_flags_plan: gabacalc.Plan) 
         return " ".join(text.split())
 
     pdf = folded(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes(plan))).pages))
+    book = openpyxl.load_workbook(io.BytesIO(plan_workbook(plan)))
     outputs = {
         "terminal": folded(plan_text(plan)),
-        "csv": folded(csv_text(plan)),
         "pdf": pdf,
+        "xlsx": folded(" ".join(str(row[0].value) for row in book["Plan"].iter_rows())),
     }
+    table = pd.read_csv(io.StringIO(csv_text(plan)))
+    assert set(table["flag_codes"]) == {";".join(flag["code"] for flag in flags)}
     record = json.loads(json_text(plan))
     assert record["summary"]["flags"] == flags
     for name, text in outputs.items():
