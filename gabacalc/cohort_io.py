@@ -972,7 +972,7 @@ _RENDER_ROWS = 10_000
 
 
 def _render_csv(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
-    """Write a result chunk as CSV to ``sink``, below the trace's ``#`` comment lines.
+    """Write a result chunk as CSV to ``sink`` (the header row first when ``header``).
 
     Both renderers give the same bytes: a header of quoted names; text quoted (``"``
     doubled) with a formula cell made harmless; whole numbers as digits; decimals rounded
