@@ -42,7 +42,14 @@ from gabacalc.errors import GabacalcError, InputError
 from gabacalc.rules import Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT
 
-__all__ = ["CohortReport", "default_workers", "read_results", "run_cohort_file", "typed_results"]
+__all__ = [
+    "CohortReport",
+    "default_workers",
+    "read_cohort_results",
+    "read_results",
+    "run_cohort_file",
+    "typed_results",
+]
 
 #: Read as text, so that a cell is never turned into a number or a date on the way in.
 _TEXT_COLUMNS = {
@@ -678,6 +685,10 @@ def read_results(path: str | Path) -> pd.DataFrame:
     """
     source = Path(path)
     return _read_results_from(source, _format_of(source, "results"))
+
+
+#: The name read_results had before it was exported as ``gabacalc.read_results``.
+read_cohort_results = read_results
 
 
 def _read_results_from(source: Path | IO[bytes], fmt: str) -> pd.DataFrame:
