@@ -64,6 +64,8 @@ class Portion:
     count : float
         Units, or mL for the oral solution.
     is_solution : bool
+    mg_per_unit : float
+        mg in one unit, or in 1 mL of the oral solution.
     appearance : str
         What the brand's product looks like, in words (``"white capsule, 100 mg"``).
     """
@@ -73,6 +75,7 @@ class Portion:
     unit_name: str
     count: float
     is_solution: bool
+    mg_per_unit: float
     appearance: str
 
 
@@ -230,6 +233,7 @@ class Formulary:
                     unit_name=names[mg],
                     count=count,
                     is_solution=False,
+                    mg_per_unit=mg,
                     appearance=looks.get(mg, ""),
                 )
                 for mg, count in combo
@@ -248,6 +252,7 @@ class Formulary:
                 unit_name=solution.unit_name,
                 count=dose_mg / per_ml,
                 is_solution=True,
+                mg_per_unit=per_ml,
                 appearance=solution.appearance,
             ),
         )

@@ -11,6 +11,7 @@ This is an edge module: it reads files. The core receives the resulting ``Rules`
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import hashlib
 import io
@@ -18,7 +19,6 @@ import itertools
 import json
 import math
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -32,6 +32,7 @@ __all__ = [
     "Strength",
     "TaperPreset",
     "TitrationPreset",
+    "clinical_basis_text",
     "default_rules",
     "default_tables_dir",
     "load_rules",
@@ -270,6 +271,32 @@ def combined_sha256(per_table: Mapping[str, str]) -> str:
     """One checksum over every table's checksum, in file-name order."""
     text = "".join(f"{name} {per_table[name]}\n" for name in sorted(per_table))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The conventions the tables cite as "clinical-basis section N".
+CLINICAL_BASIS = "clinical-basis.md"
+
+
+def clinical_basis_path() -> Path:
+    """Where docs/clinical-basis.md is: inside the installed wheel, or the source tree's."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "docs" / CLINICAL_BASIS
+    return packaged if packaged.is_file() else here.parent / "docs" / CLINICAL_BASIS
+
+
+def clinical_basis_text() -> str:
+    """The clinical basis document: gabacalc's conventions, in numbered sections.
+
+    Examples
+    --------
+    >>> clinical_basis_text().splitlines()[0]
+    '# gabacalc clinical basis'
+    """
+    path = clinical_basis_path()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleTableError([f"{path}: cannot read the clinical basis ({exc})"]) from None
 
 
 def default_tables_dir() -> Path:
