@@ -86,8 +86,7 @@ def test_plan_prints_the_basis_of_every_number_then_the_steps() -> None:
     assert "TARGET_LIMITED_RENAL" in text and "START_LOW_DEFAULT" in text
     assert "1. Mon 5 Jan 2026 to Wed 7 Jan 2026 (3 days), titration" in text
     assert (
-        "gabapentin 100 mg capsule: take 1 capsule by mouth at bedtime (total 100 mg a day)"
-        in text
+        "gabapentin 100 mg capsule: take 1 capsule by mouth at bedtime (total 100 mg a day)" in text
     )
     assert "Review on Fri 27 Feb 2026: decide" in text
     assert "With clear benefit: continue" in text and "Without clear benefit" in text
