@@ -59,6 +59,25 @@ def stamp_text(summary: dict[str, Any], short: bool = False) -> str:
     )
 
 
+def chart_labels(summary: dict[str, Any]) -> dict[str, str]:
+    """The legend's words, shared by the matplotlib chart and the PDF's drawing.
+
+    Examples
+    --------
+    >>> chart_labels({"kind": "taper", "max_daily_mg": 3600, "review_date": None,
+    ...               "band_words": "CrCl 60 mL/min or more"})["taper"]
+    'taper'
+    """
+    s = summary
+    return {
+        "dose": "daily dose",
+        "taper": "taper (only if no clear benefit)" if s["kind"] == "titration" else "taper",
+        "band-max": f"band maximum {fmt_mg(s['max_daily_mg'])} a day ({s['band_words']})",
+        "post-dialysis": "dialysis day total (daily dose and the post-dialysis dose)",
+        "review": f"efficacy review {_day_text(s['review_date'])}",
+    }
+
+
 def chart_title(summary: dict[str, Any]) -> str:
     """The chart's title: what the plan does (a climb, a re-plan from the current dose, or a
     taper to a stop), in words.
@@ -142,6 +161,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
 
         _, ax = plt.subplots(figsize=(9, 5.2), layout="constrained")
     s = plan.summary
+    labels = chart_labels(s)
     schedule = plan.schedule
     dates = schedule["date"]
     is_taper = (schedule["phase"] == "taper").to_numpy()
@@ -163,7 +183,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     before = ~is_taper
     if before.any():
         x, y = _step_xy(dates[before], schedule["daily_mg"][before])
-        ax.step(x, y, where="post", color=_DOSE_COLOUR, lw=2.2, gid="dose", label="daily dose")
+        ax.step(x, y, where="post", color=_DOSE_COLOUR, lw=2.2, gid="dose", label=labels["dose"])
     else:
         ax.plot([], [], gid="dose")
     if is_taper.any():
@@ -172,7 +192,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             # Join the taper to the last held dose so the line reads as one course.
             x = np.insert(x, 0, dates[is_taper].iloc[0])
             y = np.insert(y, 0, float(schedule["daily_mg"][before].iloc[-1]))
-        label = "taper (only if no clear benefit)" if s["kind"] == "titration" else "taper"
+        label = labels["taper"]
         ax.step(x, y, where="post", color=_TAPER_COLOUR, lw=2, ls="--", gid="taper", label=label)
     else:
         ax.plot([], [], gid="taper")
@@ -207,7 +227,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
         lw=1.2,
         ls=":",
         gid="band-max",
-        label=f"band maximum {fmt_mg(s['max_daily_mg'])} a day ({s['band_words']})",
+        label=labels["band-max"],
     )
 
     post = schedule["post_dialysis_mg"] > 0
@@ -227,7 +247,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             mew=1.6,
             color="#5b2a86",
             gid="post-dialysis",
-            label="dialysis day total (daily dose and the post-dialysis dose)",
+            label=labels["post-dialysis"],
         )
 
     if s["kind"] == "titration" and s["review_date"]:
@@ -237,7 +257,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             lw=1.2,
             ls="-.",
             gid="review",
-            label=f"efficacy review {_day_text(s['review_date'])}",
+            label=labels["review"],
         )
 
     ax.set_xlabel("Date")

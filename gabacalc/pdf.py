@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gabacalc.atomic import atomic_write_bytes
-from gabacalc.chart import render_png
 from gabacalc.display import SEVERITY_COLOURS
 from gabacalc.documents import (
     Identification,
@@ -42,6 +41,7 @@ from gabacalc.documents import (
 )
 from gabacalc.errors import InputError
 from gabacalc.export import dates_text, patient_text, source_ids
+from gabacalc.pdf_chart import chart_drawing
 from gabacalc.rules import Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
 
@@ -57,12 +57,16 @@ _BOLD = "DejaVuSans-Bold"
 
 @lru_cache(maxsize=1)
 def _register_fonts() -> None:
-    import matplotlib
+    import importlib.util
+
     from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    # matplotlib ships DejaVu Sans; find it without importing matplotlib (slow to import).
+    spec = importlib.util.find_spec("matplotlib")
+    assert spec is not None and spec.submodule_search_locations
+    folder = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
     pdfmetrics.registerFont(TTFont(_FONT, str(folder / "DejaVuSans.ttf")))
     pdfmetrics.registerFont(TTFont(_BOLD, str(folder / "DejaVuSans-Bold.ttf")))
     addMapping(_FONT, 0, 0, _FONT)
@@ -91,6 +95,7 @@ def _styles() -> dict[str, Any]:
             leading=13,
             spaceBefore=7,
             spaceAfter=3,
+            keepWithNext=1,
         ),
         "banner": ParagraphStyle(
             "banner",
@@ -427,7 +432,7 @@ def _inputs_rows(plan: Plan) -> list[tuple[str, str]]:
 def _story(
     plan: Plan, rules: Rules, width: float, identification: Identification | None
 ) -> list[Any]:
-    from reportlab.platypus import Image, Paragraph, Spacer
+    from reportlab.platypus import Paragraph, Spacer
 
     styles = _styles()
     s = plan.summary
@@ -450,9 +455,9 @@ def _story(
     story.append(Paragraph("Basis", styles["h2"]))
     story.append(_key_value_table(_inputs_rows(plan), styles, width))
     story.append(Spacer(1, 4))
-    png = render_png(plan)
-    # 75% of the width keeps the chart, and the first flags, on page 1.
-    story.append(Image(io.BytesIO(png), width=width * 0.75, height=width * 0.75 * 5.2 / 9))
+    # Drawn as vectors (no matplotlib import: most of the command's time). Its size
+    # keeps the chart, and the first flags, on page 1.
+    story.append(chart_drawing(plan, width, width * 0.42))
     story.append(Paragraph("Flags", styles["h2"]))
     story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
     entries = step_entries(plan)
