@@ -152,8 +152,10 @@ def test_patient_details_are_never_required_and_never_in_a_file_name(tmp_path: P
 def test_a_bad_date_of_birth_is_one_error_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,
-        ["plan", "--age", "50", "--sex", "male", "--weight-kg", "80", "--crcl", "90"]
-        + ["--patient-dob", "12/03/1954", "--pdf", str(tmp_path / "x.pdf")],
+        [
+            *["plan", "--age", "50", "--sex", "male", "--weight-kg", "80", "--crcl", "90"],
+            *["--patient-dob", "12/03/1954", "--pdf", str(tmp_path / "x.pdf")],
+        ],
     )
     assert result.exit_code == 2
     assert "--patient-dob" in result.output and "Traceback" not in result.output
