@@ -75,6 +75,7 @@ def chart_labels(summary: dict[str, Any]) -> dict[str, str]:
         "band-max": f"band maximum {fmt_mg(s['max_daily_mg'])} a day ({s['band_words']})",
         "post-dialysis": "dialysis day total (daily dose and the post-dialysis dose)",
         "review": f"efficacy review {_day_text(s['review_date'])}",
+        "current": f"current dose {fmt_mg(s.get('current_daily_mg') or 0)}/day (before day 1)",
     }
 
 
@@ -208,7 +209,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             lw=2.2,
             ls=":",
             gid="current",
-            label=f"current dose {fmt_mg(s['current_daily_mg'])}/day (before day 1)",
+            label=labels["current"],
         )
         ax.plot(
             [dates.iloc[0]] * 2,

@@ -22,7 +22,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["chart_drawing"]
 
-_PHASES = {"titration": "#dbe9f6", "maintenance": "#e3f1df", "taper": "#f6e6d6"}
+_PHASES = {
+    "titration": "#dbe9f6",
+    "reduction": "#efe3f4",
+    "maintenance": "#e3f1df",
+    "taper": "#f6e6d6",
+}
 _FONT = "DejaVuSans"
 
 
@@ -58,7 +63,11 @@ def chart_drawing(plan: Plan, width: float, height: float) -> Any:
     post = schedule["post_dialysis_mg"].tolist()
     phases = schedule["phase"].tolist()
     ceiling = schedule["max_daily_mg"].tolist()
-    top = max(max(ceiling), max(d + p for d, p in zip(daily, post, strict=True))) * 1.15 + 1
+    current = s.get("current_daily_mg")
+    top = max(max(ceiling), max(d + p for d, p in zip(daily, post, strict=True)), current or 0)
+    top = top * 1.15 + 1
+    # A re-plan or taper shows the current dose for a week before day 1.
+    before_days = 7 if current is not None else 0
 
     drawing = Drawing(width, height)
     left, right, bottom = 44.0, 8.0, 74.0
@@ -66,7 +75,7 @@ def chart_drawing(plan: Plan, width: float, height: float) -> Any:
     plot_w, plot_h = width - left - right, plot_top - bottom
 
     def x(day: float) -> float:
-        return left + plot_w * day / days
+        return left + plot_w * (day + before_days) / (days + before_days)
 
     def y(mg: float) -> float:
         return bottom + plot_h * mg / top
@@ -85,6 +94,11 @@ def chart_drawing(plan: Plan, width: float, height: float) -> Any:
                 )
             )
     drawing.add(Rect(left, bottom, plot_w, plot_h, fillColor=None, strokeColor=colors.black))
+    if before_days:
+        drawing.add(
+            String(x(-before_days / 2), bottom + 3, "before day 1", fontName=_FONT, fontSize=5.5,
+                   textAnchor="middle")
+        )  # fmt: skip
 
     step = _nice_step(top)
     mg = 0.0
@@ -105,7 +119,7 @@ def chart_drawing(plan: Plan, width: float, height: float) -> Any:
 
     every = 7 if days <= 100 else 14 if days <= 200 else 28
     first = True
-    for i in range(0, days + 1, every):
+    for i in range(-before_days, days + 1, every):
         when = start + timedelta(days=i)
         drawing.add(Line(x(i), bottom, x(i), bottom - 3, strokeColor=colors.black))
         text = f"{when.day} {when:%b}"
@@ -156,6 +170,12 @@ def chart_drawing(plan: Plan, width: float, height: float) -> Any:
                 Line(x(i + 0.2), y(daily[i] + extra), x(i + 0.8), y(daily[i] + extra),
                      strokeColor=colors.HexColor("#5b2a86"), strokeWidth=1.2)
             )  # fmt: skip
+    if current is not None:
+        drawing.add(
+            PolyLine([x(-before_days), y(current), x(0), y(current), x(0), y(daily[0])],
+                     strokeColor=colors.HexColor("#1f4e79"), strokeWidth=1.6,
+                     strokeDashArray=[1, 1.5])
+        )  # fmt: skip
     if s["kind"] == "titration" and s["review_date"]:
         review = (date.fromisoformat(s["review_date"]) - start).days
         drawing.add(
@@ -171,6 +191,8 @@ def chart_drawing(plan: Plan, width: float, height: float) -> Any:
         String(left + 4, plot_top - 9, stamp_text(s, short=True), fontName=_FONT, fontSize=5.5)
     )
     keys = [("dose", "#1f4e79", None), ("taper", "#a35200", [4, 2.5])]
+    if current is not None:
+        keys.append(("current", "#1f4e79", [1, 1.5]))
     keys.append(("band-max", "#b00020", [1, 2]))
     if any(post):
         keys.append(("post-dialysis", "#5b2a86", None))
