@@ -1040,8 +1040,8 @@ def products_used(plan: Plan) -> list[str]:
     --------
     >>> from datetime import date
     >>> p = Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
-    >>> products_used(build_plan(p, start_date=date(2026, 1, 5), max_products=1))
-    ['gabapentin 300 mg capsule']
+    >>> products_used(build_plan(p, start_date=date(2026, 1, 5), max_products=2))
+    ['gabapentin 300 mg capsule', 'gabapentin 100 mg capsule']
     """
     assert plan.formulary is not None
     return _products_in(plan.formulary, plan.schedule)
