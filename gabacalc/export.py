@@ -213,7 +213,14 @@ def plan_record(plan: Plan, identification: Identification | None = None) -> dic
     >>> record["verification"], record["steps"][0]["start_date"]
     ('Illustrative plan - requires physician verification', '2026-01-05')
     """
-    from gabacalc.documents import Identification, decision, dispensing, scheme_rows, step_entries
+    from gabacalc.documents import (
+        Identification,
+        decision,
+        dispensing,
+        scheme_rows,
+        signature_blocks,
+        step_entries,
+    )
 
     s = plan.summary
     rows = step_records(plan.steps)
@@ -240,6 +247,7 @@ def plan_record(plan: Plan, identification: Identification | None = None) -> dic
             ],
             "decision": decision(plan),
             "dispensing": dispensing(plan),
+            "sign_off": [{"role": role, "fields": fields} for role, fields in signature_blocks()],
         }
     return record
 

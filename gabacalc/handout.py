@@ -175,10 +175,23 @@ def _story(plan: Plan, identification: Identification | None, width: float) -> l
     what_for = [r["text"] for r in guidance_rows(plan, "patient") if r["key"] == "what-for"]
     story.append(_p("What this medicine is for", styles["h2"]))
     story += [_p(t, styles["body"]) for t in what_for]
+    liquid = any(
+        portion.is_solution
+        for day in days
+        for column in ("morning_mg", "midday_mg", "bedtime_mg", "post_dialysis_mg")
+        for portion in (plan.formulary.portions(int(day[column])) if day[column] else ())
+    )
     story.append(
         _p(
-            "Doses are in milligrams (mg). Take each dose by mouth, with or without food. "
-            "Tick the box when you have taken it.",
+            "Doses are in milligrams (mg). "
+            + (
+                "The liquid is measured in millilitres (mL): use the oral syringe from the "
+                "pharmacy. "
+                if liquid
+                else ""
+            )
+            + "Take each dose by mouth, with or without food. Tick the box when you have "
+            "taken it.",
             styles["body"],
         )
     )

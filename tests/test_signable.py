@@ -518,6 +518,27 @@ def test_handout_has_a_weekday_calendar_with_a_tick_box_for_every_dose(
         assert word not in text, word
 
 
+def _syllables(word: str) -> int:
+    groups = re.findall(r"[aeiouy]+", word.lower())
+    count = len(groups) - (word.lower().endswith("e") and not word.lower().endswith("le"))
+    return max(1, count)
+
+
+def test_handout_advice_reads_at_about_a_sixth_grade_level(example_plan: gabacalc.Plan) -> None:
+    # Flesch-Kincaid grade of the patient's advice (the prose the handout takes from tables/).
+    text = " ".join(
+        r["text"] for r in example_plan.summary["guidance"] if r["audience"] == "patient"
+    )
+    sentences = [x for x in re.split(r"[.!?]+\s*", text) if x.strip()]
+    words = re.findall(r"[A-Za-z']+", text)
+    grade = (
+        0.39 * len(words) / len(sentences)
+        + 11.8 * sum(_syllables(w) for w in words) / len(words)
+        - 15.59
+    )
+    assert grade <= 7, grade
+
+
 def test_handout_type_is_at_least_12_point(example_plan: gabacalc.Plan) -> None:
     sizes: set[float] = set()
     reader = PdfReader(io.BytesIO(handout_bytes(example_plan)))
