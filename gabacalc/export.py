@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ _DIALYSIS_WORDS = {
     "peritoneal": "on peritoneal dialysis",
 }
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ALSO = re.compile(r"\balso ([a-z][a-z0-9]*(?:-[a-z0-9]+)+)")
 
 
 def neutralise_cell(text: str) -> str:
@@ -160,6 +162,10 @@ def source_ids(plan: Plan) -> list[str]:
         ids.append("cockcroft-gault-1976")
     if "devine-1974" in s["weight_basis_source"]:
         ids.append("devine-1974")
+    # A source named inside a section ("also enke-2018") is cited too: list it in full.
+    sections = [f["source_section"] for f in s["flags"]]
+    sections += [r["source_section"] for r in s["guidance"] if r["audience"] == "clinician"]
+    ids += [m for text in sections for m in _ALSO.findall(text)]
     seen: list[str] = []
     for source in ids:
         if source not in seen:

@@ -136,7 +136,7 @@ def _week_tables(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
                 cells.append(f"{TICK_BOX} {patient_take(plan.formulary, extra)}" if extra else "")
             data.append([_p(c, styles["cell"]) for c in cells])
         columns = len(heads)
-        first = 0.22 if columns == 4 else 0.2
+        first = 0.3 if columns <= 3 else 0.24 if columns == 4 else 0.21
         widths = [width * first] + [width * (1 - first) / (columns - 1)] * (columns - 1)
         table = Table(data, colWidths=widths, repeatRows=1)
         commands = [
@@ -158,7 +158,7 @@ def _week_tables(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
 
 
 def _story(plan: Plan, identification: Identification | None, width: float) -> list[Any]:
-    from reportlab.platypus import Spacer
+    from reportlab.platypus import KeepTogether, Spacer
 
     assert plan.formulary is not None
     styles = _styles()
@@ -241,14 +241,20 @@ def _story(plan: Plan, identification: Identification | None, width: float) -> l
     story.append(_p("Clinic phone number: " + "_" * 30, styles["body"]))
     story += _week_tables(plan, styles, width)
     rows = guidance_rows(plan, "patient")
+    groups = []
     for key, title in _GROUPS:
         texts = [r["text"] for r in rows if r["when"] == key]
         if texts:
-            story.append(_p(title, styles["h2"]))
-            story += [_p(t, styles["body"]) for t in texts]
-    story.append(Spacer(1, 8))
-    story.append(_p("Clinic phone number: " + "_" * 30, styles["body"]))
-    story.append(_p(VERIFICATION_TEXT, styles["banner"]))
+            groups.append([_p(title, styles["h2"]), *(_p(t, styles["body"]) for t in texts)])
+    # The last advice, the phone line and the closing label stay on one page together.
+    closing = [
+        Spacer(1, 8),
+        _p("Clinic phone number: " + "_" * 30, styles["body"]),
+        _p(VERIFICATION_TEXT, styles["banner"]),
+    ]
+    for group in groups[:-1]:
+        story.append(KeepTogether(group))
+    story.append(KeepTogether([*(groups[-1] if groups else []), *closing]))
     return story
 
 

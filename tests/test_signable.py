@@ -420,6 +420,8 @@ def test_the_back_pain_warning_rests_on_the_systematic_reviews() -> None:
     assert flag["source_id"] == "shanthanna-2017" and "enke-2018" in flag["source_section"]
     text = text_of(pdf_bytes(plan))
     assert "shanthanna-2017: Shanthanna H et al." in text
+    assert "enke-2018: Enke O et al." in text  # named in the section: listed in full too
+    assert "horizant-uspi: HORIZANT" in text
 
 
 def test_tables_conventions_prints_the_clinical_basis_the_tables_cite() -> None:
