@@ -65,7 +65,7 @@ def chart_labels(summary: dict[str, Any]) -> dict[str, str]:
     Examples
     --------
     >>> chart_labels({"kind": "taper", "max_daily_mg": 3600, "review_date": None,
-    ...               "band_words": "CrCl 60 mL/min or more"})["taper"]
+    ...               "band_words": "CrCl of 60 mL/min or more"})["taper"]
     'taper'
     """
     s = summary
@@ -86,8 +86,8 @@ def chart_title(summary: dict[str, Any]) -> str:
     Examples
     --------
     >>> chart_title({"kind": "taper", "target_daily_mg": 3600, "taper_end_date": "2026-05-04",
-    ...              "current_daily_mg": 3600, "band_words": "CrCl 60 mL/min or more"})
-    'Taper from 3,600 mg/day to stop by Mon 4 May 2026 (CrCl 60 mL/min or more)'
+    ...              "current_daily_mg": 3600, "band_words": "CrCl of 60 mL/min or more"})
+    'Taper from 3,600 mg/day to stop by Mon 4 May 2026 (CrCl of 60 mL/min or more)'
     """
     s = summary
     current = s.get("current_daily_mg")

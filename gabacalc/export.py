@@ -321,6 +321,6 @@ def write_json(plan: Plan, path: str | Path, identification: Identification | No
     >>> json.loads(path.read_text())["summary"]["band"]
     'CrCl >= 60 mL/min'
     >>> json.loads(path.read_text())["summary"]["band_words"]
-    'CrCl 60 mL/min or more'
+    'CrCl of 60 mL/min or more'
     """
     return atomic_write_text(path, json_text(plan, identification))

@@ -115,7 +115,9 @@ def _styles() -> dict[str, Any]:
 def _esc(text: Any) -> str:
     from xml.sax.saxutils import escape
 
-    return escape(str(text))
+    # Escaped, so that typed text (a name with "<b>" or "&") appears literally; and with
+    # non-breaking spaces, so that a count never wraps away from its unit.
+    return escape(_keep(str(text)))
 
 
 def _stamp(summary: dict[str, Any]) -> str:
