@@ -1,4 +1,5 @@
-"""Median wall time of the command line against Python starting with pandas.
+"""Median wall time of the command line against Python starting with pandas, and of
+``plan --pdf`` against a bare one-figure matplotlib PDF (the floor any PDF with a chart pays).
 
 Run from the repository root: ``python bench/bench_cli.py [--runs 9]``. Prints figures; it
 asserts nothing (timings belong here, not in the tests).
@@ -23,14 +24,25 @@ PATIENT = [
 ]  # fmt: skip
 
 
-def median_seconds(command: list[str], runs: int, extra_env: dict[str, str] | None = None) -> float:
+BARE_PDF = (
+    "from matplotlib.figure import Figure; fig = Figure(); "
+    "fig.subplots().plot([0, 1], [0, 1]); fig.savefig({path!r}, format='pdf')"
+)
+
+
+def median_seconds(
+    cases: dict[str, list[str]], runs: int, extra_env: dict[str, str] | None = None
+) -> dict[str, float]:
+    """Each case's median wall time, the cases taking turns so that a busy moment of a
+    shared machine falls on all of them alike."""
     env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, command in cases.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def cpu_model() -> str:
@@ -57,6 +69,10 @@ def main() -> None:
             "gabacalc plan ... --pdf": [
                 python, "-m", "gabacalc", "plan", *PATIENT, "--pdf", f"{folder}/p.pdf",
             ],
+            "one-figure matplotlib PDF": [python, "-c", BARE_PDF.format(path=f"{folder}/b.pdf")],
+            "gabacalc plan ... --handout": [
+                python, "-m", "gabacalc", "plan", *PATIENT, "--handout", f"{folder}/h.pdf",
+            ],
             "gabacalc --help": [python, "-m", "gabacalc", "--help"],
             "gabacalc plan --help": [python, "-m", "gabacalc", "plan", "--help"],
             "gabacalc --version": [python, "-m", "gabacalc", "--version"],
@@ -71,10 +87,13 @@ def main() -> None:
         }
         print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
         print(f"median of {runs} runs:")
-        for name, command in cases.items():
-            print(f"  {name:<28} {median_seconds(command, runs):6.2f} s")
-        seconds = median_seconds(completion, runs, complete_env)
-        print(f"  {'TAB completion (--dia)':<28} {seconds:6.2f} s")
+        seconds = median_seconds(cases, runs)
+        for name in cases:
+            print(f"  {name:<30} {seconds[name]:6.2f} s")
+        tab = median_seconds({"TAB completion (--dia)": completion}, runs, complete_env)
+        print(f"  {'TAB completion (--dia)':<30} {tab['TAB completion (--dia)']:6.2f} s")
+        ratio = seconds["gabacalc plan ... --pdf"] / seconds["one-figure matplotlib PDF"]
+        print(f"plan --pdf / one-figure matplotlib PDF: {ratio:.2f}x (target: within 1.5x)")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,64 @@ def stamp_text(summary: dict[str, Any], short: bool = False) -> str:
     )
 
 
+def chart_labels(summary: dict[str, Any]) -> dict[str, str]:
+    """The legend's words, shared by the matplotlib chart and the PDF's drawing.
+
+    Examples
+    --------
+    >>> chart_labels({"kind": "taper", "max_daily_mg": 3600, "review_date": None,
+    ...               "band_words": "CrCl of 60 mL/min or more"})["taper"]
+    'taper'
+    """
+    s = summary
+    return {
+        "dose": "daily dose",
+        "taper": "taper (only if no clear benefit)" if s["kind"] == "titration" else "taper",
+        "band-max": f"band maximum {fmt_mg(s['max_daily_mg'])} a day ({s['band_words']})",
+        "post-dialysis": "dialysis day total (daily dose and the post-dialysis dose)",
+        "review": f"efficacy review {_day_text(s['review_date'])}",
+        "current": f"current dose {fmt_mg(s.get('current_daily_mg') or 0)}/day (before day 1)",
+    }
+
+
+def chart_title(summary: dict[str, Any]) -> str:
+    """The chart's title: what the plan does (a climb, a re-plan from the current dose, or a
+    taper to a stop), in words.
+
+    Examples
+    --------
+    >>> chart_title({"kind": "taper", "target_daily_mg": 3600, "taper_end_date": "2026-05-04",
+    ...              "current_daily_mg": 3600, "band_words": "CrCl of 60 mL/min or more"})
+    'Taper from 3,600 mg/day to stop by Mon 4 May 2026 (CrCl of 60 mL/min or more)'
+    """
+    s = summary
+    current = s.get("current_daily_mg")
+    if s["kind"] == "taper":
+        return (
+            f"Taper from {fmt_mg(current if current is not None else s['target_daily_mg'])}"
+            f"/day to stop by {_day_text(s['taper_end_date'])} ({s['band_words']})"
+        )
+    if current is not None:
+        course = (
+            f"re-plan from the current {fmt_mg(current)}/day to {fmt_mg(s['target_daily_mg'])}/day"
+        )
+    else:
+        course = f"{fmt_mg(s['start_daily_mg'])}/day up to {fmt_mg(s['target_daily_mg'])}/day"
+    return f"{s['band_words']}: {course}, review {_day_text(s['review_date'])}"
+
+
+def _day_text(iso: str | None) -> str:
+    from gabacalc.documents import fmt_date
+
+    return fmt_date(iso)
+
+
+def _tick_text(when: Any, position: int | None) -> str:
+    """ "5 Jan", with the year under the first tick and under January's."""
+    year = position == 0 or (when.month == 1 and when.day <= 7)
+    return f"{when.day} {when:%b}" + (f"\n{when:%Y}" if year else "")
+
+
 def _step_xy(dates: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Points for a post-step line that covers each day whole (one extra point at the end)."""
     x = np.append(dates.to_numpy(), dates.iloc[-1] + timedelta(days=1))
@@ -104,6 +162,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
 
         _, ax = plt.subplots(figsize=(9, 5.2), layout="constrained")
     s = plan.summary
+    labels = chart_labels(s)
     schedule = plan.schedule
     dates = schedule["date"]
     is_taper = (schedule["phase"] == "taper").to_numpy()
@@ -125,7 +184,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     before = ~is_taper
     if before.any():
         x, y = _step_xy(dates[before], schedule["daily_mg"][before])
-        ax.step(x, y, where="post", color=_DOSE_COLOUR, lw=2.2, gid="dose", label="daily dose")
+        ax.step(x, y, where="post", color=_DOSE_COLOUR, lw=2.2, gid="dose", label=labels["dose"])
     else:
         ax.plot([], [], gid="dose")
     if is_taper.any():
@@ -134,7 +193,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             # Join the taper to the last held dose so the line reads as one course.
             x = np.insert(x, 0, dates[is_taper].iloc[0])
             y = np.insert(y, 0, float(schedule["daily_mg"][before].iloc[-1]))
-        label = "taper (only if no clear benefit)" if s["kind"] == "titration" else "taper"
+        label = labels["taper"]
         ax.step(x, y, where="post", color=_TAPER_COLOUR, lw=2, ls="--", gid="taper", label=label)
     else:
         ax.plot([], [], gid="taper")
@@ -150,7 +209,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             lw=2.2,
             ls=":",
             gid="current",
-            label=f"current dose {fmt_mg(s['current_daily_mg'])}/day (before day 1)",
+            label=labels["current"],
         )
         ax.plot(
             [dates.iloc[0]] * 2,
@@ -169,19 +228,27 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
         lw=1.2,
         ls=":",
         gid="band-max",
-        label=f"band maximum {fmt_mg(s['max_daily_mg'])}/day ({s['band']})",
+        label=labels["band-max"],
     )
 
     post = schedule["post_dialysis_mg"] > 0
     if post.any():
+        # A dialysis day's total is the daily dose plus the supplement: drawn as a bar on
+        # top of the day's dose, so the total is read off the axis like every other dose.
+        days = dates[post] + timedelta(hours=12)
+        daily = schedule["daily_mg"][post].to_numpy(dtype=float)
+        extra = schedule["post_dialysis_mg"][post].to_numpy(dtype=float)
+        ax.vlines(days, daily, daily + extra, color="#5b2a86", lw=1.6, gid="post-dialysis-bar")
         ax.plot(
-            dates[post] + timedelta(hours=12),
-            schedule["post_dialysis_mg"][post],
+            days,
+            daily + extra,
             ls="none",
-            marker="v",
+            marker="_",
+            markersize=7,
+            mew=1.6,
             color="#5b2a86",
             gid="post-dialysis",
-            label="post-dialysis dose (mg, on dialysis days)",
+            label=labels["post-dialysis"],
         )
 
     if s["kind"] == "titration" and s["review_date"]:
@@ -191,33 +258,29 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             lw=1.2,
             ls="-.",
             gid="review",
-            label=f"efficacy review {s['review_date']}",
+            label=labels["review"],
         )
 
     ax.set_xlabel("Date")
     ax.set_ylabel("Total daily dose (mg/day)")
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt_number(v, 0)))
-    locator = mdates.AutoDateLocator()
+    locator = mdates.AutoDateLocator(maxticks=9)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    # Every tick names its day and month in full ("5 Jan"): no offset text in a corner
+    # that could be read as a date of the plan.
+    ax.xaxis.set_major_formatter(
+        ticker.FuncFormatter(lambda v, pos: _tick_text(mdates.num2date(v).date(), pos))
+    )
+    ax.yaxis.get_offset_text().set_visible(False)
     top = max(
         float(schedule["max_daily_mg"].max()),
-        float(schedule["daily_mg"].max()),
+        float((schedule["daily_mg"] + schedule["post_dialysis_mg"]).max()),
         float(s["current_daily_mg"] or 0),
     )
     ax.set_ylim(0, top * 1.3 + 1)
     first = dates.iloc[0] - timedelta(days=7 if s["current_daily_mg"] is not None else 0)
     ax.set_xlim(first, dates.iloc[-1] + timedelta(days=1))
-    if s["kind"] == "taper":
-        course = f"taper from {fmt_mg(s['current_daily_mg'])}/day to stop by {s['taper_end_date']}"
-    elif s["current_daily_mg"] is not None:
-        course = (
-            f"re-plan from the current {fmt_mg(s['current_daily_mg'])}/day to "
-            f"{fmt_mg(s['target_daily_mg'])}/day"
-        )
-    else:
-        course = f"{fmt_mg(s['start_daily_mg'])}/day to {fmt_mg(s['target_daily_mg'])}/day"
-    ax.set_title(f"{s['band']}: {course}", fontsize=10)
+    ax.set_title(chart_title(s), fontsize=10)
     ax.text(
         0.01,
         0.98,

@@ -258,7 +258,7 @@ _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print nothing but errors (the files carry everything)."
 )
 #: What plan and taper can write, in the order they are made.
-_OUTPUT_KINDS = ("csv", "pdf", "png", "json", "xlsx", "fhir", "ics")
+_OUTPUT_KINDS = ("csv", "pdf", "png", "json", "xlsx", "fhir", "ics", "handout")
 _TO_STDOUT = ("csv", "json", "fhir")
 
 
@@ -285,6 +285,29 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "ics_path",
             type=click.Path(dir_okay=False),
             help="Write the regimen changes and the review as calendar events.",
+        ),
+        click.option(
+            "--handout",
+            "handout_path",
+            type=click.Path(dir_okay=False),
+            help="Write the patient's plain-language schedule (PDF, large type, tick boxes).",
+        ),
+        click.option("--patient-name", help="For the documents only; never needed to plan."),
+        click.option(
+            "--patient-dob",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="Date of birth, YYYY-MM-DD (documents only).",
+        ),
+        click.option("--patient-id", help="Hospital or MRN number (documents only)."),
+        click.option(
+            "--scr-date",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="Date of the creatinine or CrCl, YYYY-MM-DD (printed; blank line if not given).",
+        ),
+        click.option(
+            "--weight-date",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="Date of the weight, YYYY-MM-DD (printed; blank line if not given).",
         ),
         click.option(
             "--pagesize",
@@ -329,7 +352,23 @@ def _form_keywords(kw: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- writing
 
 
-def _render(plan: Any, kind: str, pagesize: str) -> bytes:
+def _identification(kw: dict[str, Any]) -> Any:
+    """The document-only details (never part of the plan, never in a file name)."""
+    from gabacalc.documents import Identification
+
+    def day(value: datetime | None) -> Any:
+        return value.date() if isinstance(value, datetime) else None
+
+    return Identification(
+        patient_name=kw.pop("patient_name"),
+        patient_dob=day(kw.pop("patient_dob")),
+        patient_id=kw.pop("patient_id"),
+        scr_date=day(kw.pop("scr_date")),
+        weight_date=day(kw.pop("weight_date")),
+    )
+
+
+def _render(plan: Any, kind: str, pagesize: str, ident: Any = None) -> bytes:
     if kind == "csv":
         from gabacalc.export import csv_text
 
@@ -337,7 +376,7 @@ def _render(plan: Any, kind: str, pagesize: str) -> bytes:
     if kind == "json":
         from gabacalc.export import json_text
 
-        return json_text(plan).encode("utf-8")
+        return json_text(plan, ident).encode("utf-8")
     if kind == "png":
         from gabacalc.chart import render_png
 
@@ -354,9 +393,13 @@ def _render(plan: Any, kind: str, pagesize: str) -> bytes:
         from gabacalc.ics import plan_calendar
 
         return plan_calendar(plan)
+    if kind == "handout":
+        from gabacalc.handout import handout_bytes
+
+        return handout_bytes(plan, ident, pagesize)
     from gabacalc.pdf import pdf_bytes
 
-    return pdf_bytes(plan, pagesize)
+    return pdf_bytes(plan, pagesize, identification=ident)
 
 
 def _write_together(files: dict[Path, bytes]) -> None:
@@ -380,13 +423,19 @@ def _write_together(files: dict[Path, bytes]) -> None:
                 temp.unlink()
 
 
-def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str, quiet: bool = False) -> None:
+def _emit(
+    plan: Any,
+    outputs: dict[str, str | None],
+    pagesize: str,
+    quiet: bool = False,
+    ident: Any = None,
+) -> None:
     """Write the outputs asked for, or print the plan when none was."""
     asked = {kind: path for kind, path in outputs.items() if path}
     if not asked:
         from gabacalc.terminal import plan_text
 
-        click.echo(plan_text(plan), nl=False)
+        click.echo(plan_text(plan, ident), nl=False)
         return
     to_stdout = [kind for kind, path in asked.items() if path == "-"]
     if len(to_stdout) > 1:
@@ -398,7 +447,7 @@ def _emit(plan: Any, outputs: dict[str, str | None], pagesize: str, quiet: bool 
             raise InputError(f"--{kind} cannot write to stdout; give a file name", field=kind)
     if pagesize not in ("letter", "a4"):
         raise InputError(f"page size {pagesize!r} is not one of: letter, a4", field="pagesize")
-    rendered = {kind: _render(plan, kind, pagesize) for kind in asked}
+    rendered = {kind: _render(plan, kind, pagesize, ident) for kind in asked}
     files = {Path(path): rendered[kind] for kind, path in asked.items() if path != "-"}
     _write_together(files)
     for kind in to_stdout:
@@ -479,6 +528,11 @@ def main() -> None:
     help="Re-plan from the dose the patient takes now [mg/day]; never cut abruptly.",
 )
 @click.option("--current-doses", type=int, help="Administrations per day of the current dose, 1-3.")
+@click.option(
+    "--max-products",
+    type=int,
+    help="Keep the plan to at most N products (strength and form), as the band allows.",
+)
 @_form_options
 @_output_options
 def plan(**kw: Any) -> None:
@@ -488,6 +542,7 @@ def plan(**kw: Any) -> None:
     outputs = {k: kw.pop(f"{k}_path") for k in _OUTPUT_KINDS}
     pagesize, quiet = kw.pop("pagesize"), kw.pop("quiet")
     with _user_errors():
+        ident = _identification(kw)
         patient = _patient(kw)
         result = build_plan(
             patient,
@@ -499,9 +554,10 @@ def plan(**kw: Any) -> None:
             review_weeks=kw.pop("review_weeks"),
             current_daily_mg=kw.pop("current_mg"),
             current_doses_per_day=kw.pop("current_doses"),
+            max_products=kw.pop("max_products"),
             **_form_keywords(kw),
         )
-        _emit(result, outputs, pagesize, quiet)
+        _emit(result, outputs, pagesize, quiet, ident)
 
 
 @main.command(
@@ -524,6 +580,7 @@ def taper(**kw: Any) -> None:
     outputs = {k: kw.pop(f"{k}_path") for k in _OUTPUT_KINDS}
     pagesize, quiet = kw.pop("pagesize"), kw.pop("quiet")
     with _user_errors():
+        ident = _identification(kw)
         patient = _patient(kw)
         result = build_taper(
             patient,
@@ -533,7 +590,7 @@ def taper(**kw: Any) -> None:
             weight_basis=kw.pop("weight_basis"),
             **_form_keywords(kw),
         )
-        _emit(result, outputs, pagesize, quiet)
+        _emit(result, outputs, pagesize, quiet, ident)
 
 
 @main.command(
@@ -685,10 +742,10 @@ Example:
     default="gabacalc-demo",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Folder for plan.csv, plan.pdf, plan.png and plan.json.",
+    help="Folder for plan.csv, plan.pdf, plan.png, plan.json and handout.pdf.",
 )
 def demo(folder: str) -> None:
-    """The built-in example patient: writes CSV, PDF, PNG and JSON and prints their paths.
+    """The built-in example patient: writes CSV, PDF, PNG, JSON and the patient's handout.
 
     A 72-year-old woman, 60 kg, 160 cm, serum creatinine 1.3 mg/dL; day 1 is 2026-01-05.
     """
@@ -700,10 +757,11 @@ def demo(folder: str) -> None:
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         paths = {kind: str(out / f"plan.{kind}") for kind in ("csv", "pdf", "png", "json")}
+        paths["handout"] = str(out / "handout.pdf")
         s = result.summary
         click.echo(
-            f"Example patient: {s['crcl_method']}; {s['band']}; target "
-            f"{s['target_daily_mg']:,} mg/day; review {s['review_date']}"
+            f"Example patient: {s['crcl_method']}; {s['band_words']}; target "
+            f"{s['target_daily_mg']:,} mg a day; review {s['review_date']}"
         )
         _emit(result, dict(paths), "letter")
 
@@ -721,9 +779,20 @@ Example:
     type=click.Path(file_okay=False),
     help="Check another tables folder (default the shipped tables).",
 )
-def tables(tables_dir: str | None) -> None:
+@click.option(
+    "--conventions",
+    is_flag=True,
+    help="Print the clinical basis: the conventions the tables cite by section.",
+)
+def tables(tables_dir: str | None, conventions: bool) -> None:
     """List the rule tables with their sources, version and checksum, and check them."""
-    from gabacalc.rules import default_tables_dir, load_rules
+    from gabacalc.rules import clinical_basis_text, default_tables_dir, load_rules
+
+    if conventions:
+        with _user_errors():
+            click.echo(clinical_basis_text(), nl=False)
+        click.echo(f"{VERIFICATION_TEXT} | gabacalc {__version__}")
+        return
 
     folder = Path(tables_dir) if tables_dir else default_tables_dir()
     with _user_errors():

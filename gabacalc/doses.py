@@ -18,7 +18,7 @@ from gabacalc.errors import InputError
 from gabacalc.rules import Rules, Strength
 from gabacalc.wording import administration_times, fmt_mg, fmt_ml, fmt_number
 
-__all__ = ["Formulary", "Split"]
+__all__ = ["Formulary", "Portion", "Split"]
 
 # Highest single administration worth tabulating [mg]: above the label's 3,600 mg/day
 # ceiling taken once, plus the largest post-dialysis supplement; only a table size.
@@ -50,6 +50,36 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Portion:
+    """One product's share of an administration: how many units (or mL) of what.
+
+    Attributes
+    ----------
+    product : str
+        The product as prescribed, e.g. ``"gabapentin 300 mg capsule"``.
+    strength_mg : int
+        Per unit (capsule, tablet) or per ``volume_ml`` of the oral solution.
+    unit_name : str
+        ``"capsule"``, ``"tablet"`` or ``"oral solution"``.
+    count : float
+        Units, or mL for the oral solution.
+    is_solution : bool
+    mg_per_unit : float
+        mg in one unit, or in 1 mL of the oral solution.
+    appearance : str
+        What the brand's product looks like, in words (``"white capsule, 100 mg"``).
+    """
+
+    product: str
+    strength_mg: int
+    unit_name: str
+    count: float
+    is_solution: bool
+    mg_per_unit: float
+    appearance: str
+
+
+@dataclass(frozen=True)
 class Formulary:
     """The strengths a clinician allows, and what they can make.
 
@@ -67,7 +97,7 @@ class Formulary:
     >>> from gabacalc.rules import default_rules
     >>> f = Formulary.from_options(default_rules(), (100, 300, 400, 600, 800), False)
     >>> f.describe(500)
-    '1 x 400 mg capsule + 1 x 100 mg capsule'
+    '1 x 400 mg capsule and 1 x 100 mg capsule'
     >>> f.split(1000, 3)
     Split(morning_mg=300, midday_mg=300, bedtime_mg=400)
     """
@@ -75,6 +105,8 @@ class Formulary:
     solid_mg: tuple[int, ...]
     solid_forms: tuple[tuple[int, str], ...]
     solution: Strength | None
+    preferred: tuple[tuple[int, tuple[int, ...]], ...] = ()
+    appearance: tuple[tuple[int, str], ...] = ()
 
     @classmethod
     def from_options(
@@ -106,6 +138,12 @@ class Formulary:
             solid_mg=chosen,
             solid_forms=tuple((mg, solids[mg].unit_name) for mg in chosen),
             solution=solution if oral_solution else None,
+            preferred=tuple(
+                (dose, units)
+                for dose, units in sorted(rules.preferred_combinations.items())
+                if set(units) <= set(chosen)
+            ),
+            appearance=tuple((mg, solids[mg].appearance) for mg in chosen),
         )
 
     # ------------------------------------------------------------------ single doses
@@ -130,7 +168,7 @@ class Formulary:
         """Whether one administration of ``dose_mg`` can be measured exactly."""
         if dose_mg <= 0 or dose_mg != int(dose_mg) or dose_mg > _TABLE_LIMIT_MG:
             return False
-        if _solid_combo(self.solid_mg, int(dose_mg)) is not None:
+        if self._combo(int(dose_mg)) is not None:
             return True
         if solids_only:
             return False
@@ -149,10 +187,10 @@ class Formulary:
         """What to take for one administration, e.g. ``"1 x 300 mg capsule"``."""
         if dose_mg <= 0:
             return ""
-        combo = _solid_combo(self.solid_mg, dose_mg)
+        combo = self._combo(dose_mg)
         if combo is not None:
             names = dict(self.solid_forms)
-            return " + ".join(
+            return " and ".join(
                 f"{count} x {fmt_mg(mg)} {names[mg]}{'s' if count > 1 else ''}"
                 for mg, count in combo
             )
@@ -161,6 +199,63 @@ class Formulary:
             raise InputError(f"{fmt_mg(dose_mg)} cannot be made from the allowed strengths")
         volume = dose_mg * solution.volume_ml / solution.strength_mg
         return f"{fmt_ml(volume)} {solution.unit_name} ({fmt_mg(dose_mg)})"
+
+    def _combo(self, dose_mg: int) -> tuple[tuple[int, int], ...] | None:
+        """(strength, count) pairs for one administration, the preferred combination first."""
+        for dose, units in self.preferred:
+            if dose == dose_mg:
+                counts: dict[int, int] = {}
+                for mg in units:
+                    counts[mg] = counts.get(mg, 0) + 1
+                return tuple(sorted(counts.items(), reverse=True))
+        return _solid_combo(self.solid_mg, dose_mg)
+
+    def portions(self, dose_mg: int) -> tuple[Portion, ...]:
+        """What one administration of ``dose_mg`` is made of, product by product.
+
+        Examples
+        --------
+        >>> from gabacalc.rules import default_rules
+        >>> f = Formulary.from_options(default_rules(), (100, 300, 400, 600, 800), False)
+        >>> [(p.product, p.count) for p in f.portions(700)]
+        [('gabapentin 400 mg capsule', 1), ('gabapentin 300 mg capsule', 1)]
+        """
+        if dose_mg <= 0:
+            return ()
+        combo = self._combo(dose_mg)
+        if combo is not None:
+            names = dict(self.solid_forms)
+            looks = dict(self.appearance)
+            return tuple(
+                Portion(
+                    product=f"gabapentin {fmt_mg(mg)} {names[mg]}",
+                    strength_mg=mg,
+                    unit_name=names[mg],
+                    count=count,
+                    is_solution=False,
+                    mg_per_unit=mg,
+                    appearance=looks.get(mg, ""),
+                )
+                for mg, count in combo
+            )
+        solution = self.solution
+        if solution is None or solution.volume_ml is None:
+            raise InputError(f"{fmt_mg(dose_mg)} cannot be made from the allowed strengths")
+        per_ml = solution.strength_mg / solution.volume_ml
+        return (
+            Portion(
+                product=(
+                    f"gabapentin oral solution {fmt_number(solution.strength_mg)} mg per "
+                    f"{fmt_ml(solution.volume_ml)} ({fmt_number(per_ml)} mg per mL)"
+                ),
+                strength_mg=solution.strength_mg,
+                unit_name=solution.unit_name,
+                count=dose_mg / per_ml,
+                is_solution=True,
+                mg_per_unit=per_ml,
+                appearance=solution.appearance,
+            ),
+        )
 
     def forms_text(self) -> str:
         """The allowed forms in words, e.g. ``"100 mg, 300 mg capsules; oral solution"``."""

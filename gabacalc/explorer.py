@@ -82,6 +82,7 @@ _LABELS = {
     "dialysis_days": "Dialysis days",
     "current_daily_mg": "Current dose (mg/day)",
     "current_doses_per_day": "Current doses a day",
+    "max_products": "At most N products",
 }
 _GROUPS = (
     ("Patient", ("age_years", "sex", "weight_kg", "height_cm", "risks", "pain_type")),
@@ -295,6 +296,10 @@ def _make_control(name: str, value: Any, rules: Rules) -> Any:
     if name == "current_doses_per_day":
         counts = [("not given", None), *((frequency_text(n), n) for n in (1, 2, 3))]
         return _dropdown(name, counts, value)
+    if name == "max_products":
+        products = sum(1 for s in rules.strengths)
+        choices = [("any number", None), *((str(n), n) for n in range(1, products + 1))]
+        return _dropdown(name, choices, value)
     if name == "start_date":
         return widgets.DatePicker(
             value=value,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from gabacalc.atomic import atomic_write_text
 from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gabacalc.documents import Identification
     from gabacalc.plan import Plan
 
 __all__ = [
@@ -54,6 +56,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PLAN_SCHEMA_VERSION = "1.0"
 #: The provenance columns every row of a CSV carries (the plan summary's keys).
 STAMP_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
+_ALSO = re.compile(r"\balso ([a-z][a-z0-9]*(?:-[a-z0-9]+)+)")
 
 
 def neutralise_cell(text: str) -> str:
@@ -87,11 +90,16 @@ def header_lines(plan: Plan) -> list[str]:
         f"rules sha256 {s['rules_sha256']}",
         f"Patient: {patient_text(s)}",
         f"Renal estimate: {s['crcl_method']}",
-        f"Band: {s['band']}, {fmt_number(s['min_daily_mg'])}-{fmt_mg(s['max_daily_mg'])}/day "
-        f"({s['band_source']}). {s['band_reason']}",
-        f"Target: {fmt_mg(s['target_daily_mg'])}/day ({s['target_regimen']})",
+        f"Band: {s['band_words']}, {fmt_number(s['min_daily_mg'])} to "
+        f"{fmt_mg(s['max_daily_mg'])} a day ({s['band_source']}). {s['band_reason']}",
+        f"Target: {fmt_mg(s['target_daily_mg'])} a day ({s['target_regimen']})",
         f"Dates: {dates_text(s)}",
     ]
+    if s["kind"] == "titration":
+        lines.append(
+            "Rows with conditional True are the taper: only if there is no clear benefit at "
+            "the review; never start it automatically."
+        )
     lines.extend(flag_text(flag) for flag in s["flags"])
     return lines
 
@@ -115,19 +123,21 @@ def patient_text(summary: dict[str, Any]) -> str:
 
 
 def dates_text(summary: dict[str, Any]) -> str:
-    """The key dates in one line."""
+    """The key dates in one line, each with its weekday."""
+    from gabacalc.documents import fmt_date as day
+
     s = summary
     if s["kind"] == "taper":
-        return f"taper from {s['start_date']}; no gabapentin from {s['taper_end_date']}"
+        return f"taper from {day(s['start_date'])}; no gabapentin from {day(s['taper_end_date'])}"
     reached = (
-        f"target reached {s['target_reached_date']} (day {s['target_reached_day']})"
+        f"target reached {day(s['target_reached_date'])} (day {s['target_reached_day']})"
         if s["target_reached_date"]
         else "target not reached"
     )
     return (
-        f"start {s['start_date']}; {reached}; efficacy review {s['review_date']}; "
-        f"taper if no clear benefit from {s['taper_start_date']}, "
-        f"no gabapentin from {s['taper_end_date']}"
+        f"start {day(s['start_date'])}; {reached}; efficacy review {day(s['review_date'])}; "
+        f"taper only if no clear benefit at the review, from {day(s['taper_start_date'])}, "
+        f"no gabapentin from {day(s['taper_end_date'])}"
     )
 
 
@@ -155,8 +165,16 @@ def source_ids(plan: Plan) -> list[str]:
     ids = [s["band_source"].split()[0], "gabacalc-conventions"]
     ids += [f["source_id"] for f in s["flags"]]
     ids += [str(x) for x in plan.steps["source_id"] if x]
+    ids += [s["titration_source"].split()[0], s["taper_source"].split()[0]]
+    ids += [row["source_id"] for row in s["guidance"] if row["audience"] == "clinician"]
     if s["crcl_source"] == "cockcroft-gault":
         ids.append("cockcroft-gault-1976")
+    if "devine-1974" in s["weight_basis_source"]:
+        ids.append("devine-1974")
+    # A source named inside a section ("also enke-2018") is cited too: list it in full.
+    sections = [f["source_section"] for f in s["flags"]]
+    sections += [r["source_section"] for r in s["guidance"] if r["audience"] == "clinician"]
+    ids += [m for text in sections for m in _ALSO.findall(text)]
     seen: list[str] = []
     for source in ids:
         if source not in seen:
@@ -197,8 +215,14 @@ def csv_text(plan: Plan) -> str:
     return out.getvalue()
 
 
-def plan_record(plan: Plan) -> dict[str, Any]:
+def plan_record(plan: Plan, identification: Identification | None = None) -> dict[str, Any]:
     """The summary and the steps as plain data (what the JSON holds).
+
+    Besides the summary and the steps, ``document`` holds what the PDF and the terminal
+    text say: the identification fields (None where not given), each step's dates in words
+    and prescription-style dose lines, the review decision, the schemes with their sources,
+    and the dispensing quantities. There is no preparation time: the same inputs give the
+    same bytes.
 
     Examples
     --------
@@ -210,9 +234,18 @@ def plan_record(plan: Plan) -> dict[str, Any]:
     >>> record["verification"], record["steps"][0]["start_date"]
     ('Illustrative plan - requires physician verification', '2026-01-05')
     """
+    from gabacalc.documents import (
+        Identification,
+        decision,
+        dispensing,
+        scheme_rows,
+        signature_blocks,
+        step_entries,
+    )
+
     s = plan.summary
     rows = step_records(plan.steps)
-    return {
+    record: dict[str, Any] = {
         "schema_version": PLAN_SCHEMA_VERSION,
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": s["gabacalc_version"],
@@ -221,6 +254,24 @@ def plan_record(plan: Plan) -> dict[str, Any]:
         "summary": s,
         "steps": rows,
     }
+    if plan.formulary is not None:
+        record["document"] = {
+            "identification": (identification or Identification()).as_dict(),
+            "basis": [{"label": k, "text": v} for k, v in scheme_rows(plan)],
+            "steps": [
+                {
+                    "step": e["step"],
+                    "conditional": e["conditional"],
+                    "dates_text": e["dates_text"],
+                    "dose_lines": e["dose_lines"],
+                }
+                for e in step_entries(plan)
+            ],
+            "decision": decision(plan),
+            "dispensing": dispensing(plan),
+            "sign_off": [{"role": role, "fields": fields} for role, fields in signature_blocks()],
+        }
+    return record
 
 
 def plan_schema() -> dict[str, Any]:
@@ -266,9 +317,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def json_text(plan: Plan) -> str:
+def json_text(plan: Plan, identification: Identification | None = None) -> str:
     """The plan record as indented JSON (ASCII, no NaN), ending in a newline."""
-    return json.dumps(plan_record(plan), indent=2, allow_nan=False) + "\n"
+    return json.dumps(plan_record(plan, identification), indent=2, allow_nan=False) + "\n"
 
 
 def write_csv(plan: Plan, path: str | Path) -> Path:
@@ -288,7 +339,7 @@ def write_csv(plan: Plan, path: str | Path) -> Path:
     return atomic_write_text(path, csv_text(plan))
 
 
-def write_json(plan: Plan, path: str | Path) -> Path:
+def write_json(plan: Plan, path: str | Path, identification: Identification | None = None) -> Path:
     """Write the summary and steps as JSON to ``path``, whole or not at all.
 
     Examples
@@ -301,5 +352,7 @@ def write_json(plan: Plan, path: str | Path) -> Path:
     >>> path = write_json(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.json")
     >>> json.loads(path.read_text())["summary"]["band"]
     'CrCl >= 60 mL/min'
+    >>> json.loads(path.read_text())["summary"]["band_words"]
+    'CrCl of 60 mL/min or more'
     """
-    return atomic_write_text(path, json_text(plan))
+    return atomic_write_text(path, json_text(plan, identification))

@@ -1,11 +1,15 @@
 """The plan as a PDF to check, sign and file (reportlab; the chart drawn by matplotlib).
 
-An edge module: it lays out what the core decided. Page 1 carries the banner, the inputs,
-the renal estimate with its formula, the weight used and why, the band and its edge rule,
-the target, the key dates, the chart and then the flags; then the steps table (its header
-repeated on every page it runs to), the review, the taper and the sources. Every page has
-the verification text in its header and footer, with the gabacalc version, the rules
-checksum and "page X of Y".
+An edge module: it lays out what the core decided, in the words of
+``gabacalc.documents`` (the terminal text and the JSON carry the same content). Page 1
+carries the banner, the identification and verification fields (blank lines where not
+given) and the time prepared, the basis (inputs, renal formula, schemes and weight basis
+with their sources, band and edge rule, target, dates), the chart and the flags; then the
+titration and maintenance steps to the review, the review's decision, the taper in its own
+section headed as conditional, the dispensing quantities, what to do when and counselling,
+the prescriber and verification blocks, and the sources. Every page has the verification
+text in its header and footer, with the gabacalc version, the rules checksum and "page X
+of Y". Text a user typed (a patient's name) is escaped: it appears literally.
 
 Text is real text in an embedded TrueType font (DejaVu Sans, shipped with matplotlib), so
 that it can be searched and read back. With ``SOURCE_DATE_EPOCH`` set the document is
@@ -16,15 +20,28 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gabacalc.atomic import atomic_write_bytes
-from gabacalc.chart import render_png
 from gabacalc.display import SEVERITY_COLOURS
+from gabacalc.documents import (
+    Identification,
+    decision,
+    dispensing,
+    fmt_date,
+    guidance_rows,
+    identification_rows,
+    prepared_text,
+    scheme_rows,
+    signature_blocks,
+    step_entries,
+)
 from gabacalc.errors import InputError
-from gabacalc.export import dates_text, patient_text, source_ids, step_records
+from gabacalc.export import dates_text, patient_text, source_ids
+from gabacalc.pdf_chart import chart_drawing
 from gabacalc.rules import Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
 
@@ -40,12 +57,16 @@ _BOLD = "DejaVuSans-Bold"
 
 @lru_cache(maxsize=1)
 def _register_fonts() -> None:
-    import matplotlib
+    import importlib.util
+
     from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    # matplotlib ships DejaVu Sans; find it without importing matplotlib (slow to import).
+    spec = importlib.util.find_spec("matplotlib")
+    assert spec is not None and spec.submodule_search_locations
+    folder = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
     pdfmetrics.registerFont(TTFont(_FONT, str(folder / "DejaVuSans.ttf")))
     pdfmetrics.registerFont(TTFont(_BOLD, str(folder / "DejaVuSans-Bold.ttf")))
     addMapping(_FONT, 0, 0, _FONT)
@@ -62,6 +83,7 @@ def _styles() -> dict[str, Any]:
     return {
         "body": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
+        "sign": ParagraphStyle("sign", parent=base, fontSize=9, leading=20),
         "cell": ParagraphStyle("cell", parent=base, fontSize=7.5, leading=9),
         "head": ParagraphStyle("head", parent=base, fontName=_BOLD, fontSize=7.5, leading=9),
         "h1": ParagraphStyle("h1", parent=base, fontName=_BOLD, fontSize=14, leading=17),
@@ -73,6 +95,7 @@ def _styles() -> dict[str, Any]:
             leading=13,
             spaceBefore=7,
             spaceAfter=3,
+            keepWithNext=1,
         ),
         "banner": ParagraphStyle(
             "banner",
@@ -92,7 +115,9 @@ def _styles() -> dict[str, Any]:
 def _esc(text: Any) -> str:
     from xml.sax.saxutils import escape
 
-    return escape(str(text))
+    # Escaped, so that typed text (a name with "<b>" or "&") appears literally; and with
+    # non-breaking spaces, so that a count never wraps away from its unit.
+    return escape(_keep(str(text)))
 
 
 def _stamp(summary: dict[str, Any]) -> str:
@@ -102,7 +127,9 @@ def _stamp(summary: dict[str, Any]) -> str:
     )
 
 
-def _canvas_class(summary: dict[str, Any], pagesize: tuple[float, float]) -> type:
+def _canvas_class(
+    summary: dict[str, Any], pagesize: tuple[float, float], font_size: float = 7
+) -> type:
     """A canvas that holds its pages until the end, so each footer can say "of Y"."""
     from reportlab.pdfgen.canvas import Canvas
 
@@ -122,7 +149,7 @@ def _canvas_class(summary: dict[str, Any], pagesize: tuple[float, float]) -> typ
             total = len(self._held)
             for number, state in enumerate(self._held, start=1):
                 self.__dict__.update(state)
-                self.setFont(_FONT, 7)
+                self.setFont(_FONT, font_size)
                 self.drawString(36, height - 24, VERIFICATION_TEXT)
                 self.drawRightString(width - 36, height - 24, f"page {number} of {total}")
                 self.line(36, 30, width - 36, 30)
@@ -134,14 +161,46 @@ def _canvas_class(summary: dict[str, Any], pagesize: tuple[float, float]) -> typ
     return NumberedCanvas
 
 
+_NBSP = "\u00a0"
+_KEEP = re.compile(
+    r"(?<=\d) (?=(mg|mL|x|capsules?|tablets?|days?)\b)|(?<=\bx) (?=\d)"
+    r"|(?<=\bmg) (?=(capsules?|tablets?|oral)\b)|(?<=\boral) (?=solution\b)"
+)
+
+
+def _keep(text: str) -> str:
+    """Non-breaking spaces inside "1 x 300 mg capsule", so a count never wraps from its product."""
+    return _KEEP.sub(_NBSP, text)
+
+
+def _para(text: str, style: Any) -> Any:
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(_esc(_keep(text)).replace("\n", "<br/>"), style)
+
+
+def _grid(data: list[list[Any]], widths: list[float], header: bool = True) -> Any:
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table(data, colWidths=widths, repeatRows=1 if header else 0)
+    commands = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#999999")),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+    if header:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde4ee")))
+    table.setStyle(TableStyle(commands))
+    return table
+
+
 def _key_value_table(rows: list[tuple[str, str]], styles: dict[str, Any], width: float) -> Any:
     from reportlab.lib import colors
-    from reportlab.platypus import Paragraph, Table, TableStyle
+    from reportlab.platypus import Table, TableStyle
 
-    data = [
-        [Paragraph(_esc(key), styles["head"]), Paragraph(_esc(value), styles["cell"])]
-        for key, value in rows
-    ]
+    data = [[_para(key, styles["head"]), _para(value, styles["cell"])] for key, value in rows]
     table = Table(data, colWidths=[width * 0.2, width * 0.8])
     table.setStyle(
         TableStyle(
@@ -156,58 +215,149 @@ def _key_value_table(rows: list[tuple[str, str]], styles: dict[str, Any], width:
     return table
 
 
-def _steps_table(plan: Plan, styles: dict[str, Any], width: float) -> Any:
+def _identification(
+    ident: Identification | None, styles: dict[str, Any], width: float
+) -> list[Any]:
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Table, TableStyle
 
-    heads = ["Step", "Dates", "Daily dose", "Morning", "Midday", "Bedtime", "Phase"]
-    post = bool((plan.steps["post_dialysis_mg"] > 0).any())
-    if post:
-        heads.insert(6, "After dialysis")
-    data = [[Paragraph(h, styles["head"]) for h in heads]]
-
-    def cell(text: str) -> Any:
-        return Paragraph(_esc(text).replace("\n", "<br/>"), styles["cell"])
-
-    for row in step_records(plan.steps):
-        start = row["start_date"]
-        end = row["end_date"]
-        dates = f"{start} to {end}\n({row['days']} days)" if start != end else f"from {start}"
-        if row["daily_mg"] == 0:
-            daily = "stop: no gabapentin"
-        else:
-            daily = f"{fmt_mg(row['daily_mg'])}/day\n{row['frequency']}"
-            if row["limited_by"]:
-                daily += f"\nlimited by {row['limited_by']}"
-        times = []
-        for time in ("morning", "midday", "bedtime"):
-            mg = row[f"{time}_mg"]
-            times.append(f"{fmt_mg(mg)}\n{row[f'{time}_take']}" if mg else "-")
-        line = [str(row["step"]), dates, daily, *times, row["phase"]]
-        if post:
-            line.insert(
-                6,
-                f"{fmt_mg(row['post_dialysis_mg'])}\n{row['post_dialysis_take']}"
-                if row["post_dialysis_mg"]
-                else "-",
-            )
-        data.append([cell(x) for x in line])
-    fractions = [0.06, 0.15, 0.13, 0.19, 0.16, 0.19, 0.12]
-    if post:
-        fractions = [0.06, 0.13, 0.12, 0.15, 0.12, 0.15, 0.15, 0.12]
-    table = Table(data, colWidths=[width * f for f in fractions], repeatRows=1)
+    rows = [*identification_rows(ident), ("Prepared", prepared_text())]
+    if len(rows) % 2:
+        rows.append(("", ""))
+    # Two label-value pairs a line: the block stays short, so page 1 keeps the chart.
+    data = [
+        [
+            _para(a, styles["head"]),
+            _para(b, styles["cell"]),
+            _para(c, styles["head"]),
+            _para(d, styles["cell"]),
+        ]
+        for (a, b), (c, d) in zip(rows[0::2], rows[1::2], strict=True)
+    ]
+    table = Table(data, colWidths=[width * f for f in (0.17, 0.33, 0.17, 0.33)])
     table.setStyle(
         TableStyle(
             [
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde4ee")),
-                ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#999999")),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#cccccc")),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
             ]
         )
     )
-    return table
+    return [Paragraph("Identification and verification", styles["h2"]), table]
+
+
+def _steps_table(entries: list[dict[str, Any]], styles: dict[str, Any], width: float) -> Any:
+    heads = ["Step", "Dates", "Total a day", "Take", "Phase"]
+    data = [[_para(h, styles["head"]) for h in heads]]
+    for row in entries:
+        daily = "stop" if row["daily_mg"] == 0 else f"{fmt_mg(row['daily_mg'])} a day"
+        if row["limited_by"]:
+            daily += f"\nlimited by {row['limited_by']}"
+        phase = row["phase"] + ("\n(conditional)" if row["conditional"] else "")
+        line = [str(row["step"]), row["dates_text"], daily, "\n".join(row["dose_lines"]), phase]
+        data.append([_para(x, styles["cell"]) for x in line])
+    fractions = [0.06, 0.2, 0.13, 0.49, 0.12]
+    return _grid(data, [width * f for f in fractions])
+
+
+def _dispensing_table(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.platypus import Paragraph
+
+    table = dispensing(plan)
+    products = table["products"]
+    heads = ["Step", "Dates", *[f"{name} ({table['unit'][name]})" for name in products]]
+    data = [[_para(h, styles["head"]) for h in heads]]
+    for row in table["steps"]:
+        cells = [str(row["step"]), row["dates_text"]]
+        cells += [fmt_number(row["units"][name], 2) for name in products]
+        data.append([_para(x, styles["cell"]) for x in cells])
+    for total in table["totals"]:
+        cells = ["", total["label"], *[fmt_number(total["units"][n], 2) for n in products]]
+        data.append([_para(x, styles["head"]) for x in cells])
+    rest = 0.7 / max(len(products), 1)
+    out = [
+        Paragraph("Dispensing quantities", styles["h2"]),
+        Paragraph(
+            _esc(
+                "Units of each product for each step (post-dialysis doses counted on the "
+                "dialysis days), and the totals to dispense."
+            ),
+            styles["body"],
+        ),
+        _grid(data, [width * 0.06, width * 0.24, *[width * rest] * len(products)]),
+    ]
+    if table["note"]:
+        out.append(Paragraph(_esc(table["note"]), styles["body"]))
+    return out
+
+
+def _decision(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    block = decision(plan)
+    assert block is not None
+    text = (
+        f"<b>{_esc(block['heading'])}</b><br/>{_esc(block['rule'])}<br/>"
+        f"<b>Continue:</b> {_esc(block['continue'])}<br/>"
+        f"<b>Or taper and consider alternatives:</b> {_esc(block['taper'])}"
+    )
+    table = Table([[Paragraph(text, styles["body"])]], colWidths=[width])
+    table.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.2, colors.black),
+                ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f3f3f3")),
+                ("TOPPADDING", (0, 0), (-1, -1), 5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+            ]
+        )
+    )
+    return [Spacer_(6), table]
+
+
+def Spacer_(height: float) -> Any:
+    from reportlab.platypus import Spacer
+
+    return Spacer(1, height)
+
+
+def _guidance(plan: Plan, styles: dict[str, Any]) -> list[Any]:
+    from reportlab.platypus import Paragraph
+
+    rows = guidance_rows(plan, "clinician")
+    out = [Paragraph("What to do when, and counselling", styles["h2"])]
+    for row in rows:
+        out.append(
+            Paragraph(
+                f"<b>{_esc(row['when'].capitalize())}.</b> {_esc(_keep(row['text']))} "
+                f"<font size='6.5'>(source: {_esc(row['source_id'])} "
+                f"{_esc(row['source_section'])})</font>",
+                styles["body"],
+            )
+        )
+    return out
+
+
+def _signatures(styles: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.platypus import KeepTogether, Paragraph
+
+    cells = []
+    for title, lines in signature_blocks():
+        text = f"<b>{_esc(title)}</b><br/>" + "<br/>".join(
+            f"{_esc(line)}: {'_' * 34}" for line in lines
+        )
+        cells.append(Paragraph(text, styles["sign"]))
+    return [
+        KeepTogether(
+            [
+                Paragraph("Prescriber and verification", styles["h2"]),
+                _grid([cells], [width / 2, width / 2], header=False),
+            ]
+        )
+    ]
 
 
 def _flag_rows(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
@@ -218,7 +368,7 @@ def _flag_rows(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
     for flag in plan.summary["flags"]:
         text = (
             f"<b>{_esc(flag['severity'].upper())} {_esc(flag['code'])}</b>: "
-            f"{_esc(flag['message'])}<br/>What to do: {_esc(flag['action'])}<br/>"
+            f"{_esc(_keep(flag['message']))}<br/>What to do: {_esc(flag['action'])}<br/>"
             f"<font size='6.5'>Source: {_esc(flag['source_id'])} "
             f"{_esc(flag['source_section'])}</font>"
         )
@@ -241,48 +391,25 @@ def _flag_rows(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
     return out
 
 
-def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
-    from reportlab.platypus import Image, Paragraph, Spacer
-
-    styles = _styles()
+def _inputs_rows(plan: Plan) -> list[tuple[str, str]]:
     s = plan.summary
-    story: list[Any] = [
-        Paragraph(_esc(VERIFICATION_TEXT), styles["banner"]),
-        Paragraph(
-            "Gabapentin taper plan" if s["kind"] == "taper" else "Gabapentin titration plan",
-            styles["h1"],
-        ),
-        Paragraph(
-            _esc(
-                f"gabacalc {s['gabacalc_version']}; rule tables {s['rules_version']}, "
-                f"sha256 {s['rules_sha256']}"
-            ),
-            styles["small"],
-        ),
-        Spacer(1, 6),
-    ]
-    weight = "not used (CrCl given or dialysis)"
-    if s["weight_used_kg"] is not None:
-        weight = (
-            f"{s['weight_used']} body weight {fmt_number(s['weight_used_kg'])} kg: "
-            f"{s['weight_reason']}"
-        )
-    crcl = s["crcl_method"]
     band = (
-        f"{s['band']}: {fmt_number(s['min_daily_mg'])}-{fmt_mg(s['max_daily_mg'])}/day, "
-        f"{frequency_text(s['doses_per_day'])} ({s['band_source']}). {s['band_reason']}."
+        f"{s['band_words']}: {fmt_number(s['min_daily_mg'])} to {fmt_mg(s['max_daily_mg'])} "
+        f"a day, {frequency_text(s['doses_per_day'])} ({s['band_source']}). {s['band_reason']}."
     )
     if s["kind"] == "taper":
-        target = f"Taper from {fmt_mg(s['target_daily_mg'])}/day ({s['taper']} preset)"
+        target = f"Taper from {fmt_mg(s['target_daily_mg'])} a day ({s['taper']} preset)"
     else:
-        target = f"{fmt_mg(s['target_daily_mg'])}/day: {s['target_regimen']}"
+        target = f"{fmt_mg(s['target_daily_mg'])} a day: {s['target_regimen']}"
         if s["target_daily_mg"] != s["requested_target_daily_mg"]:
             why = [f["message"] for f in s["flags"] if f["code"].startswith("TARGET_")]
-            target += f". Asked for {fmt_mg(s['requested_target_daily_mg'])}/day. " + " ".join(why)
+            target += f". Asked for {fmt_mg(s['requested_target_daily_mg'])} a day. " + " ".join(
+                why
+            )
     rows = [
         ("Patient", patient_text(s)),
-        ("Renal estimate", crcl),
-        ("Weight used", weight),
+        ("Renal estimate", s["crcl_method"]),
+        *scheme_rows(plan),
         ("Band", band),
         ("Edge rule", s["band_rule"]),
         *(
@@ -301,32 +428,74 @@ def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
             else "A supplement that varies by step (see the steps)"
         )
         rows.append(("Dialysis", f"{amount} after each hemodialysis session"))
-    story.append(_key_value_table(rows, styles, width))
-    story.append(Spacer(1, 4))
-    png = render_png(plan)
-    story.append(Image(io.BytesIO(png), width=width, height=width * 5.2 / 9))
-    story.append(Paragraph("Flags", styles["h2"]))
-    story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
-    story.append(Paragraph("Steps", styles["h2"]))
-    story.append(_steps_table(plan, styles, width))
-    if s["kind"] == "titration":
-        story.append(Paragraph(f"Efficacy review on {_esc(s['review_date'])}", styles["h2"]))
-        for key in ("review_rule", "review_with_benefit", "review_without_benefit"):
-            story.append(Paragraph(_esc(s[key]), styles["body"]))
-    story.append(Paragraph("Taper", styles["h2"]))
-    taper = rules.taper_presets.get(s["taper"])
-    taper_text = f"{s['taper']} preset" + (f": {taper.description}" if taper else "")
-    story.append(
+    return rows
+
+
+def _story(
+    plan: Plan, rules: Rules, width: float, identification: Identification | None
+) -> list[Any]:
+    from reportlab.platypus import Paragraph, Spacer
+
+    styles = _styles()
+    s = plan.summary
+    story: list[Any] = [
+        Paragraph(_esc(VERIFICATION_TEXT), styles["banner"]),
+        Paragraph(
+            "Gabapentin taper plan" if s["kind"] == "taper" else "Gabapentin titration plan",
+            styles["h1"],
+        ),
         Paragraph(
             _esc(
-                f"{taper_text}. From {s['taper_start_date']}; no gabapentin from "
-                f"{s['taper_end_date']}. Steps never go up and none is skipped."
+                f"gabacalc {s['gabacalc_version']}; rule tables {s['rules_version']}, "
+                f"sha256 {s['rules_sha256']}. Immediate-release gabapentin only. "
+                "To check, sign and file."
             ),
-            styles["body"],
+            styles["small"],
+        ),
+    ]
+    story += _identification(identification, styles, width)
+    story.append(Paragraph("Basis", styles["h2"]))
+    story.append(_key_value_table(_inputs_rows(plan), styles, width))
+    story.append(Spacer(1, 4))
+    # Drawn as vectors (no matplotlib import: most of the command's time). Its size
+    # keeps the chart, and the first flags, on page 1.
+    story.append(chart_drawing(plan, width, width * 0.42))
+    story.append(Paragraph("Flags", styles["h2"]))
+    story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
+    entries = step_entries(plan)
+    block = decision(plan)
+    if block is not None:
+        story.append(Paragraph("Titration and maintenance, to the review", styles["h2"]))
+        story.append(_steps_table([e for e in entries if not e["conditional"]], styles, width))
+        story += _decision(plan, styles, width)
+        story.append(Paragraph(_esc(block["taper_heading"]), styles["h2"]))
+        story.append(
+            Paragraph(
+                _esc(
+                    f"{s['taper']} taper: {s['taper_description']}. Steps never go up and "
+                    f"none is skipped. {block['taper_note']}"
+                ),
+                styles["body"],
+            )
         )
-    )
-    if s["kind"] == "titration":
-        story.append(Paragraph(_esc(s["taper_note"]), styles["body"]))
+        story.append(Spacer(1, 3))
+        story.append(_steps_table([e for e in entries if e["conditional"]], styles, width))
+    else:
+        story.append(Paragraph("Taper", styles["h2"]))
+        story.append(
+            Paragraph(
+                _esc(
+                    f"{s['taper']} taper: {s['taper_description']}. Steps never go up and none "
+                    f"is skipped. No gabapentin from {fmt_date(s['taper_end_date'])}."
+                ),
+                styles["body"],
+            )
+        )
+        story.append(Spacer(1, 3))
+        story.append(_steps_table(entries, styles, width))
+    story += _dispensing_table(plan, styles, width)
+    story += _guidance(plan, styles)
+    story += _signatures(styles, width)
     story.append(Paragraph("Sources", styles["h2"]))
     for source_id in source_ids(plan):
         source = rules.sources.get(source_id)
@@ -344,7 +513,12 @@ def _story(plan: Plan, rules: Rules, width: float) -> list[Any]:
     return story
 
 
-def pdf_bytes(plan: Plan, pagesize: str = "letter", rules: Rules | None = None) -> bytes:
+def pdf_bytes(
+    plan: Plan,
+    pagesize: str = "letter",
+    rules: Rules | None = None,
+    identification: Identification | None = None,
+) -> bytes:
     """The plan as PDF bytes (invariant when ``SOURCE_DATE_EPOCH`` is set).
 
     Parameters
@@ -353,6 +527,9 @@ def pdf_bytes(plan: Plan, pagesize: str = "letter", rules: Rules | None = None) 
     pagesize : {"letter", "a4"}
     rules : Rules, optional
         For the sources' citations (default the shipped tables).
+    identification : Identification, optional
+        Patient name, date of birth, number and the dates of the creatinine and weight;
+        blank lines to fill by hand where not given.
 
     Examples
     --------
@@ -388,13 +565,17 @@ def pdf_bytes(plan: Plan, pagesize: str = "letter", rules: Rules | None = None) 
         creator=f"gabacalc {plan.summary['gabacalc_version']}",
         invariant=invariant,
     )
-    story = _story(plan, rules or default_rules(), doc.width)
+    story = _story(plan, rules or default_rules(), doc.width, identification)
     doc.build(story, canvasmaker=_canvas_class(plan.summary, size))
     return buffer.getvalue()
 
 
 def write_pdf(
-    plan: Plan, path: str | Path, pagesize: str = "letter", rules: Rules | None = None
+    plan: Plan,
+    path: str | Path,
+    pagesize: str = "letter",
+    rules: Rules | None = None,
+    identification: Identification | None = None,
 ) -> Path:
     """Write the plan as a PDF to ``path``, whole or not at all.
 
@@ -408,4 +589,4 @@ def write_pdf(
     >>> write_pdf(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.pdf").stat().st_size > 10_000
     True
     """
-    return atomic_write_bytes(path, pdf_bytes(plan, pagesize, rules))
+    return atomic_write_bytes(path, pdf_bytes(plan, pagesize, rules, identification))

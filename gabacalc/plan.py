@@ -16,6 +16,7 @@ uses comes from the rule tables; this module only applies them:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -49,6 +50,7 @@ __all__ = [
     "PlanOptions",
     "build_plan",
     "build_taper",
+    "products_used",
     "rebuild_plan",
     "resolve_options",
 ]
@@ -59,6 +61,7 @@ SCHEDULE_COLUMNS = (
     "date",
     "day",
     "phase",
+    "conditional",
     "daily_mg",
     "change_mg",
     "doses_per_day",
@@ -77,6 +80,7 @@ SCHEDULE_COLUMNS = (
 STEP_COLUMNS = (
     "step",
     "phase",
+    "conditional",
     "start_date",
     "end_date",
     "days",
@@ -137,6 +141,7 @@ class PlanOptions:
     current_daily_mg: int | None = None
     current_doses_per_day: int | None = None
     chosen: tuple[str, ...] = ()
+    max_products: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The options as asked for, as plain data (dates as ISO strings).
@@ -161,6 +166,7 @@ class PlanOptions:
             "dialysis_days": list(self.dialysis_days),
             "current_daily_mg": self.current_daily_mg,
             "current_doses_per_day": self.current_doses_per_day,
+            "max_products": self.max_products,
         }
 
 
@@ -189,6 +195,7 @@ class Plan:
     summary: dict[str, Any]
     schedule: pd.DataFrame = field(repr=False)
     steps: pd.DataFrame = field(repr=False)
+    formulary: Formulary | None = field(default=None, repr=False, compare=False)
 
     @property
     def flags(self) -> list[dict[str, str]]:
@@ -307,7 +314,7 @@ class Plan:
     def __repr__(self) -> str:
         s = self.summary
         return (
-            f"<Plan {s['band']}: {fmt_mg(s['start_daily_mg'])}/day -> "
+            f"<Plan {s['band_words']}: {fmt_mg(s['start_daily_mg'])}/day to "
             f"{fmt_mg(s['target_daily_mg'])}/day by {s['target_reached_date']}, "
             f"review {s['review_date']}; {VERIFICATION_TEXT}>"
         )
@@ -332,6 +339,7 @@ def resolve_options(
     dialysis_days: Iterable[str] | str | None = None,
     current_daily_mg: float | None = None,
     current_doses_per_day: int | None = None,
+    max_products: int | None = None,
 ) -> PlanOptions:
     """Check every option and fill the defaults from ``tables/defaults.csv``.
 
@@ -422,6 +430,16 @@ def resolve_options(
                 field="current_doses_per_day",
             )
         current_count = int(count)
+    most = None
+    if max_products is not None:
+        number = check_number(max_products, "max_products", "products")
+        if number != int(number) or number < 1:
+            raise InputError(
+                f"at most {fmt_number(number, 2)} products is not a whole number of 1 or more; "
+                "give e.g. --max-products 2",
+                field="max_products",
+            )
+        most = int(number)
     return PlanOptions(
         weight_basis=basis,
         start_daily_mg=start,
@@ -436,6 +454,7 @@ def resolve_options(
         current_daily_mg=current,
         current_doses_per_day=current_count,
         chosen=chosen,
+        max_products=most,
     )
 
 
@@ -707,6 +726,7 @@ def build_plan(
     dialysis_days: Iterable[str] | str | None = None,
     current_daily_mg: float | None = None,
     current_doses_per_day: int | None = None,
+    max_products: int | None = None,
     rules: Rules | None = None,
 ) -> Plan:
     """Build an illustrative titration plan clamped to the patient's renal band.
@@ -743,6 +763,11 @@ def build_plan(
     current_doses_per_day : int, optional
         How many administrations a day the current dose is taken in (1-3); a reduction
         never uses more.
+    max_products : int, optional
+        Keep the plan to at most this many products (strength and form): among the allowed
+        products, the set that reaches the highest target, then starts nearest the requested
+        start, then needs the fewest units (within a set, ``tables/preferred_combinations.csv``
+        names the combinations preferred, e.g. 700 mg as 400 mg and 300 mg).
     rules : Rules, optional
         Rule tables (default the shipped ones).
 
@@ -796,6 +821,7 @@ def build_plan(
         dialysis_days=dialysis_days,
         current_daily_mg=current_daily_mg,
         current_doses_per_day=current_doses_per_day,
+        max_products=max_products,
     )
     return plan_from_options(patient, options, rules)
 
@@ -1002,7 +1028,83 @@ def _fewer_words(engine: _Engine) -> str:
 
 def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
     """Build the plan for already-resolved options (the shared path of every entry point)."""
+    if options.max_products is not None:
+        options = _fewest_products(patient, options, rules)
     return _assemble(_course(patient, options, rules))
+
+
+def products_used(plan: Plan) -> list[str]:
+    """The products (strength and form) a plan's schedule uses, largest strength first.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> p = Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
+    >>> products_used(build_plan(p, start_date=date(2026, 1, 5), max_products=2))
+    ['gabapentin 300 mg capsule', 'gabapentin 100 mg capsule']
+    """
+    assert plan.formulary is not None
+    return _products_in(plan.formulary, plan.schedule)
+
+
+def _products_in(formulary: Formulary, schedule: pd.DataFrame) -> list[str]:
+    doses: set[int] = set()
+    for column in ("morning_mg", "midday_mg", "bedtime_mg", "post_dialysis_mg"):
+        doses.update(int(x) for x in schedule[column].unique() if x > 0)
+    found: dict[str, int] = {}
+    for mg in doses:
+        for portion in formulary.portions(mg):
+            found[portion.product] = portion.strength_mg + (10**6 if portion.is_solution else 0)
+    return sorted(found, key=lambda name: (found[name] >= 10**6, -found[name], name))
+
+
+def _fewest_products(patient: Patient, options: PlanOptions, rules: Rules) -> PlanOptions:
+    """The allowed strengths narrowed to at most ``options.max_products`` products.
+
+    Every set of at most N of the allowed products is tried; the chosen set reaches the
+    highest target, then starts nearest the requested start dose, then needs the fewest
+    units over the schedule, then comes first in strength order.
+    """
+    assert options.max_products is not None
+    products: list[tuple[int, bool]] = [(mg, False) for mg in options.strengths_mg]
+    if options.oral_solution:
+        products.append((0, True))
+    if len(products) <= options.max_products:
+        return options
+    best: tuple[tuple[float, ...], PlanOptions] | None = None
+    for size in range(1, options.max_products + 1):
+        for subset in itertools.combinations(products, size):
+            solids = tuple(mg for mg, solution in subset if not solution)
+            candidate = replace(
+                options, strengths_mg=solids, oral_solution=any(sol for _, sol in subset)
+            )
+            try:
+                if not solids and not candidate.oral_solution:
+                    continue
+                course = _course(patient, candidate, rules)
+            except InputError:
+                continue
+            units = 0.0
+            formulary = course.formulary
+            for day in course.days:
+                for mg in day.split.parts:
+                    if mg:
+                        units += sum(p.count for p in formulary.portions(mg))
+            score = (
+                -float(course.target),
+                abs(course.days[0].split.daily_mg - options.start_daily_mg),
+                units,
+            )
+            if best is None or score < best[0]:
+                best = (score, candidate)
+    if best is None:
+        raise InputError(
+            f"no set of at most {options.max_products} of the allowed products "
+            "can make this plan; allow more products (e.g. --max-products "
+            f"{options.max_products + 1})",
+            field="max_products",
+        )
+    return best[1]
 
 
 def summary_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> dict[str, Any]:
@@ -1485,6 +1587,8 @@ def _assemble(course: _Course) -> Plan:
     taper_index, stop_index = concluded.taper_index, concluded.stop_index
 
     records: dict[str, list[Any]] = {c: [] for c in SCHEDULE_COLUMNS}
+    # In a titration plan the taper applies only without clear benefit at the review.
+    conditional = review_index is not None
     dialysis_weekdays = {WEEKDAYS.index(d) for d in options.dialysis_days}
     described: dict[int, str] = {}
 
@@ -1525,6 +1629,7 @@ def _assemble(course: _Course) -> Plan:
         records["date"].append(when)
         records["day"].append(i + 1)
         records["phase"].append(day.phase)
+        records["conditional"].append(conditional and day.phase == "taper")
         records["daily_mg"].append(s.daily_mg)
         records["change_mg"].append(s.daily_mg - previous)
         previous = s.daily_mg
@@ -1542,6 +1647,7 @@ def _assemble(course: _Course) -> Plan:
         records["post_dialysis_take"].append(describe(post))
     columns: dict[str, Any] = dict(records)
     columns["date"] = pd.to_datetime(records["date"])
+    columns["conditional"] = np.asarray(records["conditional"], dtype=bool)
     for name in _INT_COLUMNS:
         columns[name] = np.asarray(records[name], dtype=np.int64)
     schedule = pd.DataFrame(columns, columns=list(SCHEDULE_COLUMNS))
@@ -1563,6 +1669,7 @@ def _assemble(course: _Course) -> Plan:
         summary=concluded.summary,
         schedule=schedule,
         steps=steps,
+        formulary=formulary,
     )
 
 
@@ -1594,6 +1701,7 @@ def _steps(
             {
                 "step": len(rows) + 1,
                 "phase": day.phase,
+                "conditional": records["conditional"][start_i],
                 "start_date": records["date"][start_i],
                 "end_date": records["date"][i - 1],
                 "days": i - start_i,
@@ -1621,6 +1729,7 @@ def _steps(
     columns: dict[str, Any] = {name: [row[name] for row in rows] for name in STEP_COLUMNS}
     for name in ("start_date", "end_date"):
         columns[name] = pd.to_datetime(columns[name])
+    columns["conditional"] = np.asarray(columns["conditional"], dtype=bool)
     for name in (*_INT_COLUMNS[1:], "step", "days"):
         if name in columns:
             columns[name] = np.asarray(columns[name], dtype=np.int64)
@@ -1678,6 +1787,11 @@ def _summary(
         return None if i is None else (start + timedelta(days=i)).isoformat()
 
     target_split = course.target_split or course.days[reached_index or 0].split
+    titration = rules.titration_presets[options.titration]
+    taper = rules.taper_presets[options.taper]
+    weight_source = "gabacalc-conventions clinical-basis section 3 (weight for Cockcroft-Gault)"
+    if estimate.weight_used_kg is not None and estimate.weight_used in ("ideal", "adjusted"):
+        weight_source += "; devine-1974 (ideal body weight)"
     return {
         "verification": VERIFICATION_TEXT,
         "gabacalc_version": __version__,
@@ -1695,6 +1809,7 @@ def _summary(
         "adjusted_weight_kg": estimate.adjusted_weight_kg,
         "bmi_kg_m2": estimate.bmi_kg_m2,
         "band": band.label,
+        "band_words": band.words,
         "band_id": band.band.band_id,
         "band_reason": band.reason,
         "band_rule": rules.texts["band_edge_rule"],
@@ -1710,8 +1825,14 @@ def _summary(
         "target_doses_per_day": target_split.doses_per_day,
         "target_regimen": _regimen_text(target_split),
         "titration": options.titration,
+        "titration_description": titration.description,
+        "titration_source": f"{titration.source_id} {titration.source_section}",
         "taper": options.taper,
+        "taper_description": taper.description,
+        "taper_source": f"{taper.source_id} {taper.source_section}",
+        "weight_basis_source": weight_source,
         "review_weeks": options.review_weeks,
+        "max_products": options.max_products,
         "allowed_forms": formulary.forms_text(),
         "start_date": iso(0),
         "target_reached_date": iso(reached_index),
@@ -1732,6 +1853,7 @@ def _summary(
         "current_regimen": course.context.get("current_regimen"),
         "day1_change": course.context.get("day1_change"),
         "flags": flags,
+        "guidance": [dict(row) for row in rules.guidance],
         "inputs": {"patient": patient.as_dict(), "options": options.as_dict()},
     }
 
@@ -1906,6 +2028,7 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
         dialysis_days=o["dialysis_days"],
         current_daily_mg=o["current_daily_mg"],
         current_doses_per_day=o.get("current_doses_per_day"),
+        max_products=o.get("max_products"),
         rules=rules,
     )
 

@@ -396,7 +396,9 @@ class BandChoice:
     band : RenalBand
         The label's row.
     label : str
-        The band as printed in every output.
+        The band as data (with the table's symbols), e.g. for matching.
+    words : str
+        The band as a person reads it, in words: what every document prints.
     scale : float
         CrCl / 15 below 15 mL/min, else 1.
     min_daily_mg, max_daily_mg : int
@@ -415,13 +417,14 @@ class BandChoice:
     doses_per_day: int
     reason: str
     flag_codes: tuple[str, ...]
+    words: str = ""
 
 
 def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = None) -> BandChoice:
     """Apply the unrounded CrCl to the label's bands (gabacalc's edge convention).
 
     Hemodialysis without a residual CrCl uses the CrCl 15 row unscaled; peritoneal
-    dialysis uses the CrCl <= 15 band (scaled by a residual CrCl below 15 if given).
+    dialysis uses the band for CrCl 15 or less (scaled by a residual CrCl below 15 if given).
 
     Examples
     --------
@@ -443,18 +446,25 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         band = lowest
         codes.append("PERITONEAL_DIALYSIS")
         scale = _scale(band, crcl) if crcl is not None else 1.0
-        reason = "peritoneal dialysis: the CrCl <= 15 band (no label guidance)"
+        reason = f"peritoneal dialysis: the band for {band.words} (no label guidance)"
     else:
         assert crcl is not None
         band = rules.band_for(crcl)
         scale = _scale(band, crcl)
         text = crcl_text(crcl, rules, decimals=2)
         note = "unrounded" if is_exact(text, crcl) else "rounded; the band uses the unrounded value"
-        reason = f"CrCl {text} mL/min ({note}) falls in {band.label}"
+        reason = f"CrCl {text} mL/min ({note}) falls in {band.words}"
     if scale < 1:
         codes.append("PROPORTIONAL_REDUCTION")
     min_mg = math.floor(band.min_daily_mg * scale + 1e-9)
     max_mg = math.floor(band.max_daily_mg * scale + 1e-9)
+    words = band.words
+    if scale < 1:
+        words = (
+            f"{band.words}, scaled by CrCl divided by "
+            f"{fmt_number(band.proportional_below_ml_min or 0)} "
+            f"(factor {fmt_beside_edges(scale, (1,), 3)})"
+        )
     return BandChoice(
         band=band,
         label=band_label(band, scale),
@@ -464,6 +474,7 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         doses_per_day=band.doses_per_day,
         reason=reason,
         flag_codes=tuple(codes),
+        words=words,
     )
 
 

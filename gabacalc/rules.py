@@ -11,6 +11,7 @@ This is an edge module: it reads files. The core receives the resulting ``Rules`
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import hashlib
 import io
@@ -31,6 +32,7 @@ __all__ = [
     "Strength",
     "TaperPreset",
     "TitrationPreset",
+    "clinical_basis_text",
     "default_rules",
     "default_tables_dir",
     "load_rules",
@@ -56,6 +58,8 @@ TABLE_FILES: tuple[str, ...] = (
     "texts.csv",
     "context_choices.csv",
     "clinical_thresholds.csv",
+    "preferred_combinations.csv",
+    "guidance.csv",
 )
 MANIFEST = "manifest.json"
 _SEVERITIES = ("info", "caution", "warning")
@@ -75,7 +79,9 @@ class RenalBand:
     band_id : str
         Stable identifier, e.g. ``"crcl-30-60"``.
     label : str
-        The band as a person reads it, e.g. ``"CrCl > 30 to < 60 mL/min"``.
+        The band as data other code matches on, e.g. ``"CrCl > 30 to < 60 mL/min"``.
+    words : str
+        The band as a person reads it, in words, e.g. ``"CrCl above 30 and below 60 mL/min"``.
     lower_ml_min, upper_ml_min : float
         Band edges [mL/min]; ``upper_ml_min`` may be ``inf``.
     lower_inclusive, upper_inclusive : bool
@@ -90,6 +96,7 @@ class RenalBand:
 
     band_id: str
     label: str
+    words: str
     printed_row: str
     lower_ml_min: float
     lower_inclusive: bool
@@ -129,6 +136,7 @@ class Strength:
     default_allowed: bool
     source_id: str
     source_section: str
+    appearance: str = ""
 
     @property
     def is_solution(self) -> bool:
@@ -200,6 +208,8 @@ class Rules:
     pain_types: Mapping[str, Mapping[str, str]]
     thresholds: Mapping[str, str]
     rows: Mapping[str, tuple[Mapping[str, str], ...]]
+    preferred_combinations: Mapping[int, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    guidance: tuple[Mapping[str, str], ...] = ()
 
     def threshold(self, name: str) -> float:
         """A numeric row of ``clinical_thresholds.csv``."""
@@ -261,6 +271,32 @@ def combined_sha256(per_table: Mapping[str, str]) -> str:
     """One checksum over every table's checksum, in file-name order."""
     text = "".join(f"{name} {per_table[name]}\n" for name in sorted(per_table))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+#: The conventions the tables cite as "clinical-basis section N".
+CLINICAL_BASIS = "clinical-basis.md"
+
+
+def clinical_basis_path() -> Path:
+    """Where docs/clinical-basis.md is: inside the installed wheel, or the source tree's."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "docs" / CLINICAL_BASIS
+    return packaged if packaged.is_file() else here.parent / "docs" / CLINICAL_BASIS
+
+
+def clinical_basis_text() -> str:
+    """The clinical basis document: gabacalc's conventions, in numbered sections.
+
+    Examples
+    --------
+    >>> clinical_basis_text().splitlines()[0]
+    '# gabacalc clinical basis'
+    """
+    path = clinical_basis_path()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleTableError([f"{path}: cannot read the clinical basis ({exc})"]) from None
 
 
 def default_tables_dir() -> Path:
@@ -378,6 +414,7 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "renal_bands.csv": (
         "band_id",
         "label",
+        "words",
         "printed_row",
         "lower_ml_min",
         "lower_inclusive",
@@ -403,6 +440,7 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "volume_ml",
         "measure_step_ml",
         "default_allowed",
+        "appearance",
         "unit",
     ),
     "titration_presets.csv": (
@@ -444,6 +482,8 @@ _REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "texts.csv": ("key", "text"),
     "context_choices.csv": ("kind", "name", "description"),
     "clinical_thresholds.csv": ("parameter", "value", "unit"),
+    "preferred_combinations.csv": ("dose_mg", "units_mg"),
+    "guidance.csv": ("key", "audience", "when", "text"),
 }
 
 
@@ -662,6 +702,15 @@ def _build(
         if name and name not in risks:
             problems.append(f"clinical_thresholds.csv: start_low_risks names unknown {name!r}")
 
+    preferred = _preferred_combinations(rows["preferred_combinations.csv"], strengths, problems)
+    guidance = tuple(rows["guidance.csv"])
+    for row in guidance:
+        if row["audience"] not in ("clinician", "patient"):
+            problems.append(
+                f"guidance.csv row {row['key']!r}: audience {row['audience']!r} is not "
+                "clinician or patient"
+            )
+
     if problems:
         return None
     return Rules(
@@ -689,7 +738,31 @@ def _build(
         pain_types=pain_types,
         thresholds=thresholds,
         rows=dict(rows),
+        preferred_combinations=preferred,
+        guidance=guidance,
     )
+
+
+def _preferred_combinations(
+    table: tuple[dict[str, str], ...], strengths: tuple[Strength, ...], problems: list[str]
+) -> dict[int, tuple[int, ...]]:
+    """Dose [mg] -> the units [mg] that make it, where the label's forms suggest one."""
+    cells = _Cells("preferred_combinations.csv", problems)
+    solids = {s.strength_mg for s in strengths if not s.is_solution}
+    out: dict[int, tuple[int, ...]] = {}
+    for row in table:
+        dose = cells.whole(row, "dose_mg")
+        try:
+            units = tuple(sorted((int(x) for x in row["units_mg"].split(";")), reverse=True))
+        except ValueError:
+            problems.append(f"preferred_combinations.csv row {dose}: units_mg is not mg;mg")
+            continue
+        if sum(units) != dose:
+            problems.append(f"preferred_combinations.csv row {dose}: units do not add up")
+        if not set(units) <= solids:
+            problems.append(f"preferred_combinations.csv row {dose}: a unit is not a strength")
+        out[dose] = units
+    return out
 
 
 def _bands(table: tuple[dict[str, str], ...], problems: list[str]) -> tuple[RenalBand, ...]:
@@ -702,6 +775,7 @@ def _bands(table: tuple[dict[str, str], ...], problems: list[str]) -> tuple[Rena
             RenalBand(
                 band_id=row["band_id"],
                 label=row["label"],
+                words=row["words"],
                 printed_row=row["printed_row"],
                 lower_ml_min=cells.number(row, "lower_ml_min"),
                 lower_inclusive=cells.flag(row, "lower_inclusive"),
@@ -814,6 +888,7 @@ def _strengths(table: tuple[dict[str, str], ...], problems: list[str]) -> tuple[
                 default_allowed=cells.flag(row, "default_allowed"),
                 source_id=row["source_id"],
                 source_section=row["source_section"],
+                appearance=row["appearance"],
             )
         )
     if sum(s.is_solution for s in out) > 1:

@@ -9,8 +9,21 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from gabacalc.documents import (
+    BLANK,
+    Identification,
+    decision,
+    dispensing,
+    guidance_rows,
+    identification_rows,
+    prepared_text,
+    scheme_rows,
+    signature_blocks,
+    step_dates_text,
+    step_entries,
+)
 from gabacalc.export import dates_text, patient_text, step_records
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -18,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.plan import Plan
     from gabacalc.renal import BandChoice, RenalEstimate
 
-__all__ = ["estimate_text", "plan_text", "stamp_lines", "step_lines"]
+__all__ = ["dispensing_lines", "estimate_text", "plan_text", "stamp_lines", "step_lines"]
 
 _WIDTH = 100
 _LABEL = 14
@@ -76,12 +89,12 @@ def estimate_text(
             f"{estimate.weight_reason}"
         )
     band_text = (
-        f"{band.label}: {fmt_number(band.min_daily_mg)}-{fmt_mg(band.max_daily_mg)}/day "
+        f"{band.words}: {fmt_number(band.min_daily_mg)} to {fmt_mg(band.max_daily_mg)} a day "
         f"in {band.doses_per_day} divided doses ({band.band.source_id} "
         f"{band.band.source_section})"
         if band.doses_per_day > 1
-        else f"{band.label}: {fmt_number(band.min_daily_mg)}-{fmt_mg(band.max_daily_mg)}/day "
-        f"once daily ({band.band.source_id} {band.band.source_section})"
+        else f"{band.words}: {fmt_number(band.min_daily_mg)} to {fmt_mg(band.max_daily_mg)} "
+        f"a day once daily ({band.band.source_id} {band.band.source_section})"
     )
     lines = [*stamp_lines(summary_stamp), ""]
     lines += _estimate_fields(
@@ -94,19 +107,16 @@ def estimate_text(
 def step_lines(steps: pd.DataFrame) -> list[str]:
     """One block per regimen change: dates, daily dose, how often, what to take when."""
     lines = []
-    for row in step_records(steps):
-        start = row["start_date"]
-        end = row["end_date"]
-        when = f"{start} to {end}" if start != end else f"from {start}"
-        days = "" if start == end else f" ({row['days']} days)"
+    rows = step_records(steps)
+    for i, row in enumerate(rows):
+        when = step_dates_text(row, last=i == len(rows) - 1)
         step, phase = f"{row['step']:>3}.", row["phase"]
         if row["daily_mg"] == 0:
             lines.append(f"{step} {when}  {phase}: stop, no gabapentin from this day")
             continue
         limited = f"  [limited by {row['limited_by']}]" if row["limited_by"] else ""
         lines.append(
-            f"{step} {when}{days}  {phase}: {fmt_mg(row['daily_mg'])}/day, "
-            f"{row['frequency']}{limited}"
+            f"{step} {when}  {phase}: {fmt_mg(row['daily_mg'])} a day, {row['frequency']}{limited}"
         )
         for time in ("morning", "midday", "bedtime"):
             mg = row[f"{time}_mg"]
@@ -120,8 +130,53 @@ def step_lines(steps: pd.DataFrame) -> list[str]:
     return lines
 
 
-def plan_text(plan: Plan) -> str:
-    """The whole plan as terminal text.
+def _entry_lines(entries: list[dict[str, Any]]) -> list[str]:
+    """Each step: its dates in words, then its prescription-style dose lines."""
+    lines = []
+    for row in entries:
+        limited = f" [limited by {row['limited_by']}]" if row["limited_by"] else ""
+        conditional = " (conditional)" if row["conditional"] else ""
+        lines += _wrap(
+            f"{row['step']:>3}. {row['dates_text']}, {row['phase']}{conditional}{limited}", "     "
+        )
+        for line in row["dose_lines"]:
+            lines += _wrap(f"     {line}", "       ")
+    return lines
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(text, width=_WIDTH, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def dispensing_lines(plan: Plan) -> list[str]:
+    """The dispensing table as text: units of each product per step, then the totals."""
+    table = dispensing(plan)
+    products = table["products"]
+    short = [
+        name.removeprefix("gabapentin ").replace("oral solution", "solution") for name in products
+    ]
+    width = max([10, *(len(x) + 2 for x in short)])
+    label = 30
+    lines = [" " * (label + 2) + "".join(f"{x:>{width}}" for x in short)]
+    lines.append(
+        " " * (label + 2) + "".join(f"{'(' + table['unit'][n] + ')':>{width}}" for n in products)
+    )
+    for row in table["steps"]:
+        head = f"step {row['step']} ({row['days']} day{'s' if row['days'] != 1 else ''}"
+        head += ", conditional)" if row["conditional"] else ")"
+        cells = "".join(f"{fmt_number(row['units'][n], 2):>{width}}" for n in products)
+        lines.append(f"  {head:<{label}}{cells}")
+    for total in table["totals"]:
+        for i, part in enumerate(textwrap.wrap(total["label"], label)):
+            cells = "".join(f"{fmt_number(total['units'][n], 2):>{width}}" for n in products)
+            lines.append(f"  {part:<{label}}{cells if i == 0 else ''}")
+    if table["note"]:
+        lines += _field("  Note", table["note"])
+    return lines
+
+
+def plan_text(plan: Plan, identification: Identification | None = None) -> str:
+    """The whole plan as terminal text: the same content as the PDF.
 
     Examples
     --------
@@ -133,36 +188,35 @@ def plan_text(plan: Plan) -> str:
     Illustrative plan - requires physician verification
     """
     s = plan.summary
-    weight = None
-    if s["weight_used_kg"] is not None:
-        weight = (
-            f"{s['weight_used']} body weight {fmt_number(s['weight_used_kg'])} kg: "
-            f"{s['weight_reason']}"
-        )
-    frequency = "once daily" if s["doses_per_day"] == 1 else f"in {s['doses_per_day']} doses"
     band_text = (
-        f"{s['band']}: {fmt_number(s['min_daily_mg'])}-{fmt_mg(s['max_daily_mg'])}/day "
-        f"{frequency} ({s['band_source']})"
+        f"{s['band_words']}: {fmt_number(s['min_daily_mg'])} to {fmt_mg(s['max_daily_mg'])} "
+        f"a day, {frequency_text(s['doses_per_day'])} ({s['band_source']})"
     )
-    lines = [*stamp_lines(s), ""]
+    lines = [*stamp_lines(s), "", "Identification and verification"]
+    for label, value in [*identification_rows(identification), ("Prepared", prepared_text())]:
+        lines.append(f"  {label + ':':<28}{value}")
+    lines += ["", "Basis"]
     lines += _field("Patient", patient_text(s))
-    lines += _estimate_fields(
-        s["crcl_text"], s["crcl_method"], weight, band_text, s["band_reason"], s["band_rule"]
+    crcl = (
+        s["crcl_method"]
+        if s["crcl_text"] is None
+        else f"{s['crcl_text']} mL/min: {s['crcl_method']}"
     )
+    lines += _field("CrCl", crcl)
+    for label, value in scheme_rows(plan):
+        lines += _field(label.replace(" scheme", "").replace("Weight basis", "Weight"), value)
+    lines += _field("Band", band_text)
+    lines += _field("", s["band_reason"])
+    lines += _field("Edge rule", s["band_rule"])
     if s["current_daily_mg"] is not None:
         lines += _field("Current dose", f"{s['current_regimen']}; {s['day1_change']}")
     if s["kind"] == "taper":
-        lines += _field("Taper", f"from {fmt_mg(s['target_daily_mg'])}/day ({s['taper']} preset)")
+        lines += _field("Taper from", f"{fmt_mg(s['target_daily_mg'])} a day")
     else:
-        target = f"{fmt_mg(s['target_daily_mg'])}/day: {s['target_regimen']}"
+        target = f"{fmt_mg(s['target_daily_mg'])} a day: {s['target_regimen']}"
         if s["target_daily_mg"] != s["requested_target_daily_mg"]:
-            target += f" (asked for {fmt_mg(s['requested_target_daily_mg'])}/day; see flags)"
+            target += f" (asked for {fmt_mg(s['requested_target_daily_mg'])} a day; see flags)"
         lines += _field("Target", target)
-        lines += _field(
-            "Titration",
-            f"{s['titration']} preset from {fmt_mg(s['start_daily_mg'])}/day; "
-            f"taper preset {s['taper']}",
-        )
     lines += _field("Forms", s["allowed_forms"])
     if s["dialysis"] == "hemodialysis":
         days = ", ".join(d.capitalize() for d in s["inputs"]["options"]["dialysis_days"])
@@ -180,13 +234,31 @@ def plan_text(plan: Plan) -> str:
         lines += _field("", f"Source: {flag['source_id']} {flag['source_section']}")
     if not s["flags"]:
         lines.append("  none")
-    lines += ["", "Steps"]
-    lines += step_lines(plan.steps)
-    if s["kind"] == "titration":
-        lines += ["", f"Efficacy review on {s['review_date']}"]
-        lines += _field("", s["review_rule"])
-        lines += _field("", s["review_with_benefit"])
-        lines += _field("", s["review_without_benefit"])
-        lines += _field("", s["taper_note"])
+    entries = step_entries(plan)
+    block = decision(plan)
+    if block is not None:
+        lines += ["", "Titration and maintenance, to the review"]
+        lines += _entry_lines([e for e in entries if not e["conditional"]])
+        lines += ["", block["heading"]]
+        lines += _field("", block["rule"])
+        lines += _field("  Continue", block["continue"])
+        lines += _field("  Or taper", block["taper"])
+        lines += ["", block["taper_heading"]]
+        lines += _field("", f"{s['taper']} taper: {s['taper_description']}. {block['taper_note']}")
+        lines += _entry_lines([e for e in entries if e["conditional"]])
+    else:
+        lines += ["", "Taper"]
+        lines += _field("", f"{s['taper']} taper: {s['taper_description']}.")
+        lines += _entry_lines(entries)
+    lines += ["", "Dispensing quantities (units for each step, then the totals)"]
+    lines += dispensing_lines(plan)
+    lines += ["", "What to do when, and counselling"]
+    for row in guidance_rows(plan, "clinician"):
+        lines += _wrap(f"  {row['when'].capitalize()}: {row['text']}", "    ")
+        lines += _wrap(f"    (source: {row['source_id']} {row['source_section']})", "     ")
+    lines += ["", "Prescriber and verification"]
+    for title, fields in signature_blocks():
+        lines.append(f"  {title}")
+        lines += [f"    {field + ':':<11}{BLANK}" for field in fields]
     lines += ["", *stamp_lines(s)]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ def made_mg(take: str, plan: gabacalc.Plan) -> int:
         assert volume * 50 == mg, take
         return mg
     total = 0
-    for part in take.split(" + "):
+    for part in take.split(" and "):
         match = _SOLID.match(part)
         assert match, f"unreadable administration: {take!r}"
         count, strength = int(match.group(1)), int(match.group(2).replace(",", ""))

@@ -192,13 +192,13 @@ def test_the_pdf_prints_the_crcl_in_its_band(value: float) -> None:
 def test_the_band_reason_says_unrounded_only_beside_an_unrounded_value() -> None:
     exact = gabacalc.Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=59.97)
     assert select_band(estimate_crcl(exact), "none").reason == (
-        "CrCl 59.97 mL/min (unrounded) falls in CrCl > 30 to < 60 mL/min"
+        "CrCl 59.97 mL/min (unrounded) falls in CrCl above 30 and below 60 mL/min"
     )
     rounded = gabacalc.Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
     reason = select_band(estimate_crcl(rounded), "none").reason
     assert reason == (
         "CrCl 32.35 mL/min (rounded; the band uses the unrounded value) falls in "
-        "CrCl > 30 to < 60 mL/min"
+        "CrCl above 30 and below 60 mL/min"
     )
 
 

@@ -79,14 +79,18 @@ def test_plan_prints_the_basis_of_every_number_then_the_steps() -> None:
     text = " ".join(out.split())  # undo the wrapping
     assert "(140 - 72 years) x 52.4 kg / (72 x 1.3 mg/dL) x 0.85 = 32.3 mL/min" in text
     assert "ideal body weight 52.4 kg" in text
-    assert "CrCl > 30 to < 60 mL/min: 400-1,400 mg/day in 2 doses" in text
+    assert "CrCl above 30 and below 60 mL/min: 400 to 1,400 mg a day, twice daily" in text
     assert "Band edges: the unrounded CrCl" in text
-    assert "1,400 mg/day: 700 mg in the morning, 700 mg at bedtime" in text
-    assert "efficacy review 2026-02-27" in text
+    assert "1,400 mg a day: 700 mg in the morning, 700 mg at bedtime" in text
+    assert "efficacy review Fri 27 Feb 2026" in text
     assert "TARGET_LIMITED_RENAL" in text and "START_LOW_DEFAULT" in text
-    assert "1. 2026-01-05 to 2026-01-07 (3 days) titration: 100 mg/day, once daily" in text
-    assert "bedtime 100 mg 1 x 100 mg capsule" in text
+    assert "1. Mon 5 Jan 2026 to Wed 7 Jan 2026 (3 days), titration" in text
+    assert (
+        "gabapentin 100 mg capsule: take 1 capsule by mouth at bedtime (total 100 mg a day)" in text
+    )
+    assert "Review on Fri 27 Feb 2026: decide" in text
     assert "With clear benefit: continue" in text and "Without clear benefit" in text
+    assert "Only if there is no clear benefit at the review on Fri 27 Feb 2026" in text
     assert_safe_dose_text(out)
 
 
@@ -290,7 +294,7 @@ def test_crcl_shows_the_estimate_and_band_only() -> None:
     assert code == 0
     text = " ".join(out.split())
     assert "32.3 mL/min: Cockcroft-Gault: (140 - 72 years)" in text
-    assert "CrCl > 30 to < 60 mL/min: 400-1,400 mg/day in 2 divided doses" in text
+    assert "CrCl above 30 and below 60 mL/min: 400 to 1,400 mg a day in 2 divided doses" in text
     assert "Steps" not in text
     assert out.splitlines()[0] == VERIFICATION_TEXT
 
@@ -300,7 +304,7 @@ def test_demo_writes_four_documents_and_prints_their_paths(tmp_path: Path) -> No
     code, out, _ = run("demo", "--out", str(folder))
     assert code == 0
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["plan.csv", "plan.json", "plan.pdf", "plan.png"]
+    assert names == ["handout.pdf", "plan.csv", "plan.json", "plan.pdf", "plan.png"]
     for name in names:
         assert f"Wrote {folder / name}" in out
     # What is printed after writing carries the verification text, version and checksum.

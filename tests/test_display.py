@@ -121,7 +121,7 @@ def test_plan_html_shows_the_basis_of_every_key_figure(example_plan: gabacalc.Pl
     # 32.35 is rounded (the estimate is 32.3457...): the reason must not call it unrounded.
     assert band[1] == (
         "CrCl 32.35 mL/min (rounded; the band uses the unrounded value) falls in "
-        "CrCl > 30 to < 60 mL/min"
+        "CrCl above 30 and below 60 mL/min"
     )
     assert band[2] == "Source: neurontin-uspi 2.3 Table 1"
     assert band[3].startswith("Edge rule: Band edges: the unrounded CrCl")  # collapsed, last
@@ -198,9 +198,9 @@ def test_plan_html_steps_table_has_one_row_per_step(example_plan: gabacalc.Plan)
     assert maintenance[4:9] == [
         "1,400 mg/day",
         "twice daily",
-        "700 mg: 1 x 600 mg tablet + 1 x 100 mg capsule",
+        "700 mg: 1 x 400 mg capsule and 1 x 300 mg capsule",
         "",
-        "700 mg: 1 x 600 mg tablet + 1 x 100 mg capsule",
+        "700 mg: 1 x 400 mg capsule and 1 x 300 mg capsule",
     ]
     assert maintenance[9] == "renal band"
     assert rows[-1][1:6] == [

@@ -19,7 +19,8 @@ from pypdf import PdfReader
 
 import gabacalc
 from gabacalc import VERIFICATION_TEXT
-from gabacalc.chart import plot_plan, render_png
+from gabacalc.chart import chart_title, plot_plan, render_png
+from gabacalc.documents import fmt_date
 from gabacalc.export import STAMP_COLUMNS, csv_text, json_text, neutralise_cell
 from gabacalc.pdf import pdf_bytes
 from gabacalc.terminal import plan_text
@@ -156,19 +157,25 @@ def test_same_plan_same_bytes(example_plan: gabacalc.Plan, monkeypatch: pytest.M
 def test_pdf_first_page_has_the_banner_inputs_formula_band_target_dates_and_flags(
     example_plan: gabacalc.Plan,
 ) -> None:
-    first = pdf_pages(pdf_bytes(example_plan))[0]
+    pages = pdf_pages(pdf_bytes(example_plan))
+    first = pages[0]
     s = example_plan.summary
     assert first.startswith(VERIFICATION_TEXT)
     assert "72 years, female, 60 kg, 160 cm, serum creatinine 1.3 mg/dL" in first
     assert "(140 - 72 years) x 52.4 kg / (72 x 1.3 mg/dL) x 0.85 = 32.3 mL/min" in first
     assert "ideal body weight 52.4 kg" in first
-    assert "CrCl > 30 to < 60 mL/min: 400-1,400 mg/day, twice daily (neurontin-uspi 2.3" in first
+    assert (
+        "CrCl above 30 and below 60 mL/min: 400 to 1,400 mg a day, twice daily (neurontin-uspi 2.3"
+        in first
+    )
     assert "Band edges: the unrounded CrCl is applied to half-open bands" in first
-    assert "1,400 mg/day: 700 mg in the morning, 700 mg at bedtime. Asked for 1,800" in first
-    assert "efficacy review 2026-02-27" in first
+    assert "1,400 mg a day: 700 mg in the morning, 700 mg at bedtime. Asked for 1,800" in first
+    assert "efficacy review Fri 27 Feb 2026" in first
+    # The flags follow the chart: they begin on page 1 and end by page 2.
+    assert s["flags"][0]["code"] in first
     for flag in s["flags"]:
-        assert flag["code"] in first
-    assert "Total daily dose" not in first  # the chart is a picture, not text
+        assert flag["code"] in first + pages[1]
+    assert chart_title(s) in first  # the chart, drawn as text and lines
 
 
 def test_every_pdf_page_has_banner_footer_versions_and_page_x_of_y(
@@ -191,23 +198,22 @@ def test_pdf_steps_table_lists_every_step_and_repeats_its_header(
     pages = pdf_pages(pdf_bytes(long_plan))
     text = " ".join(pages)
     for row in long_plan.steps.itertuples():
-        start = row.start_date.date().isoformat()
-        assert start in text
+        assert fmt_date(row.start_date.date()) in text
         if row.daily_mg:
-            assert f"{row.daily_mg:,} mg/day" in text
-    table_pages = [p for p in pages if re.search(r"\d{4}-\d\d-\d\d to \d{4}", p)]
+            assert f"{row.daily_mg:,} mg a day" in text
+    table_pages = [p for p in pages if re.search(r"\(\d+ days\) [\d,]+ mg a day gabapentin", p)]
     assert len(table_pages) >= 2
     for page in table_pages:
-        assert "Step Dates Daily dose Morning Midday Bedtime Phase" in page
+        assert "Step Dates Total a day Take Phase" in page
 
 
 def test_pdf_has_review_taper_and_sources(example_plan: gabacalc.Plan) -> None:
     text = " ".join(pdf_pages(pdf_bytes(example_plan)))
     s = example_plan.summary
-    assert f"Efficacy review on {s['review_date']}" in text
+    assert f"Review on {fmt_date(s['review_date'])}: decide" in text
     assert s["review_with_benefit"] in text
     assert "never stop abruptly" in text
-    assert f"no gabapentin from {s['taper_end_date']}" in text
+    assert f"no gabapentin from {fmt_date(s['taper_end_date'])}" in text
     assert "neurontin-uspi: NEURONTIN (gabapentin)" in text
     assert "cockcroft-gault-1976: Cockcroft DW, Gault MH" in text
 
@@ -226,7 +232,7 @@ def test_pdf_of_a_hemodialysis_plan_shows_the_post_dialysis_doses(
 ) -> None:
     text = " ".join(pdf_pages(pdf_bytes(hemodialysis_plan)))
     mg = hemodialysis_plan.summary["post_dialysis_mg"]
-    assert "After dialysis" in text
+    assert "after each dialysis session: gabapentin" in text
     assert f"{mg} mg after each hemodialysis session" in text
 
 
@@ -274,9 +280,11 @@ def test_chart_marks_post_dialysis_doses(hemodialysis_plan: gabacalc.Plan) -> No
     ax = plot_plan(hemodialysis_plan, Figure().subplots())
     marks = lines_by_gid(ax)["post-dialysis"]
     schedule = hemodialysis_plan.schedule
-    expected = schedule.loc[schedule["post_dialysis_mg"] > 0, "post_dialysis_mg"]
-    assert list(marks.get_ydata()) == expected.tolist()
-    assert len(expected) > 0
+    days = schedule[schedule["post_dialysis_mg"] > 0]
+    # Each dialysis day is drawn at its total: the day's dose and the supplement together.
+    assert list(marks.get_ydata()) == (days["daily_mg"] + days["post_dialysis_mg"]).tolist()
+    assert len(days) > 0
+    assert ax.get_ylim()[1] > max(marks.get_ydata())  # never cut off at the top
 
 
 def test_plan_plot_returns_the_axes_it_was_given(example_plan: gabacalc.Plan) -> None:
@@ -310,8 +318,10 @@ def test_no_output_writes_a_dose_the_unsafe_way(
 def test_the_chart_is_on_page_one_even_with_many_flags(many_flags_plan: gabacalc.Plan) -> None:
     plan = many_flags_plan
     reader = PdfReader(io.BytesIO(pdf_bytes(plan)))
-    assert len(reader.pages[0].images) == 1
     first = " ".join(reader.pages[0].extract_text().split())
+    # The chart is drawn as vectors: its title, axis and legend are text on page 1.
+    assert chart_title(plan.summary) in first
+    assert "Total daily dose (mg/day)" in first and "taper (only if no clear benefit)" in first
     assert "Flags WARNING TARGET_LIMITED_RENAL" in first  # the flags follow it on page 1
 
 

@@ -29,6 +29,7 @@ def test_the_installed_wheel_carries_every_table_and_the_manifest() -> None:
         assert f"gabacalc/tables/{name}" in files, name
     assert "gabacalc/py.typed" in files
     assert "gabacalc/schemas/plan-record.schema.json" in files  # the JSON record's schema
+    assert "gabacalc/docs/clinical-basis.md" in files  # what the tables cite by section
 
 
 def test_the_installed_package_plans_from_another_directory(tmp_path: Path) -> None:
@@ -72,5 +73,5 @@ def test_the_installed_console_script_runs_the_main_job(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in (tmp_path / "gabacalc-demo").iterdir())
-    assert written == ["plan.csv", "plan.json", "plan.pdf", "plan.png"]
+    assert written == ["handout.pdf", "plan.csv", "plan.json", "plan.pdf", "plan.png"]
     assert "requires physician verification" in result.stdout

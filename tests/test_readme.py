@@ -61,6 +61,7 @@ def test_the_main_job_runs_as_the_readme_says(
     assert result.exit_code == 0
     folder = tmp_path / "gabacalc-demo"
     assert sorted(p.name for p in folder.iterdir()) == [
+        "handout.pdf",
         "plan.csv",
         "plan.json",
         "plan.pdf",

@@ -91,8 +91,8 @@ def test_a_gap_between_bands_is_reported(tables: Path) -> None:
     _edit(
         tables,
         "renal_bands.csv",
-        "crcl-30-60,CrCl > 30 to < 60 mL/min,>30-59,30,false,60",
-        "crcl-30-60,CrCl > 30 to < 60 mL/min,>30-59,30,false,59",
+        "crcl-30-60,CrCl > 30 to < 60 mL/min,CrCl above 30 and below 60 mL/min,>30-59,30,false,60",
+        "crcl-30-60,CrCl > 30 to < 60 mL/min,CrCl above 30 and below 60 mL/min,>30-59,30,false,59",
     )
     with pytest.raises(RuleTableError, match="gap between crcl-30-60"):
         load_rules(tables)
@@ -110,7 +110,7 @@ def test_an_edge_in_both_bands_is_an_overlap(tables: Path) -> None:
 
 def test_every_problem_is_reported_at_once(tables: Path) -> None:
     _edit(tables, "renal_bands.csv", "400,1400,2", "400,4000,2")  # max rises as CrCl falls
-    _edit(tables, "strengths.csv", "capsule,100,capsule,,,true,mg", "capsule,100,capsule,,,true,g")
+    _edit(tables, "strengths.csv", '100 mg",mg', '100 mg",g')
     _edit(tables, "flags.csv", "NO_HEIGHT,caution", "NO_HEIGHT,urgent")
     _edit(tables, "taper_presets.csv", ",nhs-fife-2025,", ",nowhere-2030,")
     with pytest.raises(RuleTableError) as info:

@@ -1,0 +1,214 @@
+"""The plan's chart as a reportlab drawing, for the PDF (vector, no matplotlib import).
+
+An edge module: it draws what the plan decided, with the same words as the matplotlib
+chart (``gabacalc.chart.chart_title`` and ``chart_labels``): the total daily dose as steps
+(the conditional taper dashed), the renal band maximum as a dotted ceiling, the phases
+shaded, the review date marked, a dialysis day drawn at its total, and the verification
+stamp. Drawing it here rather than embedding a matplotlib picture keeps ``plan --pdf``
+from paying for matplotlib's import (most of the command's time), and the text stays
+text: it can be searched and read back.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from gabacalc.chart import chart_labels, chart_title, stamp_text
+from gabacalc.wording import fmt_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gabacalc.plan import Plan
+
+__all__ = ["chart_drawing"]
+
+_PHASES = {
+    "titration": "#dbe9f6",
+    "reduction": "#efe3f4",
+    "maintenance": "#e3f1df",
+    "taper": "#f6e6d6",
+}
+_FONT = "DejaVuSans"
+
+
+def _nice_step(top: float) -> float:
+    """A round y-axis step giving about five ticks."""
+    for step in (25, 50, 100, 200, 250, 500, 1000):
+        if top / step <= 6:
+            return step
+    return 1000
+
+
+def chart_drawing(plan: Plan, width: float, height: float) -> Any:
+    """A reportlab ``Drawing`` of the plan, ``width`` by ``height`` points.
+
+    Examples
+    --------
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> drawing = chart_drawing(plan, 400, 250)
+    >>> (drawing.width, drawing.height)
+    (400, 250)
+    """
+    from reportlab.graphics.shapes import Drawing, Line, PolyLine, Rect, String
+    from reportlab.lib import colors
+
+    s = plan.summary
+    labels = chart_labels(s)
+    schedule = plan.schedule
+    start = schedule["date"].iloc[0].date()
+    days = len(schedule)
+    daily = schedule["daily_mg"].tolist()
+    post = schedule["post_dialysis_mg"].tolist()
+    phases = schedule["phase"].tolist()
+    ceiling = schedule["max_daily_mg"].tolist()
+    current = s.get("current_daily_mg")
+    top = max(max(ceiling), max(d + p for d, p in zip(daily, post, strict=True)), current or 0)
+    top = top * 1.15 + 1
+    # A re-plan or taper shows the current dose for a week before day 1.
+    before_days = 7 if current is not None else 0
+
+    drawing = Drawing(width, height)
+    left, right, bottom = 44.0, 8.0, 74.0
+    plot_top = height - 18.0
+    plot_w, plot_h = width - left - right, plot_top - bottom
+
+    def x(day: float) -> float:
+        return left + plot_w * (day + before_days) / (days + before_days)
+
+    def y(mg: float) -> float:
+        return bottom + plot_h * mg / top
+
+    for phase, colour in _PHASES.items():
+        index = [i for i, p in enumerate(phases) if p == phase]
+        if index:
+            drawing.add(
+                Rect(
+                    x(index[0]),
+                    bottom,
+                    x(index[-1] + 1) - x(index[0]),
+                    plot_h,
+                    fillColor=colors.HexColor(colour),
+                    strokeColor=None,
+                )
+            )
+    drawing.add(Rect(left, bottom, plot_w, plot_h, fillColor=None, strokeColor=colors.black))
+    if before_days:
+        drawing.add(
+            String(x(-before_days / 2), bottom + 3, "before day 1", fontName=_FONT, fontSize=5.5,
+                   textAnchor="middle")
+        )  # fmt: skip
+
+    step = _nice_step(top)
+    mg = 0.0
+    while mg <= top:
+        drawing.add(Line(left - 3, y(mg), left, y(mg), strokeColor=colors.black))
+        drawing.add(
+            String(left - 5, y(mg) - 2.5, fmt_number(mg, 0), fontName=_FONT, fontSize=6.5,
+                   textAnchor="end")
+        )  # fmt: skip
+        mg += step
+    label = String(0, 0, "Total daily dose (mg/day)", fontName=_FONT, fontSize=7)
+    from reportlab.graphics.shapes import Group
+
+    turned = Group(label)
+    turned.rotate(90)
+    turned.translate(bottom + plot_h / 2 - 50, -12)
+    drawing.add(turned)
+
+    every = 7 if days <= 100 else 14 if days <= 200 else 28
+    first = True
+    for i in range(-before_days, days + 1, every):
+        when = start + timedelta(days=i)
+        drawing.add(Line(x(i), bottom, x(i), bottom - 3, strokeColor=colors.black))
+        text = f"{when.day} {when:%b}"
+        drawing.add(
+            String(x(i), bottom - 11, text, fontName=_FONT, fontSize=6.5, textAnchor="middle")
+        )
+        if first or (when.month == 1 and when.day <= every):
+            drawing.add(
+                String(x(i), bottom - 19, f"{when:%Y}", fontName=_FONT, fontSize=6.5,
+                       textAnchor="middle")
+            )  # fmt: skip
+        first = False
+
+    def steps(indexes: list[int], join_from: float | None = None) -> list[float]:
+        points: list[float] = []
+        if join_from is not None:
+            points += [x(indexes[0]), y(join_from)]
+        for i in indexes:
+            points += [x(i), y(daily[i]), x(i + 1), y(daily[i])]
+        return points
+
+    before = [i for i, p in enumerate(phases) if p != "taper"]
+    taper = [i for i, p in enumerate(phases) if p == "taper"]
+    ceiling_points: list[float] = []
+    for i, value in enumerate(ceiling):
+        ceiling_points += [x(i), y(value), x(i + 1), y(value)]
+    drawing.add(
+        PolyLine(ceiling_points, strokeColor=colors.HexColor("#b00020"), strokeWidth=0.9,
+                 strokeDashArray=[1, 2])
+    )  # fmt: skip
+    if before:
+        drawing.add(
+            PolyLine(steps(before), strokeColor=colors.HexColor("#1f4e79"), strokeWidth=1.8)
+        )
+    if taper:
+        joined = daily[before[-1]] if before else None
+        drawing.add(
+            PolyLine(steps(taper, joined), strokeColor=colors.HexColor("#a35200"),
+                     strokeWidth=1.6, strokeDashArray=[4, 2.5])
+        )  # fmt: skip
+    for i, extra in enumerate(post):
+        if extra:
+            drawing.add(
+                Line(x(i + 0.5), y(daily[i]), x(i + 0.5), y(daily[i] + extra),
+                     strokeColor=colors.HexColor("#5b2a86"), strokeWidth=1.2)
+            )  # fmt: skip
+            drawing.add(
+                Line(x(i + 0.2), y(daily[i] + extra), x(i + 0.8), y(daily[i] + extra),
+                     strokeColor=colors.HexColor("#5b2a86"), strokeWidth=1.2)
+            )  # fmt: skip
+    if current is not None:
+        drawing.add(
+            PolyLine([x(-before_days), y(current), x(0), y(current), x(0), y(daily[0])],
+                     strokeColor=colors.HexColor("#1f4e79"), strokeWidth=1.6,
+                     strokeDashArray=[1, 1.5])
+        )  # fmt: skip
+    if s["kind"] == "titration" and s["review_date"]:
+        review = (date.fromisoformat(s["review_date"]) - start).days
+        drawing.add(
+            Line(x(review), bottom, x(review), plot_top, strokeColor=colors.black,
+                 strokeWidth=0.9, strokeDashArray=[5, 2, 1, 2])
+        )  # fmt: skip
+
+    drawing.add(
+        String(left + plot_w / 2, height - 11, chart_title(s), fontName=_FONT, fontSize=8.5,
+               textAnchor="middle")
+    )  # fmt: skip
+    drawing.add(
+        String(left + 4, plot_top - 9, stamp_text(s, short=True), fontName=_FONT, fontSize=5.5)
+    )
+    keys = [("dose", "#1f4e79", None), ("taper", "#a35200", [4, 2.5])]
+    if current is not None:
+        keys.append(("current", "#1f4e79", [1, 1.5]))
+    keys.append(("band-max", "#b00020", [1, 2]))
+    if any(post):
+        keys.append(("post-dialysis", "#5b2a86", None))
+    if s["kind"] == "titration" and s["review_date"]:
+        keys.append(("review", "#000000", [5, 2, 1, 2]))
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    column_w = plot_w / 2
+    widest = max(stringWidth(labels[key], _FONT, 6.5) for key, _, _ in keys)
+    per_row = 2 if widest + 24 < column_w else 1
+    for n, (key, colour, dash) in enumerate(keys):
+        kx = left + (n % per_row) * column_w
+        ky = bottom - 32 - (n // per_row) * 8.5
+        drawing.add(
+            Line(kx, ky + 2.5, kx + 16, ky + 2.5, strokeColor=colors.HexColor(colour),
+                 strokeWidth=1.4, strokeDashArray=dash)
+        )  # fmt: skip
+        drawing.add(String(kx + 20, ky, labels[key], fontName=_FONT, fontSize=6.5))
+    return drawing
