@@ -13,22 +13,26 @@ matplotlib and reportlab are imported only when a PNG or PDF is asked for, so th
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import difflib
 import functools
-import os
+import math
+import re
+import signal
 import sys
-import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from gabacalc._version import __version__
+from gabacalc.atomic import write_error_text, write_files
 from gabacalc.errors import GabacalcError, InputError, RuleTableError
-from gabacalc.wording import VERIFICATION_TEXT
+from gabacalc.wording import VERIFICATION_TEXT, printable
 
 __all__ = ["main"]
 
@@ -57,20 +61,129 @@ class _Failure(click.ClickException):
     exit_code = 1
 
 
+class _Number(click.ParamType):
+    """A number, passed on as a float; text that is not a finite number is passed on as
+    written, so the core refuses it naming the value as given and the allowed range."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value
+        return number if math.isfinite(number) else value
+
+
+class _Date(click.ParamType):
+    """A date written YYYY-MM-DD; one that does not exist (2026-02-30) is refused as such."""
+
+    name = "yyyy-mm-dd"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()
+        parts = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+        if parts is None:
+            self.fail(f"{text!r} is not a date written YYYY-MM-DD, e.g. 2026-01-05", param, ctx)
+        year, month, day = (int(part) for part in parts.groups())
+        if not 1 <= month <= 12:
+            self.fail(f"{text} does not exist: there is no month {month}", param, ctx)
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            self.fail(
+                f"{text} does not exist: {calendar.month_name[month]} {year} has {last} days",
+                param,
+                ctx,
+            )
+        return date(year, month, day)
+
+
+_NUMBER, _DATE = _Number(), _Date()
+
+
+def _one_line(error: click.UsageError) -> str:
+    """click's own refusal (a bad or missing option) as one line: the message, the option's
+    help (its range or form) and where to read more."""
+    text = error.format_message().strip().rstrip(".")
+    param = getattr(error, "param", None)
+    if isinstance(param, click.Option) and param.help:
+        text += f"; expected: {param.help.strip().rstrip('.')}"
+    names = []
+    ctx = error.ctx
+    while ctx is not None and ctx.parent is not None:  # the root is "gabacalc" however run
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    where = " ".join(["gabacalc", *reversed(names)])
+    return printable(" ".join(text.split())) + f"; see '{where} --help'"
+
+
+class _Group(click.Group):
+    """The gabacalc group: click's usage errors become one ``Error: ...`` line (exit 2)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            raise _InputFailure(_one_line(error)) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            if isinstance(error, _InputFailure | _Failure):
+                raise
+            raise _InputFailure(_one_line(error)) from None
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop as Ctrl-C stops (clean-up runs, then "Aborted!", exit 1)."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Handle SIGTERM and SIGHUP (``timeout``, systemd, docker, Slurm, a closed terminal) as
+    SIGINT is handled: the command unwinds, its worker processes are stopped and its
+    temporary files removed. The previous handlers come back when the command ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped(signal.Signals(signum).name)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            number = getattr(signal, name)
+            previous[number] = signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn gabacalc's errors into one ``Error:`` line (never a traceback)."""
     try:
         yield
     except InputError as error:
-        raise _InputFailure(str(error)) from None
+        raise _InputFailure(printable(str(error))) from None
     except RuleTableError as error:
-        raise _Failure(str(error)) from None
-    except GabacalcError as error:  # pragma: no cover - every error is one of the above
-        raise _Failure(str(error)) from None
+        raise _Failure(printable(str(error))) from None
+    except GabacalcError as error:
+        raise _Failure(printable(str(error))) from None
     except OSError as error:
-        name = error.filename or ""
-        raise _Failure(f"cannot write {name}: {error.strerror or error}") from None
+        raise _Failure(printable(write_error_text(error))) from None
 
 
 def _parse_strengths(text: str | None) -> list[int] | None:
@@ -186,13 +299,13 @@ _PAGESIZE = _Choice("page size", lambda: ("letter", "a4"))
 
 def _patient_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--age", type=float, required=True, help="Age [years], 18-110."),
+        click.option("--age", type=_NUMBER, required=True, help="Age [years], 18-110."),
         click.option(
             "--sex", type=_SEX, required=True, help="female or male (f, m) for Cockcroft-Gault."
         ),
-        click.option("--weight-kg", type=float, required=True, help="Actual weight [kg]."),
-        click.option("--height-cm", type=float, help="Height [cm]; for ideal/adjusted weight."),
-        click.option("--scr", type=float, help="Serum creatinine, in --scr-unit."),
+        click.option("--weight-kg", type=_NUMBER, required=True, help="Actual weight [kg]."),
+        click.option("--height-cm", type=_NUMBER, help="Height [cm]; for ideal/adjusted weight."),
+        click.option("--scr", type=_NUMBER, help="Serum creatinine, in --scr-unit."),
         click.option(
             "--scr-unit",
             type=_SCR_UNIT,
@@ -200,7 +313,7 @@ def _patient_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="mg/dL or umol/L (umol).",
         ),
-        click.option("--crcl", type=float, help="A measured or known CrCl [mL/min], not SCr."),
+        click.option("--crcl", type=_NUMBER, help="A measured or known CrCl [mL/min], not SCr."),
         click.option(
             "--dialysis",
             type=_DIALYSIS,
@@ -238,7 +351,7 @@ def _form_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--start-date",
-            type=click.DateTime(formats=["%Y-%m-%d"]),
+            type=_DATE,
             help="Day 1, YYYY-MM-DD (default today).",
         ),
         click.option("--strengths", help="Solid strengths allowed [mg], e.g. 100,300,400."),
@@ -295,18 +408,18 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--patient-name", help="For the documents only; never needed to plan."),
         click.option(
             "--patient-dob",
-            type=click.DateTime(formats=["%Y-%m-%d"]),
+            type=_DATE,
             help="Date of birth, YYYY-MM-DD (documents only).",
         ),
         click.option("--patient-id", help="Hospital or MRN number (documents only)."),
         click.option(
             "--scr-date",
-            type=click.DateTime(formats=["%Y-%m-%d"]),
+            type=_DATE,
             help="Date of the creatinine or CrCl, YYYY-MM-DD (printed; blank line if not given).",
         ),
         click.option(
             "--weight-date",
-            type=click.DateTime(formats=["%Y-%m-%d"]),
+            type=_DATE,
             help="Date of the weight, YYYY-MM-DD (printed; blank line if not given).",
         ),
         click.option(
@@ -342,7 +455,7 @@ def _patient(kw: dict[str, Any]) -> Any:
 def _form_keywords(kw: dict[str, Any]) -> dict[str, Any]:
     when = kw.pop("start_date")
     return {
-        "start_date": when.date() if isinstance(when, datetime) else None,
+        "start_date": when.date() if isinstance(when, datetime) else when,
         "strengths_mg": _parse_strengths(kw.pop("strengths")),
         "oral_solution": kw.pop("oral_solution"),
         "dialysis_days": kw.pop("dialysis_days"),
@@ -357,7 +470,7 @@ def _identification(kw: dict[str, Any]) -> Any:
     from gabacalc.documents import Identification
 
     def day(value: datetime | None) -> Any:
-        return value.date() if isinstance(value, datetime) else None
+        return value.date() if isinstance(value, datetime) else value
 
     return Identification(
         patient_name=kw.pop("patient_name"),
@@ -402,27 +515,6 @@ def _render(plan: Any, kind: str, pagesize: str, ident: Any = None) -> bytes:
     return pdf_bytes(plan, pagesize, identification=ident)
 
 
-def _write_together(files: dict[Path, bytes]) -> None:
-    """Write every file or none: each to a temporary file beside it, then rename them all."""
-    temps: list[tuple[Path, Path]] = []
-    try:
-        for target, data in files.items():
-            folder = target.parent if str(target.parent) else Path(".")
-            if not folder.is_dir():
-                raise OSError(2, "the folder does not exist", str(target))
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-            temps.append((Path(name), target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(name, 0o644)
-        for temp, target in temps:
-            os.replace(temp, target)
-    finally:
-        for temp, _ in temps:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-
-
 def _emit(
     plan: Any,
     outputs: dict[str, str | None],
@@ -448,15 +540,17 @@ def _emit(
     if pagesize not in ("letter", "a4"):
         raise InputError(f"page size {pagesize!r} is not one of: letter, a4", field="pagesize")
     rendered = {kind: _render(plan, kind, pagesize, ident) for kind in asked}
-    files = {Path(path): rendered[kind] for kind, path in asked.items() if path != "-"}
-    _write_together(files)
+    files: list[tuple[str | Path, bytes]] = [
+        (path, rendered[kind]) for kind, path in asked.items() if path != "-"
+    ]
+    write_files(files)
     for kind in to_stdout:
         click.echo(rendered[kind].decode("utf-8"), nl=False)
     if quiet:
         return
     report = click.echo if not to_stdout else functools.partial(click.echo, err=True)
-    for path in files:
-        report(f"Wrote {path}")
+    for path, _ in files:
+        report(printable(f"Wrote {path}"))
     flags = plan.summary["flags"]
     if flags:
         report("Flags: " + ", ".join(f"{f['code']} ({f['severity']})" for f in flags))
@@ -492,6 +586,7 @@ Shell completion (commands, options and their choices):
 
 
 @click.group(
+    cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="\b\nStart with: gabacalc demo\nEvery output: "
     + VERIFICATION_TEXT
@@ -506,28 +601,32 @@ Shell completion (commands, options and their choices):
     callback=_show_version,
     help="Show the version, the rule tables' version and checksum, and exit.",
 )
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Illustrative gabapentin titration plans clamped to renal function.
 
     Every plan is illustrative and requires physician verification.
     """
+    ctx.with_resource(_stop_on_signals())
 
 
 @main.command(epilog=_EPILOG_PLAN)
 @_patient_options
-@click.option("--start-mg", type=float, help="First day's dose [mg/day], 100-300.")
-@click.option("--target-mg", type=float, help="Target [mg/day], 300-3,600 (default 1,800).")
+@click.option("--start-mg", type=_NUMBER, help="First day's dose [mg/day], 100-300.")
+@click.option("--target-mg", type=_NUMBER, help="Target [mg/day], 300-3,600 (default 1,800).")
 @click.option(
     "--titration", type=_TITRATION, help="Titration preset: label-phn, weekly (default) or gentle."
 )
 @click.option("--taper", type=_TAPER, help="Taper preset: weekly (default) or gradual.")
-@click.option("--review-weeks", type=float, help="Efficacy review after 4-6 weeks (default 6).")
+@click.option("--review-weeks", type=_NUMBER, help="Efficacy review after 4-6 weeks (default 6).")
 @click.option(
     "--current-mg",
-    type=float,
+    type=_NUMBER,
     help="Re-plan from the dose the patient takes now [mg/day]; never cut abruptly.",
 )
-@click.option("--current-doses", type=int, help="Administrations per day of the current dose, 1-3.")
+@click.option(
+    "--current-doses", type=_NUMBER, help="Administrations per day of the current dose, 1-3."
+)
 @click.option(
     "--max-products",
     type=int,
@@ -568,8 +667,8 @@ Example (already on 1,800 mg/day three times daily, CrCl 40 mL/min):
 """
 )
 @_patient_options
-@click.option("--current-mg", type=float, required=True, help="Current dose [mg/day].")
-@click.option("--current-doses", type=int, help="Current administrations per day, 1-3.")
+@click.option("--current-mg", type=_NUMBER, required=True, help="Current dose [mg/day].")
+@click.option("--current-doses", type=_NUMBER, help="Current administrations per day, 1-3.")
 @click.option("--taper", type=_TAPER, help="Taper preset: weekly (default) or gradual.")
 @_form_options
 @_output_options
@@ -705,8 +804,6 @@ def cohort(
 
     show = (sys.stderr.isatty() and not quiet) if progress is None else progress
     with _user_errors(), contextlib.ExitStack() as stack:
-        if not Path(out_path).parent.is_dir():  # say so, rather than name a temporary file
-            raise OSError(2, "the folder does not exist", out_path)
         report = run_cohort_file(
             input_path,
             out_path,

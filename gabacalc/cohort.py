@@ -970,6 +970,9 @@ def _plan_frame(
         renal = _renal(cols, rules)
     bands = _bands(cols, renal, rules)
     fast = renal.ok & _options_ok(cols, rules) & (bands.index >= 0)
+    hemo = cols.dialysis == DIALYSIS_CHOICES.index("hemodialysis")
+    if "dialysis_days" in df.columns:  # days without hemodialysis: the core refuses the row
+        fast &= hemo | df["dialysis_days"].isna().to_numpy(dtype=bool)
 
     num = cols.num
     resp_risks = set(rules.thresholds["start_low_risks"].split(";"))
@@ -978,7 +981,6 @@ def _plan_frame(
     no_dialysis = cols.dialysis == DIALYSIS_CHOICES.index("none")
     low_crcl = renal.crcl < rules.threshold("start_low_crcl_below_ml_min")
     start_low = resp[cols.risk_codes] | older | ~no_dialysis | (no_dialysis & low_crcl)
-    hemo = cols.dialysis == DIALYSIS_CHOICES.index("hemodialysis")
     tc = cols.text_codes
     # The plan key: what a plan depends on besides the continuous estimate. Dialysis days
     # matter only on hemodialysis, whose supplement also depends on the exact scale.

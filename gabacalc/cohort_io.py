@@ -18,8 +18,9 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
+import stat
 import sys
-import tempfile
 import threading
 import warnings
 import zlib
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.atomic import atomic_open
+from gabacalc.atomic import atomic_open, temp_folder
 from gabacalc.cohort import INPUT_COLUMNS, TRACE_COLUMNS, _plan_frame, check_columns
 from gabacalc.errors import GabacalcError, InputError
 from gabacalc.rules import Rules, default_rules
@@ -334,6 +335,8 @@ class _BackgroundSync:
         self.handle = handle
         self.thread: threading.Thread | None = None
         self.error: OSError | None = None
+        # a device or a pipe (/dev/null, a FIFO) has nothing to flush to disk
+        self.regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
 
     def __enter__(self) -> _BackgroundSync:
         return self
@@ -343,6 +346,8 @@ class _BackgroundSync:
             return  # still flushing the last chunks; the next call takes what is new
         self._raise()
         self.handle.flush()
+        if not self.regular:
+            return
         self.thread = threading.Thread(target=self._sync, args=(self.handle.fileno(),))
         self.thread.start()
 
@@ -441,8 +446,46 @@ class _Planner:
 _WORKER_PLANNER: list[_Planner] = []  # the planner of a worker process (set when it starts)
 
 
-def _start_worker(rules: Rules, today: date, out_format: str) -> None:
+def _start_worker(rules: Rules, today: date, out_format: str, parent: int) -> None:
+    _end_with_parent(parent)
     _WORKER_PLANNER.append(_Planner(rules, today, out_format))
+
+
+def _end_with_parent(parent: int) -> None:
+    """Make this worker process end when the run that started it ends, however it ends.
+
+    The run stops its workers itself on an error, Ctrl-C, SIGTERM or SIGHUP (it handles
+    the signal and shuts the pool down); so a worker ignores SIGINT (a Ctrl-C reaches the
+    whole process group) and takes SIGTERM and SIGHUP plainly. If the run is killed
+    outright (``kill -9``), Linux sends the worker SIGKILL as its parent (the run, or the
+    fork server the run started, which ends with it) goes; elsewhere a thread waits for
+    the parent to go and ends the worker.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    if sys.platform == "linux":
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)  # the run went before the request was made
+        return
+    watched = multiprocessing.parent_process()
+    if watched is not None:  # pragma: no cover - not on Linux
+
+        def wait_for_parent() -> None:
+            watched.join()
+            os._exit(1)
+
+        threading.Thread(target=wait_for_parent, daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _plan_in_worker(chunk: pd.DataFrame | _CsvBlock, header: bool, part: Path) -> _Planned:
@@ -480,9 +523,9 @@ def _planned(
             yield here(chunk, k == 0, handle), done, total
         return
     context = _pool_context(may_fork=isinstance(first[0], _CsvBlock))
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".parts", dir=target.parent))
+    folder = temp_folder(target)
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=planner
+        workers, mp_context=context, initializer=_start_worker, initargs=(*planner, os.getpid())
     )
     try:
         pending: deque[tuple[Future[_Planned], int, int]] = deque()

@@ -44,8 +44,9 @@ def checked_rules(rules: Any) -> Rules:
     return rules
 
 
-def check_number(value: Any, field: str, label: str) -> float:
-    """A real, finite number, or an InputError naming the field.
+def check_number(value: Any, field: str, label: str, allowed: str = "") -> float:
+    """A real, finite number, or an InputError naming the field (and ``allowed``, the
+    range, when one is given).
 
     True and False are refused (a flag is not a number), and so is an integer too large for
     a float.
@@ -57,20 +58,35 @@ def check_number(value: Any, field: str, label: str) -> float:
     >>> check_number(True, "age_years", "age")
     Traceback (most recent call last):
     gabacalc.errors.InputError: age True is not a number (true/false given)
+    >>> check_number("1e309", "age_years", "age", "18-110 years")
+    Traceback (most recent call last):
+    gabacalc.errors.InputError: age '1e309' is not a finite number; allowed: 18-110 years
     """
+    give = f"; allowed: {allowed}" if allowed else ""
     if isinstance(value, bool | np.bool_):
-        raise InputError(f"{label} {value!r} is not a number (true/false given)", field=field)
+        raise InputError(f"{label} {value!r} is not a number (true/false given){give}", field=field)
     try:
         number = float(value)
     except OverflowError:
         raise InputError(
-            f"{label} {value_text(value)} is not a finite number (too large)", field=field
+            f"{label} {value_text(value)} is not a finite number (too large){give}", field=field
         ) from None
     except (TypeError, ValueError):
-        raise InputError(f"{label} {value_text(value)} is not a number", field=field) from None
+        raise InputError(
+            f"{label} {value_text(value)} is not a number{give}", field=field
+        ) from None
     if not math.isfinite(number):
-        raise InputError(f"{label} {value_text(value)} is not a finite number", field=field)
+        raise InputError(f"{label} {value_text(value)} is not a finite number{give}", field=field)
     return number
+
+
+def _allowed(row: Mapping[str, str]) -> str:
+    """A limits row's range in words, e.g. ``"18-110 years"``."""
+    low, high = fmt_number(float(row["min"]), 2), fmt_number(float(row["max"]), 2)
+    unit = row["unit"]
+    if row["min_inclusive"] == "true":
+        return f"{low}-{high} {unit}"
+    return f"above {low} and at most {high} {unit}"
 
 
 def check_in_limits(
@@ -88,16 +104,13 @@ def check_in_limits(
     """
     row = rules.limits[parameter]
     label, unit = row["label"], row["unit"]
-    number = check_number(value, field or parameter, label)
+    allowed = _allowed(row)
+    number = check_number(value, field or parameter, label, allowed)
     low, high = float(row["min"]), float(row["max"])
     low_ok = number >= low if row["min_inclusive"] == "true" else number > low
     high_ok = number <= high if row["max_inclusive"] == "true" else number < high
     if low_ok and high_ok:
         return number
-    if row["min_inclusive"] == "true":
-        allowed = f"{fmt_number(low, 2)}-{fmt_number(high, 2)} {unit}"
-    else:
-        allowed = f"above {fmt_number(low, 2)} and at most {fmt_number(high, 2)} {unit}"
     default_hint = {"age_years": "gabacalc plans for adults"}.get(parameter, "")
     hint = hint or default_hint
     # The value keeps its side of each bound: 110.004 is not written as the allowed 110.
@@ -222,11 +235,11 @@ class Patient:
             )
 
     def _checked_scr(self, rules: Rules) -> float:
-        value = check_number(self.scr, "scr", "serum creatinine")
         if self.scr_unit == "mg/dL":
             other_unit, row = "umol/L", "scr_mg_dl"
         else:
             other_unit, row = "mg/dL", "scr_umol_l"
+        value = check_number(self.scr, "scr", "serum creatinine", _allowed(rules.limits[row]))
         other_row = "scr_umol_l" if row == "scr_mg_dl" else "scr_mg_dl"
         # A value outside this unit's range but inside the other's is most likely a unit slip.
         looks_other = not _within(value, rules.limits[row]) and _within(

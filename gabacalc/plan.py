@@ -35,6 +35,7 @@ from gabacalc.rules import Rules, TaperPreset, TitrationPreset
 from gabacalc.taper import NoGradualStep, TaperStep, cut_range, descend
 from gabacalc.wording import (
     VERIFICATION_TEXT,
+    fmt_as_given,
     fmt_beside_edges,
     fmt_mg,
     fmt_number,
@@ -405,7 +406,7 @@ def resolve_options(
     weeks = check_in_limits(weeks_value, "review_weeks", rules)
     if weeks != int(weeks):
         raise InputError(
-            f"review after {fmt_number(weeks, 2)} weeks is not a whole number of weeks (4-6)",
+            f"review after {fmt_as_given(weeks)} weeks is not a whole number of weeks (4-6)",
             field="review_weeks",
         )
     when = _start_date(start_date if start_date is not None else date.today(), rules)
@@ -415,6 +416,13 @@ def resolve_options(
         )
     formulary = Formulary.from_options(rules, _strengths(strengths_mg), bool(oral_solution))
     days = _dialysis_days(dialysis_days, rules)
+    if dialysis_days is not None and patient.dialysis != "hemodialysis":
+        raise InputError(
+            f"dialysis days are given but dialysis is {patient.dialysis}; the days set the "
+            "post-hemodialysis supplement: give dialysis hemodialysis (--dialysis "
+            "hemodialysis), or leave the dialysis days out",
+            field="dialysis_days",
+        )
     current = None
     if current_daily_mg is not None:
         current = _whole_mg(
@@ -425,7 +433,7 @@ def resolve_options(
         count = check_number(current_doses_per_day, "current_doses_per_day", "doses per day")
         if count not in (1, 2, 3):
             raise InputError(
-                f"doses per day {fmt_number(count, 2)} is outside 1-3 (once, twice or "
+                f"doses per day {fmt_as_given(count)} is outside 1-3 (once, twice or "
                 "three times daily)",
                 field="current_doses_per_day",
             )
@@ -507,10 +515,27 @@ def _strengths(value: Any) -> tuple[int, ...] | None:
 def _whole_mg(value: float, field_name: str) -> int:
     if value != int(value):
         raise InputError(
-            f"{field_name.replace('_', ' ')} {fmt_number(value, 2)} mg is not a whole number of mg",
+            f"{field_name.replace('_', ' ')} {fmt_as_given(value)} mg is not a whole number of mg",
             field=field_name,
         )
     return int(value)
+
+
+#: The spellings of each weekday accepted for dialysis days: the name and its standard
+#: abbreviations (any case). Anything else is refused, so "monkey" is never read as Monday.
+_DAY_SPELLINGS = {
+    spelling: day
+    for day, spellings in (
+        ("mon", ("mon", "monday")),
+        ("tue", ("tue", "tues", "tuesday")),
+        ("wed", ("wed", "weds", "wednesday")),
+        ("thu", ("thu", "thur", "thurs", "thursday")),
+        ("fri", ("fri", "friday")),
+        ("sat", ("sat", "saturday")),
+        ("sun", ("sun", "sunday")),
+    )
+    for spelling in spellings
+}
 
 
 def _dialysis_days(value: Iterable[str] | str | None, rules: Rules) -> tuple[str, ...]:
@@ -525,10 +550,11 @@ def _dialysis_days(value: Iterable[str] | str | None, rules: Rules) -> tuple[str
         )
     days = []
     for item in value:
-        name = str(item).strip().lower()[:3]
-        if name not in WEEKDAYS:
+        name = _DAY_SPELLINGS.get(str(item).strip().lower().rstrip("."))
+        if name is None:
             raise InputError(
-                f"dialysis day {value_text(item)} is not a weekday; use e.g. mon,wed,fri",
+                f"dialysis day {value_text(item)} is not a weekday; give day names or their "
+                "abbreviations, e.g. mon,wed,fri or Monday,Wednesday,Friday",
                 field="dialysis_days",
             )
         if name not in days:
@@ -2000,6 +2026,8 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
     """
     patient_kw, o, kind = _recorded_inputs(summary)
     patient = Patient(**patient_kw, rules=checked_rules(rules))
+    if patient.dialysis != "hemodialysis":  # recorded as the default; given only on dialysis
+        o = {**o, "dialysis_days": None}
     when = o["start_date"]
     if kind == "taper":
         return build_taper(

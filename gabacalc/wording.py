@@ -9,18 +9,21 @@ QD, QOD, HS, qhs, BID or TID.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = [
     "VERIFICATION_TEXT",
     "administration_times",
+    "fmt_as_given",
     "fmt_beside_edges",
     "fmt_mg",
     "fmt_ml",
     "fmt_number",
     "frequency_text",
     "is_exact",
+    "printable",
 ]
 
 #: Carried by every output a person can see.
@@ -45,6 +48,41 @@ def fmt_number(value: float, decimals: int = 1) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with terminal control characters escaped (``\x1b`` written out), so a
+    file name, a column name or a citation cannot move the cursor or recolour a terminal.
+
+    Examples
+    --------
+    >>> printable("scr\x1b[2J")
+    'scr\\x1b[2J'
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def fmt_as_given(value: object) -> str:
+    """A value for a message, never rounded: text as given, a number in full.
+
+    Examples
+    --------
+    >>> fmt_as_given(17.999), fmt_as_given(1800.0), fmt_as_given(" 1e309 "), fmt_as_given(1e308)
+    ('17.999', '1,800', '1e309', '1e+308')
+    """
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    text = repr(float(value))
+    if text.endswith(".0") and abs(value) < 1e16:
+        return f"{int(value):,}"
+    return text
 
 
 def fmt_beside_edges(value: float, edges: Iterable[float], decimals: int = 1) -> str:

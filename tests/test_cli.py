@@ -194,9 +194,9 @@ ERRORS = [
     ([*EXAMPLE, "--pagesize", "b5", "--pdf", "x.pdf"], 2, "Error: page size 'b5' is not one of: letter, a4"),  # noqa: E501
     ([*EXAMPLE, "--csv", "-", "--json", "-"], 2, "Error: only one of --csv, --json and --fhir can write to stdout (-)"),  # noqa: E501
     ([*EXAMPLE, "--pdf", "-"], 2, "Error: --pdf cannot write to stdout; give a file name"),
-    (["--age", "abc", "--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Invalid value for '--age': 'abc' is not a valid float."),  # noqa: E501
-    (["--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Missing option '--age'."),
-    ([*EXAMPLE[:-2], "--start-date", "05/01/2026"], 2, "Error: Invalid value for '--start-date': '05/01/2026' does not match the format '%Y-%m-%d'."),  # noqa: E501
+    (["--age", "abc", "--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: age 'abc' is not a number; allowed: 18-110 years"),  # noqa: E501
+    (["--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Missing option '--age'; expected: Age [years], 18-110; see 'gabacalc plan --help'"),  # noqa: E501
+    ([*EXAMPLE[:-2], "--start-date", "05/01/2026"], 2, "Error: Invalid value for '--start-date': '05/01/2026' is not a date written YYYY-MM-DD, e.g. 2026-01-05; expected: Day 1, YYYY-MM-DD (default today); see 'gabacalc plan --help'"),  # noqa: E501
     ([*EXAMPLE[:-2], "--start-date", "9999-12-31"], 2, "Error: start date 9999-12-31 is outside 1990-01-01 to 2100-12-31 (gabacalc's window of plausible start dates); check the year"),  # noqa: E501
     (["--age", "50", "--sex", "male", "--weight-kg", "80", "--crcl", "250.004"], 2, "Error: creatinine clearance 250.004 mL/min is outside above 0 and at most 250 mL/min"),  # noqa: E501
 ]  # fmt: skip
@@ -248,7 +248,7 @@ def test_when_one_output_cannot_be_written_none_is(tmp_path: Path) -> None:
     bad = tmp_path / "missing-folder" / "plan.pdf"
     code, _, err = run("plan", *EXAMPLE, "--csv", str(good), "--pdf", str(bad))
     assert code == 1
-    assert err.startswith(f"Error: cannot write {bad}")
+    assert err.startswith(f"Error: cannot write {str(bad)!r}")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -512,12 +512,13 @@ COHORT_ERRORS = [
     (CLINIC_CSV, ["{in}", "--out", "{dir}/../{dirname}/clinic.csv"], 2,
      "Error: the output would overwrite the input; give another --out path"),
     (CLINIC_CSV, ["{in}", "--out", "{dir}/plans.csv", "--chunk-rows", "0"], 2,
-     "Error: Invalid value for '--chunk-rows': 0 is not in the range x>=1."),
+     "Error: Invalid value for '--chunk-rows': 0 is not in the range x>=1; expected: Rows read and planned at a time; memory grows with this, not with the file; see 'gabacalc cohort --help'"),  # noqa: E501
     (CLINIC_CSV, ["{in}", "--out", "{dir}/plans.csv", "--workers", "0"], 2,
-     "Error: Invalid value for '--workers': 0 is not in the range x>=1."),
-    (CLINIC_CSV, ["{in}"], 2, "Error: Missing option '--out'."),
+     "Error: Invalid value for '--workers': 0 is not in the range x>=1; expected: Processes planning chunks at once [default: the CPUs this process may use, at most 4]. The results are the same bytes whatever the number; see 'gabacalc cohort --help'"),  # noqa: E501
+    (CLINIC_CSV, ["{in}"], 2, "Error: Missing option '--out'; expected: Results: .csv, or .parquet (needs pyarrow). Written whole or not at all; see 'gabacalc cohort --help'"),  # noqa: E501
     (CLINIC_CSV, ["{in}", "--out", "{dir}/no-such-folder/plans.csv"], 1,
-     "Error: cannot write {dir}/no-such-folder/plans.csv: the folder does not exist"),
+     "Error: cannot write '{dir}/no-such-folder/plans.csv': the folder does not exist; "
+     "create the folder first, or choose one that exists"),
 ]  # fmt: skip
 
 
