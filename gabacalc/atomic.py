@@ -28,7 +28,7 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -277,8 +277,11 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
             temp.unlink()
 
 
-def write_files(files: Mapping[str | Path, bytes]) -> None:
-    """Write every file or none.
+def write_files(
+    files: Mapping[str | Path, bytes] | Iterable[tuple[str | Path, bytes]],
+) -> None:
+    """Write every file or none: ``files`` maps each path to its bytes (pairs are taken
+    too, so that a path given twice is seen and refused).
 
     Every target is checked first (:func:`check_targets`), then each regular file is
     written to a temporary file beside it and flushed to disk, then devices and pipes are
@@ -300,8 +303,9 @@ def write_files(files: Mapping[str | Path, bytes]) -> None:
     >>> sorted(p.name for p in folder.iterdir())
     ['a.txt', 'b.txt']
     """
-    targets = check_targets(list(files))
-    data = list(files.values())
+    pairs = list(files.items()) if isinstance(files, Mapping) else list(files)
+    targets = check_targets([path for path, _ in pairs])
+    data = [content for _, content in pairs]
     temps: list[tuple[Path, _Target]] = []
     try:
         for target, content in zip(targets, data, strict=True):

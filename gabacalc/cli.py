@@ -781,6 +781,18 @@ Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing wri
     "at most 4]. The results are the same bytes whatever the number.",
 )
 @click.option(
+    "--delimiter",
+    default=",",
+    show_default=True,
+    help="What separates a CSV's cells: , ; or tab.",
+)
+@click.option(
+    "--decimal",
+    default=".",
+    show_default=True,
+    help="A CSV's decimal mark: . or , (with --delimiter ';').",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a progress bar on stderr (default: only when stderr is a terminal).",
@@ -792,6 +804,8 @@ def cohort(
     xlsx_path: str | None,
     chunk_rows: int,
     workers: int | None,
+    delimiter: str,
+    decimal: str,
     progress: bool | None,
     quiet: bool,
 ) -> None:
@@ -811,6 +825,8 @@ def cohort(
             on_progress=_progress_bar(stack) if show else None,
             workers=workers or default_workers(),
             xlsx_path=xlsx_path,
+            delimiter=delimiter,
+            decimal=decimal,
         )
     if quiet:
         return

@@ -41,7 +41,7 @@ from gabacalc.atomic import atomic_open, temp_folder
 from gabacalc.cohort import INPUT_COLUMNS, TRACE_COLUMNS, _plan_frame, check_columns
 from gabacalc.errors import GabacalcError, InputError
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT
+from gabacalc.wording import VERIFICATION_TEXT, printable
 
 __all__ = [
     "CohortReport",
@@ -139,10 +139,22 @@ def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
+def _is_stream(path: Path) -> bool:
+    """A pipe or a character device (a FIFO, ``/dev/stdin``, ``/dev/null``): read or
+    written as it comes, with no size and no way back."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def _format_of(path: Path, what: str) -> str:
     if what == "input" and (str(path) == STDIN or _is_gzip(path)):
         return "csv"
     fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None and what != "results" and _is_stream(path):
+        return "csv"  # a pipe named without a suffix (e.g. <(zcat clinic.csv.gz)) is CSV
     if fmt is None:
         raise InputError(
             f"{what} {str(path)!r} is neither .csv nor .parquet; name it e.g. results.csv",
@@ -165,15 +177,20 @@ def run_cohort_file(
     rules: Rules | None = None,
     workers: int = 1,
     xlsx_path: str | Path | None = None,
+    delimiter: str = ",",
+    decimal: str = ".",
 ) -> CohortReport:
     """Plan every patient of a cohort file and write one result row per input row.
 
     Parameters
     ----------
     input_path : str or Path
-        A ``.csv`` (UTF-8, a header row; see :func:`gabacalc.plan_cohort` for the columns),
-        a gzip-compressed ``.csv.gz``, ``"-"`` for CSV on standard input (no progress is
-        reported then), or a ``.parquet`` file (needs pyarrow).
+        A ``.csv`` (UTF-8, a header row; see :func:`gabacalc.plan_cohort` for the columns;
+        rows may end in ``\\n``, ``\\r\\n`` or ``\\r``), a gzip-compressed ``.csv.gz``,
+        ``"-"`` for CSV on standard input or a pipe (a FIFO) giving CSV (no progress is
+        reported then), or a ``.parquet`` file (needs pyarrow; list cells are read as
+        ``;``-separated text where a list makes sense: ``risks``, ``strengths_mg``,
+        ``dialysis_days``). Ids are read as text in every format, never rounded.
     out_path : str or Path
         ``.csv`` or ``.parquet``. A CSV is a plain table (one header row, then one row
         per patient) that ``pandas.read_csv`` and other readers open with their defaults;
@@ -196,12 +213,17 @@ def run_cohort_file(
         is the same bytes whatever the number; a file of one chunk is planned in this
         process. Outside a plain command-line run, workers may start as new Python
         processes, so a script that calls this needs the usual
-        ``if __name__ == "__main__":`` guard.
+        ``if __name__ == "__main__":`` guard. Workers end when this process ends, even
+        when it is killed.
     xlsx_path : str or Path, optional
         Also write the results as a workbook (needs the workbook extra; see
         :func:`gabacalc.workbook.results_workbook`). It is made from the results file
         before that file is put in place, so either both are written or neither; a cohort
         of more rows than a worksheet holds (1,048,575) is refused, writing nothing.
+    delimiter : str
+        What separates a CSV's cells: ``","`` (default), ``";"`` or ``"tab"``.
+    decimal : str
+        A CSV's decimal mark: ``"."`` (default) or ``","`` (with ``delimiter=";"``).
 
     Returns
     -------
@@ -236,10 +258,17 @@ def run_cohort_file(
     for name, value in (("chunk rows", chunk_rows), ("workers", workers)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} {value!r} is not a whole number above 0")
+    dialect = _dialect(delimiter, decimal)
     in_format = _format_of(source, "input")
     out_format = _format_of(target, "output")
-    if str(source) != STDIN and not source.is_file():
+    if str(source) != STDIN and not (source.is_file() or _is_stream(source)):
         raise InputError(f"cannot read the cohort {str(source)!r}: no such file", field="input")
+    if in_format == "parquet" and not source.is_file():
+        raise InputError(
+            f"cannot read the cohort {str(source)!r}: Parquet is read from a file, not a "
+            "pipe; save it to a file first, or send CSV through the pipe",
+            field="input",
+        )
     if str(source) != STDIN and source.resolve() == target.resolve():
         raise InputError("the output would overwrite the input; give another --out path")
     if xlsx_path is not None:
@@ -265,7 +294,7 @@ def run_cohort_file(
         planner = (rules, today, out_format)
         chunks = 0
         for planned, done, total in _planned(
-            _chunks(source, in_format, chunk_rows), planner, workers, target, handle
+            _chunks(source, in_format, chunk_rows, dialect), planner, workers, target, handle
         ):
             if parquet is not None:
                 parquet.write(planned.payload)
@@ -768,11 +797,13 @@ def _read_results_from(source: Path | IO[bytes], fmt: str) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ reading
 
 
-def _chunks(source: Path, in_format: str, chunk_rows: int) -> Iterator[tuple[Any, int, int]]:
+def _chunks(
+    source: Path, in_format: str, chunk_rows: int, dialect: _Dialect | None = None
+) -> Iterator[tuple[Any, int, int]]:
     """(chunk, done, total) in file order; the columns are checked first.
 
     A CSV chunk is a :class:`_CsvBlock` (its rows as bytes, parsed where it is planned); a
-    Parquet chunk is a DataFrame.
+    Parquet chunk is a DataFrame. A pipe's size is not known: its total is what was read.
     """
     if in_format == "parquet":
         yield from _parquet_chunks(source, chunk_rows)
@@ -781,6 +812,9 @@ def _chunks(source: Path, in_format: str, chunk_rows: int) -> Iterator[tuple[Any
         position: Callable[[], int] | None = None
         if str(source) == STDIN:  # no size to show progress against: total 0
             raw: IO[bytes] = sys.stdin.buffer
+            total, position = 0, lambda: 0
+        elif not source.is_file():  # a pipe (FIFO): no size either
+            raw = stack.enter_context(source.open("rb"))
             total, position = 0, lambda: 0
         else:
             total = source.stat().st_size
@@ -792,7 +826,9 @@ def _chunks(source: Path, in_format: str, chunk_rows: int) -> Iterator[tuple[Any
                 raw = cast(IO[bytes], unpacked)
                 position = functools.partial(lambda f: min(f.tell(), total), packed)
         try:
-            yield from _csv_blocks(source, raw, total, chunk_rows, position)
+            yield from _csv_blocks(
+                source, raw, total, chunk_rows, position, dialect or _Dialect()
+            )
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise InputError(
                 f"cannot read the cohort {str(source)!r} as gzip-compressed CSV ({error}); "
@@ -815,8 +851,10 @@ def _csv_blocks(
     total: int,
     chunk_rows: int,
     position: Callable[[], int] | None = None,
+    dialect: _Dialect | None = None,
 ) -> Iterator[tuple[_CsvBlock, int, int]]:
-    blocks = _row_blocks(raw, chunk_rows)
+    dialect = dialect or _Dialect()
+    blocks = _row_blocks(raw, chunk_rows, dialect.delimiter)
     header = next(blocks, None)
     if header is None:
         raise InputError(
@@ -825,22 +863,86 @@ def _csv_blocks(
             field="input",
         )
     after_header = header[1] + 1
-    check_columns(_CsvBlock(str(source), header[0], b"", after_header).frame().columns)
+    _check_header(source, header[0], dialect)
+    check_columns(
+        printable(str(c))
+        for c in _CsvBlock(str(source), header[0], b"", after_header, dialect).frame().columns
+    )
     any_rows = False
     for body, first_line, done in blocks:
         where = done if position is None else position()
-        yield _CsvBlock(str(source), header[0], body, first_line), where, total
+        yield _CsvBlock(str(source), header[0], body, first_line, dialect), where, total
         any_rows = True
     if not any_rows:  # a header and no rows: no patients, and a results file that says so
-        yield _CsvBlock(str(source), header[0], b"", after_header), total, total
+        yield _CsvBlock(str(source), header[0], b"", after_header, dialect), total, total
 
 
-def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int, int]]:
+@dataclass(frozen=True)
+class _Dialect:
+    """How cells are separated and decimals written (``--delimiter``, ``--decimal``)."""
+
+    delimiter: str = ","
+    decimal: str = "."
+
+
+def _dialect(delimiter: str, decimal: str) -> _Dialect:
+    named = {"tab": "\t", "\\t": "\t"}
+    delimiter = named.get(delimiter.lower(), delimiter) if isinstance(delimiter, str) else ""
+    if len(delimiter) != 1 or delimiter in ('"', "\n", "\r") or delimiter.isalnum():
+        raise InputError(
+            f"delimiter {delimiter!r} is not one character that separates cells; give "
+            "e.g. --delimiter ';' (or tab)",
+            field="delimiter",
+        )
+    if decimal not in (".", ","):
+        raise InputError(
+            f"decimal mark {decimal!r} is not one of: . or ,; give --decimal ','",
+            field="decimal",
+        )
+    if decimal == delimiter:
+        raise InputError(
+            f"the decimal mark and the delimiter are both {decimal!r}; a file with decimal "
+            "commas separates cells with ';': give --delimiter ';' --decimal ','",
+            field="decimal",
+        )
+    return _Dialect(delimiter, decimal)
+
+
+def _check_header(source: Path, header: bytes, dialect: _Dialect) -> None:
+    """Refuse a header that names a column twice, and one that looks separated by another
+    character than the delimiter (a ``;`` file read as ``,``), with the fix."""
+    text = header.decode("utf-8-sig", errors="replace").strip("\r\n")
+    names = next(csv.reader([text], delimiter=dialect.delimiter), [])
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names, start=1):
+        if name in seen:
+            raise InputError(
+                f"the cohort {str(source)!r} has the column {printable(name)!r} twice (columns "
+                f"{seen[name]} and {k}); which one to use is not clear: remove or rename one",
+                field="input",
+            )
+        seen[name] = k
+    if len(names) > 1:
+        return
+    for other, word, option in ((";", "semicolon", "';'"), ("\t", "tab", "tab")):
+        if other != dialect.delimiter and other in text:
+            raise InputError(
+                f"the cohort {str(source)!r} looks like a {word}-separated file (its header "
+                f"has {word}s and no {dialect.delimiter!r}); pass --delimiter {option}"
+                + (" (and --decimal ',' if numbers are written like 1,3)" if other == ";" else ""),
+                field="input",
+            )
+
+
+def _row_blocks(
+    raw: IO[bytes], chunk_rows: int, delimiter: str = ","
+) -> Iterator[tuple[bytes, int, int]]:
     """The header line, then blocks of up to ``chunk_rows`` lines: (bytes, the file's line
     number of the first line, bytes of the file read up to the block's end).
 
-    Lines end at a newline outside double quotes (a quoted cell may hold a newline), so a
-    block always holds whole rows. Blank lines before the header, and blocks of blank
+    Lines end at a line end outside double quotes (a quoted cell may hold one): ``\\n``,
+    ``\\r\\n`` or a lone ``\\r`` (old Mac and Excel exports), so a block always holds whole
+    rows. Blank lines before the header, and blocks of blank
     lines only, are skipped (as pandas skips blank lines) but counted. Reads a few MB at
     a time.
 
@@ -857,13 +959,19 @@ def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int, i
     previous = _NEWLINE  # the byte before the next read (a line start at the file's start)
     lines = 0  # lines before pending
     offset = 0  # the file's bytes before pending
+    starts = np.array([ord(delimiter), _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
     while True:
         data = raw.read(_READ_BYTES)
+        while data.endswith(b"\r"):  # a line end: alone, or the first half of \r\n
+            more = raw.read(1)
+            if not more:
+                break
+            data += more
         if data:
             if offset == 0 and not pending and data[:3] == _BOM:
                 data = data[3:]  # pandas reads the mark itself; the header stays whole
                 pending = _BOM
-            found, quoted, stray = _line_ends(data, quoted, previous)
+            found, quoted, stray = _line_ends(data, quoted, previous, starts)
             if stray is not None:
                 raise _StrayQuote(lines + len(ends) + int(np.count_nonzero(found < stray)) + 1)
             ends.extend((found + len(pending) + 1).tolist())
@@ -890,11 +998,17 @@ def _row_blocks(raw: IO[bytes], chunk_rows: int) -> Iterator[tuple[bytes, int, i
 
 
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark and white space
+_NEWLINE, _CR, _QUOTE = ord("\n"), ord("\r"), ord('"')
+_CELL_STARTS = np.array([ord(","), _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
 
 
-def _line_ends(data: bytes, quoted: bool, previous: int) -> tuple[np.ndarray, bool, int | None]:
-    """Where rows end in ``data``: offsets of the newlines outside quoted cells, whether a
-    quoted cell is left open, and the offset of a stray quote (None if there is none).
+def _line_ends(
+    data: bytes, quoted: bool, previous: int, starts: np.ndarray = _CELL_STARTS
+) -> tuple[np.ndarray, bool, int | None]:
+    """Where rows end in ``data``: offsets of the line ends (the last byte of each: ``\\n``,
+    or a ``\\r`` not followed by ``\\n``) outside quoted cells, whether a quoted cell is left
+    open, and the offset of a stray quote (None if there is none). ``starts`` are the
+    bytes a quoted cell may follow (the delimiter, line ends, a quote).
 
     ``quoted`` and ``previous`` (the byte before ``data``) carry on from the bytes before.
     A quote that opens a quoted section must start a cell: follow a comma, a line end, or
@@ -903,18 +1017,29 @@ def _line_ends(data: bytes, quoted: bool, previous: int) -> tuple[np.ndarray, bo
     """
     codes = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(codes == _NEWLINE)
+    returns = np.flatnonzero(codes == _CR)
+    if len(returns):
+        after = codes[np.minimum(returns + 1, len(codes) - 1)]
+        lone = returns[(returns + 1 == len(codes)) | (after != _NEWLINE)]
+        if len(lone):
+            newlines = np.sort(np.concatenate([newlines, lone]))
     quotes = np.flatnonzero(codes == _QUOTE)
     if len(quotes) == 0:
         return (newlines if not quoted else newlines[:0]), quoted, None
     opening = quotes[(np.arange(len(quotes)) + int(quoted)) % 2 == 0]
     before_opening = np.where(opening > 0, codes[np.maximum(opening - 1, 0)], previous)
-    stray = opening[~np.isin(before_opening, _CELL_STARTS)]
+    stray = opening[~np.isin(before_opening, starts)]
     before = np.searchsorted(quotes, newlines) + int(quoted)  # quotes before each newline
     return (
         newlines[before % 2 == 0],
         (len(quotes) + int(quoted)) % 2 == 1,
         int(stray[0]) if len(stray) else None,
     )
+
+
+def _line_count(data: bytes) -> int:
+    """Line ends in ``data``: ``\\n``, ``\\r\\n`` and a lone ``\\r`` each count once."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
 class _StrayQuote(Exception):
@@ -925,8 +1050,6 @@ class _StrayQuote(Exception):
         self.line = line
 
 
-_NEWLINE, _QUOTE = ord("\n"), ord('"')
-_CELL_STARTS = np.array([ord(","), ord("\n"), ord("\r"), _QUOTE], dtype=np.uint8)
 _BOM = b"\xef\xbb\xbf"
 _READ_BYTES = 1 << 22
 
@@ -939,6 +1062,7 @@ class _CsvBlock:
     header: bytes
     body: bytes
     first_line: int  # the file's line number of the body's first line
+    dialect: _Dialect = _Dialect()
 
     def frame(self) -> pd.DataFrame:
         """The rows as pandas reads them, text columns as text, index the rows' line numbers.
@@ -957,9 +1081,11 @@ class _CsvBlock:
                     na_values=[""],
                     index_col=False,
                     encoding="utf-8-sig",
+                    sep=self.dialect.delimiter,
+                    decimal=self.dialect.decimal,
                 )
         except pd.errors.ParserWarning:
-            blank = self.body[: len(self.body) - len(self.body.lstrip(_BLANK))].count(b"\n")
+            blank = _line_count(self.body[: len(self.body) - len(self.body.lstrip(_BLANK))])
             raise InputError(
                 f"cannot read the cohort {self.source!r} as CSV: the row on line "
                 f"{self.first_line + blank:,} has more cells than the header has columns; "
@@ -999,14 +1125,91 @@ def _parquet_chunks(source: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFram
     except Exception as error:  # pyarrow raises several types for a file it cannot read
         raise InputError(f"cannot read the cohort {str(source)!r} as Parquet: {error}") from None
     total = parquet.metadata.num_rows
-    check_columns(parquet.schema_arrow.names)
-    wanted = [name for name in parquet.schema_arrow.names if name in INPUT_COLUMNS]
+    names = [str(name) for name in parquet.schema_arrow.names]
+    for k, name in enumerate(names):
+        if name in names[:k]:
+            raise InputError(
+                f"the cohort {str(source)!r} has the column {printable(name)!r} twice (columns "
+                f"{names.index(name) + 1} and {k + 1}); which one to use is not clear: remove "
+                "or rename one",
+                field="input",
+            )
+    check_columns(printable(name) for name in names)
+    wanted = [name for name in names if name in INPUT_COLUMNS]
     done = 0
-    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
-        chunk = batch.to_pandas()
-        chunk.index = pd.RangeIndex(done, done + len(chunk))
-        done += len(chunk)
-        yield chunk, done, total
+    try:
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
+            chunk = _plain_frame(batch)
+            chunk.index = pd.RangeIndex(done, done + len(chunk))
+            done += len(chunk)
+            yield chunk, done, total
+        if done == 0:  # no rows: no patients, and a results file that says so
+            yield _plain_frame(parquet.schema_arrow.empty_table().select(wanted)), 0, 0
+    except OSError as error:  # pyarrow's error for a file cut short or damaged
+        raise InputError(f"cannot read the cohort {str(source)!r} as Parquet: {error}") from None
+
+
+def _nested_word(kind: Any) -> str:
+    """``a list``, ``a struct``, ``a map``, ``a list of lists``: what a nested cell is."""
+    import pyarrow as pa
+
+    if pa.types.is_map(kind):
+        return "a map"
+    if pa.types.is_struct(kind):
+        return "a struct"
+    if pa.types.is_nested(kind.value_type):
+        return f"a list of {_nested_word(kind.value_type)[2:]}s"
+    return "a list"
+
+
+#: Parquet columns where a list cell makes sense: read as ";"-separated text, as in a CSV.
+_LIST_COLUMNS = ("risks", "strengths_mg", "dialysis_days")
+
+
+def _plain_frame(batch: Any) -> pd.DataFrame:
+    """A Parquet batch as the cells a CSV would give: ids as text exactly as stored (a
+    float id is written in full, never rounded); a list in a list column as
+    ``;``-separated text (an empty list as missing); any other nested cell (a list where a
+    single value belongs, a struct, a map) as a word for what it is (``[a struct]``),
+    which that column's check refuses for that row, naming it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        kind = column.type
+        if name == "id" and not pa.types.is_string(kind):
+            if pa.types.is_floating(kind):
+                column = pa.array(
+                    [
+                        None if v is None else np.format_float_positional(v, trim="-")
+                        for v in column.to_pylist()
+                    ],
+                    type=pa.string(),
+                )
+            elif pa.types.is_nested(kind):
+                column = pa.array(
+                    [None if v is None else str(v) for v in column.to_pylist()], type=pa.string()
+                )
+            else:
+                column = pc.cast(column, pa.string())
+        elif (
+            name in _LIST_COLUMNS
+            and (pa.types.is_list(kind) or pa.types.is_large_list(kind))
+            and not pa.types.is_nested(kind.value_type)
+        ):
+            texts = pc.cast(column, pa.list_(pa.string()))
+            joined = pc.binary_join(texts, ";")
+            column = pc.if_else(pc.equal(pc.list_value_length(texts), 0), None, joined)
+        elif pa.types.is_nested(kind):
+            word = f"[{_nested_word(kind)}]"
+            column = pc.if_else(pc.is_null(column), pa.scalar(None, pa.string()), word)
+        columns[name] = column
+    frame: pd.DataFrame = pa.table(columns).to_pandas()
+    for name in frame.columns:
+        if name in _TEXT_COLUMNS and frame[name].dtype != object:
+            frame[name] = frame[name].astype(object)  # as the CSV reader gives: plain cells
+    return frame
 
 
 # ------------------------------------------------------------------------------ writing

@@ -292,7 +292,7 @@ def test_text_cells_are_read_as_the_single_patient_path_reads_them() -> None:
     assert out.loc["text", "max_daily_mg"] == 1400
     flags = out.loc["risks", "flag_codes"].split(";")
     assert {"RESP_OPIOIDS", "BEERS_FALLS", "START_LOW_DEFAULT"} <= set(flags)
-    assert out.loc["bad-number", "error"] == "age 'seventy' is not a number"
+    assert out.loc["bad-number", "error"] == "age 'seventy' is not a number; allowed: 18-110 years"
     assert out.loc["bad-risk", "error"].startswith("risk 'smoking' is not one of: opioids,")
 
 
@@ -448,7 +448,7 @@ def test_a_file_streamed_in_small_chunks_equals_the_in_memory_result(tmp_path: P
     assert (report.rows, report.chunks) == (60, 9)
     assert report.errors == int((expected["status"] == "error").sum())
     assert back.loc[3, "id"] == "'=HYPERLINK(1)#3"  # kept whole, made harmless
-    assert back.loc[5, "error"] == "weight 'heavy' is not a number"
+    assert back.loc[5, "error"] == "weight 'heavy' is not a number; allowed: 30-350 kg"
     back.loc[3, "id"] = frame.loc[3, "id"]
     # The file writes decimals (CrCl, weights, BMI, scale) to 6 places, exactly.
     decimals = expected.select_dtypes("float64").columns
