@@ -912,18 +912,20 @@ def tables(tables_dir: str | None, conventions: bool) -> None:
         if not folder.is_dir():
             raise InputError(f"tables folder {str(folder)!r} does not exist", field="tables_dir")
         rules = load_rules(folder)
-    click.echo(f"Rule tables in {folder}")
+    click.echo(printable(f"Rule tables in {folder}"))
     for name in sorted(rules.table_sha256):
         used = sorted(
             {row["source_id"] for row in rules.rows.get(name, ()) if row.get("source_id")}
         )
         click.echo(
-            f"  {name:<28} version {rules.table_versions[name]}  sha256 "
-            f"{rules.table_sha256[name][:16]}  sources: {', '.join(used) or '-'}"
+            printable(
+                f"  {name:<28} version {rules.table_versions[name]}  sha256 "
+                f"{rules.table_sha256[name][:16]}  sources: {', '.join(used) or '-'}"
+            )
         )
     click.echo("Sources")
     for source_id, source in rules.sources.items():
-        click.echo(f"  {source_id}: {source['citation']} ({source['revision']})")
+        click.echo(printable(f"  {source_id}: {source['citation']} ({source['revision']})"))
     click.echo(
         f"All {len(rules.table_sha256)} tables valid: rules {rules.rules_version} "
         f"sha256 {rules.rules_sha256}"

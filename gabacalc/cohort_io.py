@@ -10,6 +10,7 @@ fails, the output is untouched and the temporary file removed.
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
 import gzip
 import io
@@ -494,6 +495,8 @@ def _end_with_parent(parent: int) -> None:
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # a forked worker starts with them held
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if sys.platform == "linux":
         import ctypes
 
@@ -515,6 +518,26 @@ def _end_with_parent(parent: int) -> None:
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_STOP_SIGNALS = {
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while a worker may be forked, and take them after.
+
+    Python ignores an exception raised in its fork handlers, so a signal that arrives
+    during a fork would be lost (and the run go on); held, it arrives just after.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not on POSIX
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _plan_in_worker(chunk: pd.DataFrame | _CsvBlock, header: bool, part: Path) -> _Planned:
@@ -560,7 +583,9 @@ def _planned(
         pending: deque[tuple[Future[_Planned], int, int]] = deque()
         for k, (chunk, done, total) in enumerate(in_order):
             part = folder / f"{k}.csv"
-            pending.append((pool.submit(_plan_in_worker, chunk, k == 0, part), done, total))
+            with _signals_held():  # submit may fork a worker
+                future = pool.submit(_plan_in_worker, chunk, k == 0, part)
+            pending.append((future, done, total))
             del chunk
             if len(pending) > workers:
                 future, done_then, total_then = pending.popleft()
@@ -960,8 +985,11 @@ def _row_blocks(
     lines = 0  # lines before pending
     offset = 0  # the file's bytes before pending
     starts = np.array([ord(delimiter), _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
+    # From a pipe, take what has come (read would wait for 4 MB): rows are planned as
+    # they arrive. From a file, read1 gives the same 4 MB reads.
+    read = getattr(raw, "read1", raw.read)
     while True:
-        data = raw.read(_READ_BYTES)
+        data = read(_READ_BYTES)
         while data.endswith(b"\r"):  # a line end: alone, or the first half of \r\n
             more = raw.read(1)
             if not more:
