@@ -476,12 +476,12 @@ class _Planner:
 _WORKER_PLANNER: list[_Planner] = []  # the planner of a worker process (set when it starts)
 
 
-def _start_worker(rules: Rules, today: date, out_format: str, parent: int) -> None:
+def _start_worker(rules: Rules, today: date, out_format: str, parent: int | None) -> None:
     _end_with_parent(parent)
     _WORKER_PLANNER.append(_Planner(rules, today, out_format))
 
 
-def _end_with_parent(parent: int) -> None:
+def _end_with_parent(parent: int | None) -> None:
     """Make this worker process end when the run that started it ends, however it ends.
 
     The run stops its workers itself on an error, Ctrl-C, SIGTERM or SIGHUP (it handles
@@ -489,8 +489,10 @@ def _end_with_parent(parent: int) -> None:
     whole process group) and takes SIGTERM and SIGHUP plainly. If the run is killed
     outright (``kill -9``), Linux sends the worker SIGKILL as its parent (the run, or the
     fork server the run started, which ends with it) goes; elsewhere a thread waits for
-    the parent to go and ends the worker.
+    the parent to go and ends the worker. ``parent`` is the run's process id when the
+    worker is a copy of it (fork), else None (the parent is a fork server).
     """
+    parent = os.getppid() if parent is None else parent
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
@@ -502,10 +504,8 @@ def _end_with_parent(parent: int) -> None:
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        try:
-            os.kill(parent, 0)
-        except ProcessLookupError:
-            os._exit(1)  # the run went before the request was made
+        if os.getppid() != parent:
+            os._exit(1)  # the parent went before the request was made
         return
     watched = multiprocessing.parent_process()
     if watched is not None:  # pragma: no cover - not on Linux
@@ -577,7 +577,10 @@ def _planned(
     context = _pool_context(may_fork=isinstance(first[0], _CsvBlock))
     folder = temp_folder(target)
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(*planner, os.getpid())
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(*planner, os.getpid() if context.get_start_method() == "fork" else None),
     )
     try:
         pending: deque[tuple[Future[_Planned], int, int]] = deque()

@@ -361,7 +361,9 @@ def _workers_running(process: psutil.Process) -> list[psutil.Process]:
     return []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name
+)
 def test_a_signal_mid_run_ends_every_process_and_keeps_the_old_output(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
