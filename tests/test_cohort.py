@@ -355,13 +355,15 @@ def random_cohort(seed: int, rows: int) -> list[dict[str, Any]]:
             "review_weeks": (0.1, [4.0, 5.0, 6.0]),
             "strengths_mg": (0.15, ["100;300;400", "300", "600;800", "100", "300;400;600"]),
             "oral_solution": (0.15, [True, False]),
-            "dialysis_days": (0.1, ["mon;wed;fri", "tue,thu,sat", "mon;thu"]),
             "current_daily_mg": (0.3, [100.0, 600.0, 1200.0, 1800.0, 3600.0, 4000.0]),
             "current_doses_per_day": (0.3, [1.0, 2.0, 3.0]),
         }
         for name, (rate, values) in optional.items():
             if rng.random() < rate:
                 r[name] = pick(values)
+        # Dialysis days belong to hemodialysis; on anything else they are a mistake.
+        if rng.random() < (0.5 if kind == "hd" else 0.01):
+            r["dialysis_days"] = pick(["mon;wed;fri", "tue,thu,sat", "mon;thu", "Tuesday"])
         out.append(r)
     return out
 

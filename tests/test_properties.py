@@ -58,6 +58,8 @@ options = st.fixed_dictionaries(
 
 
 def _build(patient: gabacalc.Patient, opts: dict[str, Any]) -> gabacalc.Plan | None:
+    if patient.dialysis != "hemodialysis":  # dialysis days without it are refused
+        opts.pop("dialysis_days", None)
     try:
         return gabacalc.build_plan(patient, start_date=date(2026, 1, 5), **opts)
     except gabacalc.InputError as error:
