@@ -374,7 +374,8 @@ def write_error_text(error: OSError) -> str:
     >>> write_error_text(OSError(errno.ENOSPC, "No space left on device", "plan.csv"))
     "cannot write 'plan.csv': No space left on device; free some space or write to another disk"
     """
-    name = error.filename if error.filename is not None else "the output"
+    # every file gabacalc writes is named; an error without a name is the terminal's
+    name = error.filename if error.filename is not None else "standard output"
     why = error.strerror or str(error)
     hint = _WRITE_HINTS.get(error.errno or 0, "")
     return f"cannot write {str(name)!r}: {why}" + (f"; {hint}" if hint else "")

@@ -842,11 +842,11 @@ def _chunks(
             raw: IO[bytes] = sys.stdin.buffer
             total, position = 0, lambda: 0
         elif not source.is_file():  # a pipe (FIFO): no size either
-            raw = stack.enter_context(source.open("rb"))
+            raw = stack.enter_context(_open_input(source))
             total, position = 0, lambda: 0
         else:
             total = source.stat().st_size
-            raw = stack.enter_context(source.open("rb"))
+            raw = stack.enter_context(_open_input(source))
             if _is_gzip(source):
                 packed = raw
                 unpacked = gzip.GzipFile(fileobj=packed, mode="rb")
@@ -871,6 +871,15 @@ def _chunks(
                 "the quote; nothing was written",
                 field="input",
             ) from None
+
+
+def _open_input(source: Path) -> IO[bytes]:
+    try:
+        return source.open("rb")
+    except OSError as error:
+        raise InputError(
+            f"cannot read the cohort {str(source)!r}: {error.strerror or error}", field="input"
+        ) from None
 
 
 def _csv_blocks(

@@ -762,3 +762,24 @@ def test_the_cohort_results_keep_every_row_in_order(tmp_path: Path) -> None:
     assert report.rows == 7
     assert list(back["id"]) == [f"p{k}" for k in range(7)]
     pd.testing.assert_series_equal(back["status"], pd.Series(["ok"] * 7, name="status"))
+
+
+def test_plan_cohort_takes_python_list_cells_and_refuses_nested_ones_per_row() -> None:
+    from gabacalc import plan_cohort
+
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "age_years": [72, 72, [70, 71]],
+            "sex": ["female", {"x": 1}, "female"],
+            "weight_kg": [60, 60, 60],
+            "scr": [1.3, 1.3, 1.3],
+            "risks": [["opioids"], ["falls"], ("falls",)],
+            "strengths_mg": [[100, 300], None, None],
+        }
+    )
+    out = plan_cohort(frame)
+    assert list(out["status"]) == ["ok", "error", "error"]
+    assert "RESP_OPIOIDS" in out.loc[0, "flags"].split(";")
+    assert out.loc[1, "error"] == "sex {'x': 1} is not one of: female, male"
+    assert out.loc[2, "error"] == "age [70, 71] is not a number; allowed: 18-110 years"
