@@ -26,7 +26,7 @@ import threading
 import warnings
 import zlib
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Generator, Hashable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -290,13 +290,26 @@ def run_cohort_file(
         "rules_version": rules.rules_version,
         "rules_sha256": rules.rules_sha256,
     }
-    with atomic_open(target, "wb") as handle, _BackgroundSync(handle) as sync:
+    with contextlib.ExitStack() as stack:
+        handle = stack.enter_context(atomic_open(target, "wb"))
+        sync = stack.enter_context(_BackgroundSync(handle))
         parquet = _ParquetWriter(handle, trace) if out_format == "parquet" else None
         planner = (rules, today, out_format)
         chunks = 0
-        for planned, done, total in _planned(
-            _chunks(source, in_format, chunk_rows, dialect), planner, workers, target, handle
-        ):
+        # Closed on the way out however the run ends (a signal may arrive while the
+        # generator waits at a yield), so its workers and part files go before the output.
+        planned_chunks = stack.enter_context(
+            contextlib.closing(
+                _planned(
+                    _chunks(source, in_format, chunk_rows, dialect),
+                    planner,
+                    workers,
+                    target,
+                    handle,
+                )
+            )
+        )
+        for planned, done, total in planned_chunks:
             if parquet is not None:
                 parquet.write(planned.payload)
             elif planned.payload is not None:  # a worker's part file
@@ -476,12 +489,12 @@ class _Planner:
 _WORKER_PLANNER: list[_Planner] = []  # the planner of a worker process (set when it starts)
 
 
-def _start_worker(rules: Rules, today: date, out_format: str, parent: int | None) -> None:
-    _end_with_parent(parent)
+def _start_worker(rules: Rules, today: date, out_format: str, run: int, copied: bool) -> None:
+    _end_with_parent(run, copied)
     _WORKER_PLANNER.append(_Planner(rules, today, out_format))
 
 
-def _end_with_parent(parent: int | None) -> None:
+def _end_with_parent(run: int, copied: bool) -> None:
     """Make this worker process end when the run that started it ends, however it ends.
 
     The run stops its workers itself on an error, Ctrl-C, SIGTERM or SIGHUP (it handles
@@ -489,10 +502,9 @@ def _end_with_parent(parent: int | None) -> None:
     whole process group) and takes SIGTERM and SIGHUP plainly. If the run is killed
     outright (``kill -9``), Linux sends the worker SIGKILL as its parent (the run, or the
     fork server the run started, which ends with it) goes; elsewhere a thread waits for
-    the parent to go and ends the worker. ``parent`` is the run's process id when the
-    worker is a copy of it (fork), else None (the parent is a fork server).
+    the parent to go and ends the worker. ``run`` is the run's process id; ``copied``
+    says the worker is a copy of it (fork), not started by a fork server.
     """
-    parent = os.getppid() if parent is None else parent
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
@@ -504,8 +516,10 @@ def _end_with_parent(parent: int | None) -> None:
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:
-            os._exit(1)  # the parent went before the request was made
+        # The parent may have gone before the request was made: a copy's parent is the
+        # run; a fork server's workers end with it, and it with the run.
+        if (copied and os.getppid() != run) or _gone(run):
+            os._exit(1)
         return
     watched = multiprocessing.parent_process()
     if watched is not None:  # pragma: no cover - not on Linux
@@ -515,6 +529,21 @@ def _end_with_parent(parent: int | None) -> None:
             os._exit(1)
 
         threading.Thread(target=wait_for_parent, daemon=True).start()
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (on Linux, a process ended but not yet reaped counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -556,7 +585,7 @@ def _planned(
     workers: int,
     target: Path,
     handle: IO[bytes],
-) -> Iterator[tuple[_Planned, int, int]]:
+) -> Generator[tuple[_Planned, int, int], None, None]:
     """(planned chunk, done, total) in file order, planned here or by worker processes.
 
     With workers, at most ``workers + 1`` chunks are in flight at once (memory stays flat)
@@ -580,7 +609,7 @@ def _planned(
         workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(*planner, os.getpid() if context.get_start_method() == "fork" else None),
+        initargs=(*planner, os.getpid(), context.get_start_method() == "fork"),
     )
     try:
         pending: deque[tuple[Future[_Planned], int, int]] = deque()
@@ -615,14 +644,15 @@ def _pool_context(*, may_fork: bool) -> Any:
     would stay held in the copy): so only on Linux, with no other Python thread (as in a
     command-line run), and for CSV input (``may_fork``; reading Parquet starts pyarrow's
     threads). Otherwise (e.g. in Jupyter), a fork server that has imported gabacalc once
-    starts the workers; where there is none (Windows), each starts a fresh interpreter.
+    starts the workers (:mod:`gabacalc._forkserver_preload`: it ends with this process);
+    where there is none (Windows), each starts a fresh interpreter.
     """
     methods = multiprocessing.get_all_start_methods()
     if may_fork and sys.platform == "linux" and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload(["gabacalc._forkserver_preload"])
         return context
     return multiprocessing.get_context("spawn")
 
