@@ -281,7 +281,6 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
         return codes, [first[k] for k in range(len(unique_keys))]
 
 
-
 def _per_unique(
     series: pd.Series, parse: Any, size: int
 ) -> tuple[np.ndarray, np.ndarray, list[Any]]:

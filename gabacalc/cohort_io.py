@@ -884,9 +884,7 @@ def _chunks(
                 raw = cast(IO[bytes], unpacked)
                 position = functools.partial(lambda f: min(f.tell(), total), packed)
         try:
-            yield from _csv_blocks(
-                source, raw, total, chunk_rows, position, dialect or _Dialect()
-            )
+            yield from _csv_blocks(source, raw, total, chunk_rows, position, dialect or _Dialect())
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise InputError(
                 f"cannot read the cohort {str(source)!r} as gzip-compressed CSV ({error}); "

@@ -12,7 +12,7 @@ import numpy as np
 
 from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import fmt_beside_edges, fmt_number
+from gabacalc.wording import fmt_as_given, fmt_beside_edges, fmt_number
 
 __all__ = [
     "DIALYSIS_CHOICES",
@@ -114,7 +114,10 @@ def check_in_limits(
     default_hint = {"age_years": "gabacalc plans for adults"}.get(parameter, "")
     hint = hint or default_hint
     # The value keeps its side of each bound: 110.004 is not written as the allowed 110.
-    message = f"{label} {fmt_beside_edges(number, (low, high), 2)} {unit} is outside {allowed}"
+    shown = (  # a number of nonsense size is shown as given (1e+308), not in 300 digits
+        fmt_as_given(number) if abs(number) >= 1e15 else fmt_beside_edges(number, (low, high), 2)
+    )
+    message = f"{label} {shown} {unit} is outside {allowed}"
     raise InputError(message + (f" ({hint})" if hint else ""), field=field or parameter)
 
 
