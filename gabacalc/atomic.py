@@ -179,7 +179,8 @@ def _new_temp(target: _Target) -> tuple[int, Path]:
     while True:
         path = _temp_name(folder, "tmp")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            # read and write: a caller may read back what it wrote (the cohort workbook)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
         except OSError as error:

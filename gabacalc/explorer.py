@@ -408,8 +408,15 @@ class Explorer(widgets.VBox):
     # ---- driving it from code
 
     def values(self) -> dict[str, Any]:
-        """What the controls hold now, by name (None for "default" or "not given")."""
-        return {name: widget.value for name, widget in self.controls.items()}
+        """What the controls hold now, by name (None for "default" or "not given").
+
+        The dialysis days count only on hemodialysis (build_plan refuses them otherwise), so
+        they are None when another dialysis status is chosen.
+        """
+        held = {name: widget.value for name, widget in self.controls.items()}
+        if "dialysis_days" in held and held.get("dialysis") != "hemodialysis":
+            held["dialysis_days"] = None
+        return held
 
     def set(self, **values: Any) -> Explorer:
         """Set several controls at once and redraw once (e.g. ``scr=None, crcl_ml_min=25``).
