@@ -418,7 +418,7 @@ def plan_html(plan: Plan, rules: Rules | None = None) -> str:
         _flags_table(plan.flags),
         _review_table(plan),
         _steps_table(plan),
-        _sources_section(plan, _rules(rules)),
+        _sources_section(plan, _rules(rules or plan.rules)),
         _footer(*stamp),
         "</div>",
     ]
@@ -517,7 +517,7 @@ def compare_html(
     )
     s = first.summary
     stamp = (s["gabacalc_version"], s["rules_version"], s["rules_sha256"])
-    rules = _rules(rules)
+    rules = _rules(rules or first.rules)
     side = "".join(
         # Each plan scrolls sideways on its own if its steps table is wider than half a page.
         f'<div style="flex:1 1 0;width:0;min-width:0;overflow-x:auto"><h4>{_e(name)}</h4>'

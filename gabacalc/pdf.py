@@ -565,7 +565,7 @@ def pdf_bytes(
         creator=f"gabacalc {plan.summary['gabacalc_version']}",
         invariant=invariant,
     )
-    story = _story(plan, rules or default_rules(), doc.width, identification)
+    story = _story(plan, rules or plan.rules or default_rules(), doc.width, identification)
     doc.build(story, canvasmaker=_canvas_class(plan.summary, size))
     return buffer.getvalue()
 

@@ -197,6 +197,9 @@ class Plan:
     schedule: pd.DataFrame = field(repr=False)
     steps: pd.DataFrame = field(repr=False)
     formulary: Formulary | None = field(default=None, repr=False, compare=False)
+    #: The rule tables the plan was built from: renderers word the plan from these, so that
+    #: a plan built from local tables is printed with their wording, not the shipped tables'.
+    rules: Rules | None = field(default=None, repr=False, compare=False)
 
     @property
     def flags(self) -> list[dict[str, str]]:
@@ -1696,6 +1699,7 @@ def _assemble(course: _Course) -> Plan:
         schedule=schedule,
         steps=steps,
         formulary=formulary,
+        rules=course.rules,
     )
 
 

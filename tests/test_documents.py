@@ -400,3 +400,29 @@ def test_the_json_schema_refuses_a_record_that_breaks_it(example_plan: gabacalc.
     ]
     for record in broken:
         assert not validator.is_valid(record)
+
+
+def test_a_plan_built_from_local_tables_is_printed_with_their_wording(tmp_path: Path) -> None:
+    """The PDF and the notebook display cite the tables the plan was built from."""
+    import shutil
+
+    from gabacalc.display import plan_html
+    from gabacalc.rules import default_tables_dir, load_rules, write_manifest
+
+    folder = tmp_path / "tables"
+    shutil.copytree(default_tables_dir(), folder)
+    sources = folder / "sources.csv"
+    text = sources.read_text(encoding="utf-8")
+    assert "NEURONTIN (gabapentin) capsules" in text
+    sources.write_text(
+        text.replace("NEURONTIN (gabapentin) capsules", "LOCAL FORMULARY COPY of NEURONTIN", 1),
+        encoding="utf-8",
+    )
+    write_manifest(folder, "local-test")
+    local = load_rules(folder)
+    patient = gabacalc.Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
+    plan = gabacalc.build_plan(patient, start_date=date(2026, 1, 5), rules=local)
+    assert plan.rules is local and plan.summary["rules_sha256"] == local.rules_sha256
+    pdf = " ".join(" ".join(pdf_pages(pdf_bytes(plan))).split())
+    assert "LOCAL FORMULARY COPY of NEURONTIN" in pdf
+    assert "LOCAL FORMULARY COPY of NEURONTIN" in plan_html(plan)
