@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.errors import InputError, value_text
+from gabacalc.errors import GabacalcError, InputError, value_text
+from gabacalc.flags import codes_in, highest_severity, in_severity_order
 from gabacalc.patient import (
     _UNIT_ALIASES,
     DIALYSIS_CHOICES,
@@ -45,6 +46,8 @@ from gabacalc.patient import (
     Patient,
     _choice,
     checked_rules,
+    in_limits,
+    older_adult,
 )
 from gabacalc.patient import _risks as _parse_risks
 from gabacalc.plan import (
@@ -54,8 +57,25 @@ from gabacalc.plan import (
     resolve_options,
     summary_from_options,
 )
-from gabacalc.renal import WEIGHT_BASES, band_label, implausibly_high, low_creatinine_older_adult
+from gabacalc.renal import (
+    WEIGHT_BASES,
+    WEIGHT_USED,
+    adjusted_body_weight,
+    band_index,
+    band_label,
+    band_scale,
+    below_devine_height,
+    body_mass_index,
+    choose_weight_basis,
+    cockcroft_gault,
+    devine_ideal_weight,
+    implausibly_high,
+    low_creatinine_older_adult,
+    scaled_daily_mg,
+    scr_in_mg_dl,
+)
 from gabacalc.rules import Rules
+from gabacalc.startlow import respiratory_risks, start_low_applies
 from gabacalc.wording import VERIFICATION_TEXT
 
 __all__ = [
@@ -219,18 +239,12 @@ _KEY_FIELDS = (
     "post_dialysis_mg",
 )
 
-# Flag codes by where plan_from_options raises them. A plan's codes are, in this order:
-# the start-low codes, the estimate's, the band's, the dose codes, the safety context's
-# (context_flag_codes), then the post-dialysis ones; then a stable sort by severity.
-_START_LOW_CODES = frozenset(
-    {"START_LOW_DEFAULT", "START_LOW_OVERRIDDEN", "GO_SLOW_DEFAULT", "GO_SLOW_OVERRIDDEN"}
-)
-_ESTIMATE_CODES = frozenset(
-    {"SHORT_STATURE_IBW", "NO_HEIGHT", "CRCL_GIVEN", "CRCL_IMPLAUSIBLE_HIGH", "LOW_SCR_OLDER_ADULT"}
-)
-_BAND_CODES = frozenset({"HD_NO_RESIDUAL_CRCL", "PERITONEAL_DIALYSIS", "PROPORTIONAL_REDUCTION"})
-_DIALYSIS_CODES = frozenset({"HD_SUPPLEMENT", "HD_SUPPLEMENT_ROUNDED", "HD_SUPPLEMENT_ZERO"})
-_SEVERITY_ORDER = {"warning": 0, "caution": 1, "info": 2}
+# Flag codes by where a plan raises them (gabacalc.flags, the one registry): a key's plan
+# gives the start-low, dose and post-dialysis codes; each row's own estimate, band and
+# safety context give the rest.
+_START_LOW_CODES = codes_in("start_low")
+_PER_ROW_CODES = codes_in("estimate", "band")
+_DIALYSIS_CODES = codes_in("dialysis")
 
 _METHOD_NAMES = ("cockcroft-gault", "given", "not estimated")
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
@@ -584,93 +598,46 @@ class _Renal:
     ok: np.ndarray  # the vectorised checks accept the row
 
 
-_USED_NAMES = ("actual", "ideal", "adjusted")
-
-
-def _in_limits(values: np.ndarray, row: Mapping[str, str]) -> np.ndarray:
-    low, high = float(row["min"]), float(row["max"])
-    low_ok = values >= low if row["min_inclusive"] == "true" else values > low
-    high_ok = values <= high if row["max_inclusive"] == "true" else values < high
-    out: np.ndarray = low_ok & high_ok  # NaN compares False
-    return out
-
-
 def _whole(values: np.ndarray) -> np.ndarray:
     out: np.ndarray = np.floor(values) == values
     return out
 
 
-def _square(values: np.ndarray) -> np.ndarray:
-    """``x ** 2`` exactly as Python's float power gives it (once per distinct value)."""
-    out = np.full(values.shape, np.nan)
-    present = ~np.isnan(values)
-    if present.any():
-        uniques, inverse = np.unique(values[present], return_inverse=True)
-        out[present] = np.array([_float_square(float(u)) for u in uniques])[inverse]
-    return out
-
-
-def _float_square(value: float) -> float:
-    try:
-        return value**2
-    except OverflowError:  # a height far outside its limits: the row is refused anyway
-        return math.inf
-
-
 def _renal(cols: _Columns, rules: Rules) -> _Renal:
-    """Vectorised :func:`gabacalc.renal.estimate_crcl` and the input checks of Patient."""
-    c, limits, num = rules.constants, rules.limits, cols.num
+    """:func:`gabacalc.renal.estimate_crcl` for every row (the same functions, on arrays),
+    and which rows pass the input checks of Patient (the others are planned on their own)."""
+    limits, num = rules.limits, cols.num
     age, weight, height = num["age_years"], num["weight_kg"], num["height_cm"]
     scr, given = num["scr"], num["crcl_ml_min"]
     has_height, has_scr, has_given = ~np.isnan(height), ~np.isnan(scr), ~np.isnan(given)
-    dialysis = cols.dialysis
-    on_dialysis = dialysis != DIALYSIS_CHOICES.index("none")
+    on_dialysis = cols.dialysis != DIALYSIS_CHOICES.index("none")
     basis = cols.basis
-    actual_basis = basis == WEIGHT_BASES.index("actual")
     needs_height = (basis == WEIGHT_BASES.index("ideal")) | (
         basis == WEIGHT_BASES.index("adjusted")
     )
 
     scr_ok = np.where(
-        cols.umol, _in_limits(scr, limits["scr_umol_l"]), _in_limits(scr, limits["scr_mg_dl"])
+        cols.umol, in_limits(scr, limits["scr_umol_l"]), in_limits(scr, limits["scr_mg_dl"])
     )
     ok = (
         ~cols.odd
-        & _in_limits(age, limits["age_years"])
-        & _in_limits(weight, limits["weight_kg"])
-        & (~has_height | _in_limits(height, limits["height_cm"]))
+        & in_limits(age, limits["age_years"])
+        & in_limits(weight, limits["weight_kg"])
+        & (~has_height | in_limits(height, limits["height_cm"]))
         & ~(has_scr & has_given)
         & (~has_scr | (~on_dialysis & scr_ok))
-        & (~has_given | _in_limits(given, limits["crcl_ml_min"]))
+        & (~has_given | in_limits(given, limits["crcl_ml_min"]))
         & (has_scr | has_given | on_dialysis)
         & (has_height | ~needs_height)
     )
 
-    male = ~cols.female
-    inches = height / c["cm_per_inch"]
-    base = np.where(male, c["ibw_base_male_kg"], c["ibw_base_female_kg"])
-    ibw = base + c["ibw_kg_per_inch"] * (inches - c["ibw_base_height_in"])
-    abw = ibw + c["abw_factor"] * (weight - ibw)
-    bmi = weight / _square(height / 100)
-    short = has_height & (inches < c["ibw_base_height_in"]) & ~actual_basis
-
-    used = np.zeros(cols.n, dtype=np.int64)  # actual unless a rule below says otherwise
-    used[basis == WEIGHT_BASES.index("ideal")] = 1
-    used[basis == WEIGHT_BASES.index("adjusted")] = 2
-    auto = (basis == WEIGHT_BASES.index("auto")) & has_height
-    for low, high, kind, _ in rules.weight_basis:
-        rows = auto & (bmi >= low) & (bmi < high)
-        if kind == "ideal":
-            used[rows] = 1
-        elif kind == "adjusted":
-            used[rows] = 2
-        elif kind == "lower-of-ideal-and-actual":
-            used[rows & (ibw <= weight)] = 1
+    ibw = devine_ideal_weight(height, cols.female, rules)
+    abw = adjusted_body_weight(weight, ibw, rules)
+    bmi = body_mass_index(weight, height)
+    used, _ = choose_weight_basis(basis, weight, ibw, bmi, rules)
     used_kg = np.choose(used, [weight, ibw, abw])
-
-    scr_mg_dl = np.where(cols.umol, scr / c["scr_umol_per_mg_dl"], scr)
-    crcl_cg = (c["cg_age_offset"] - age) * used_kg / (c["cg_divisor"] * scr_mg_dl)
-    crcl_cg = np.where(cols.female, crcl_cg * c["cg_female_factor"], crcl_cg)
+    scr_mg_dl = scr_in_mg_dl(scr, cols.umol, rules)
+    crcl_cg = cockcroft_gault(age, used_kg, scr_mg_dl, cols.female, rules)
 
     method = np.where(has_given, 1, np.where(has_scr, 0, 2))
     estimated = method == 0
@@ -680,10 +647,10 @@ def _renal(cols: _Columns, rules: Rules) -> _Renal:
         method=method,
         used=np.where(estimated, used, -1),
         used_kg=np.where(estimated, used_kg, np.nan),
-        ibw=np.where(has_height, ibw, np.nan),
-        abw=np.where(has_height, abw, np.nan),
-        bmi=np.where(has_height, bmi, np.nan),
-        short=short,
+        ibw=ibw,
+        abw=abw,
+        bmi=bmi,
+        short=has_height & below_devine_height(height, basis, rules),
         no_height=estimated & ~has_height,
         implausible=estimated & implausibly_high(crcl_cg, rules),
         low_scr=estimated & low_creatinine_older_adult(age, scr_mg_dl, rules),
@@ -704,36 +671,21 @@ class _Bands:
 
 
 def _bands(cols: _Columns, renal: _Renal, rules: Rules) -> _Bands:
-    """Vectorised :func:`gabacalc.renal.select_band` (the first band that contains CrCl)."""
+    """:func:`gabacalc.renal.select_band` for every row (the same functions, on arrays)."""
     crcl = renal.crcl
-    has_crcl = ~np.isnan(crcl)
-    hemo = cols.dialysis == DIALYSIS_CHOICES.index("hemodialysis")
-    peritoneal = cols.dialysis == DIALYSIS_CHOICES.index("peritoneal")
-    lowest = len(rules.bands) - 1
-    index = np.full(cols.n, -1, dtype=np.int64)
-    for i, band in enumerate(rules.bands):
-        above = crcl >= band.lower_ml_min if band.lower_inclusive else crcl > band.lower_ml_min
-        below = crcl <= band.upper_ml_min if band.upper_inclusive else crcl < band.upper_ml_min
-        index[above & below & (index < 0)] = i
-    hd_no_residual = hemo & ~has_crcl
-    index[hd_no_residual | peritoneal] = lowest
-    below_at = np.array(
-        [b.proportional_below_ml_min or math.nan for b in rules.bands], dtype=np.float64
-    )
+    index = band_index(crcl, cols.dialysis, rules)
+    scale = band_scale(index, crcl, rules)
     safe = np.maximum(index, 0)
-    threshold = below_at[safe]
-    proportional = has_crcl & ~np.isnan(threshold) & (crcl < threshold)
-    scale = np.where(proportional, crcl / np.where(proportional, threshold, 1.0), 1.0)
     band_min = np.array([b.min_daily_mg for b in rules.bands], dtype=np.int64)[safe]
     band_max = np.array([b.max_daily_mg for b in rules.bands], dtype=np.int64)[safe]
     return _Bands(
         index=index,
         scale=scale,
-        min_mg=np.floor(band_min * scale + 1e-9).astype(np.int64),
-        max_mg=np.floor(band_max * scale + 1e-9).astype(np.int64),
+        min_mg=scaled_daily_mg(band_min, scale),
+        max_mg=scaled_daily_mg(band_max, scale),
         doses=np.array([b.doses_per_day for b in rules.bands], dtype=np.int64)[safe],
-        hd_no_residual=hd_no_residual,
-        peritoneal=peritoneal,
+        hd_no_residual=(cols.dialysis == DIALYSIS_CHOICES.index("hemodialysis")) & np.isnan(crcl),
+        peritoneal=cols.dialysis == DIALYSIS_CHOICES.index("peritoneal"),
         scaled=scale < 1,
     )
 
@@ -744,7 +696,7 @@ def _options_ok(cols: _Columns, rules: Rules) -> np.ndarray:
 
     def optional(name: str, parameter: str, whole: bool = True) -> np.ndarray:
         values = num[name]
-        good = _in_limits(values, limits[parameter])
+        good = in_limits(values, limits[parameter])
         if whole:
             good &= _whole(values)
         out: np.ndarray = np.isnan(values) | good
@@ -799,15 +751,13 @@ def _merge_codes(
     context: Sequence[str],
     dialysis: Sequence[str],
 ) -> tuple[str, ...]:
-    """The core's flag order: raised order, each once, then stably by severity."""
-    raised = dict.fromkeys([*start_low, *estimate, *band, *dose, *context, *dialysis])
-    return tuple(sorted(raised, key=lambda code: _SEVERITY_ORDER[rules.flags[code]["severity"]]))
+    """The core's flag order (gabacalc.flags): the groups in raised order, then by severity."""
+    raised = [*start_low, *estimate, *band, *dose, *context, *dialysis]
+    return tuple(in_severity_order(raised, rules.flags))
 
 
 def _severity(rules: Rules, codes: Sequence[str]) -> str | None:
-    if not codes:
-        return None
-    return min((rules.flags[c]["severity"] for c in codes), key=_SEVERITY_ORDER.__getitem__)
+    return highest_severity(codes, rules.flags)
 
 
 def plan_cohort(df: pd.DataFrame, *, rules: Rules | None = None) -> pd.DataFrame:
@@ -975,12 +925,11 @@ def _plan_frame(
         fast &= hemo | df["dialysis_days"].isna().to_numpy(dtype=bool)
 
     num = cols.num
-    resp_risks = set(rules.thresholds["start_low_risks"].split(";"))
-    resp = np.array([bool(resp_risks & set(v)) for v in cols.risk_values] or [False])
-    older = num["age_years"] >= rules.threshold("older_adult_age_years")
-    no_dialysis = cols.dialysis == DIALYSIS_CHOICES.index("none")
-    low_crcl = renal.crcl < rules.threshold("start_low_crcl_below_ml_min")
-    start_low = resp[cols.risk_codes] | older | ~no_dialysis | (no_dialysis & low_crcl)
+    resp = np.array([bool(respiratory_risks(v, rules)) for v in cols.risk_values] or [False])
+    older = older_adult(num["age_years"], rules)
+    start_low = start_low_applies(
+        resp[cols.risk_codes], num["age_years"], cols.dialysis, renal.crcl, rules
+    )
     tc = cols.text_codes
     # The plan key: what a plan depends on besides the continuous estimate. Dialysis days
     # matter only on hemodialysis, whose supplement also depends on the exact scale.
@@ -1083,7 +1032,12 @@ def _cells_of(series: pd.Series) -> np.ndarray:
 def _check_representatives(
     result: pd.DataFrame, reps: Sequence[_Outcome | None], rows: Sequence[int]
 ) -> None:
-    """Each key's own row must agree with its plan: the vectorised path checks itself."""
+    """Each key's own row must agree with its plan.
+
+    Both are made by the same rule functions, the plan's on one patient and the row's on
+    arrays; a disagreement is a gabacalc bug (a rule that gives one answer for a number and
+    another for an array), named with the rule, never a wrong row.
+    """
     checked = [(outcome[0], i) for outcome, i in zip(reps, rows, strict=True) if outcome and i >= 0]
     if not checked:
         return
@@ -1111,11 +1065,26 @@ def _check_representatives(
             if not (pd.isna(got[name][k]) if value is None else got[name][k] == value)
         ]
         if problems:
-            raise AssertionError(
+            rules_named = ", ".join(f"{name} ({_RULE_OF[name]})" for name in problems)
+            raise GabacalcError(
                 "gabacalc internal error: the cohort path disagrees with build_plan on "
-                f"{', '.join(problems)} for row {i} (id {result['id'].iloc[i]!r}); "
-                "please report it"
+                f"{rules_named} for row {i} (id {result['id'].iloc[i]!r}); please report it"
             )
+
+
+#: The rule function behind each value the self-check compares (named in its error).
+_RULE_OF = {
+    "band": "renal.band_index and renal.band_label",
+    "band_id": "renal.band_index",
+    "min_daily_mg": "renal.band_scale and renal.scaled_daily_mg",
+    "max_daily_mg": "renal.band_scale and renal.scaled_daily_mg",
+    "doses_per_day": "renal.band_index",
+    "crcl_ml_min": "renal.cockcroft_gault",
+    "weight_used_kg": "renal.choose_weight_basis",
+    "bmi_kg_m2": "renal.body_mass_index",
+    "band_scale": "renal.band_scale",
+    "flags": "the flag registry, gabacalc.flags",
+}
 
 
 def _assemble(
@@ -1161,7 +1130,7 @@ def _assemble(
     for name, values, names in (
         ("crcl_source", renal.method, list(_METHOD_NAMES)),
         ("weight_basis", cols.basis, list(WEIGHT_BASES)),
-        ("weight_used", renal.used, list(_USED_NAMES)),
+        ("weight_used", renal.used, list(WEIGHT_USED)),
         ("band_id", bands.index, [b.band_id for b in rules.bands]),
         ("dialysis", cols.dialysis, list(DIALYSIS_CHOICES)),
     ):
@@ -1342,10 +1311,8 @@ def _flags(
             dose_table.append(((), (), ()))
             continue
         summary, patient, _ = rep
-        per_patient = (
-            _ESTIMATE_CODES
-            | _BAND_CODES
-            | set(context_flag_codes(patient, summary["target_daily_mg"], rules))
+        per_patient = _PER_ROW_CODES | set(
+            context_flag_codes(patient, summary["target_daily_mg"], rules)
         )
         codes = _codes_of(summary)
         dose_table.append(

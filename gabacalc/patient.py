@@ -22,6 +22,8 @@ __all__ = [
     "check_in_limits",
     "check_number",
     "checked_rules",
+    "in_limits",
+    "older_adult",
 ]
 
 SEXES = ("female", "male")
@@ -89,6 +91,36 @@ def _allowed(row: Mapping[str, str]) -> str:
     return f"above {low} and at most {high} {unit}"
 
 
+def in_limits(value: Any, row: Mapping[str, str]) -> Any:
+    """Whether a value is inside its row of ``input_limits.csv`` (a scalar or an array).
+
+    The one test of a limit: :func:`check_in_limits` (one patient) and cohort mode (every
+    row at once) both use it. NaN is never inside.
+
+    Examples
+    --------
+    >>> limits = default_rules().limits["age_years"]
+    >>> bool(in_limits(72.0, limits)), in_limits(np.array([12.0, 110.0, np.nan]), limits)
+    (True, array([False,  True, False]))
+    """
+    low, high = float(row["min"]), float(row["max"])
+    low_ok = value >= low if row["min_inclusive"] == "true" else value > low
+    high_ok = value <= high if row["max_inclusive"] == "true" else value < high
+    return low_ok & high_ok
+
+
+def older_adult(age_years: Any, rules: Rules) -> Any:
+    """Whether a patient is an older adult (``older_adult_age_years`` in
+    ``tables/clinical_thresholds.csv``): scalar or array.
+
+    Examples
+    --------
+    >>> bool(older_adult(65, default_rules())), bool(older_adult(64.99, default_rules()))
+    (True, False)
+    """
+    return age_years >= rules.threshold("older_adult_age_years")
+
+
 def check_in_limits(
     value: Any, parameter: str, rules: Rules, *, field: str | None = None, hint: str = ""
 ) -> float:
@@ -106,11 +138,9 @@ def check_in_limits(
     label, unit = row["label"], row["unit"]
     allowed = _allowed(row)
     number = check_number(value, field or parameter, label, allowed)
-    low, high = float(row["min"]), float(row["max"])
-    low_ok = number >= low if row["min_inclusive"] == "true" else number > low
-    high_ok = number <= high if row["max_inclusive"] == "true" else number < high
-    if low_ok and high_ok:
+    if in_limits(number, row):
         return number
+    low, high = float(row["min"]), float(row["max"])
     default_hint = {"age_years": "gabacalc plans for adults"}.get(parameter, "")
     hint = hint or default_hint
     # The value keeps its side of each bound: 110.004 is not written as the allowed 110.

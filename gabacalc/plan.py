@@ -29,9 +29,11 @@ import pandas as pd
 from gabacalc._version import __version__
 from gabacalc.doses import Formulary, Split
 from gabacalc.errors import InputError, value_text
-from gabacalc.patient import Patient, check_in_limits, check_number, checked_rules
+from gabacalc.flags import in_severity_order
+from gabacalc.patient import Patient, check_in_limits, check_number, checked_rules, older_adult
 from gabacalc.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
 from gabacalc.rules import Rules, TaperPreset, TitrationPreset
+from gabacalc.startlow import start_low_reasons
 from gabacalc.taper import NoGradualStep, TaperStep, cut_range, descend
 from gabacalc.wording import (
     VERIFICATION_TEXT,
@@ -855,34 +857,6 @@ def build_plan(
     return plan_from_options(patient, options, rules)
 
 
-def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -> list[str]:
-    """Why this patient should start low (empty if no reason applies).
-
-    A respiratory-depression risk (opioids, CNS depressants, respiratory impairment), age
-    65 and over, CrCl below 60 mL/min, or dialysis (thresholds in
-    ``tables/clinical_thresholds.csv``).
-
-    Examples
-    --------
-    >>> p = Patient(age_years=70, sex="male", weight_kg=80, crcl_ml_min=90, risks=["opioids"])
-    >>> from gabacalc.rules import default_rules
-    >>> start_low_reasons(p, estimate_crcl(p), default_rules())
-    ['respiratory-depression risk (opioids)', 'age 70 years']
-    """
-    reasons = []
-    respiratory = [r for r in rules.thresholds["start_low_risks"].split(";") if r in patient.risks]
-    if respiratory:
-        reasons.append(f"respiratory-depression risk ({', '.join(respiratory)})")
-    if patient.age_years >= rules.threshold("older_adult_age_years"):
-        reasons.append(f"age {fmt_number(patient.age_years)} years")
-    crcl = estimate.crcl_ml_min
-    if patient.dialysis != "none":
-        reasons.append(f"{patient.dialysis} dialysis")
-    elif crcl is not None and crcl < rules.threshold("start_low_crcl_below_ml_min"):
-        reasons.append(f"CrCl {estimate.crcl_text} mL/min")
-    return reasons
-
-
 def apply_start_low(
     patient: Patient,
     estimate: RenalEstimate,
@@ -942,7 +916,7 @@ def context_flag_codes(patient: Patient, target_daily_mg: int | None, rules: Rul
     ['RESP_OPIOIDS', 'RESP_OLDER_ADULT', 'BEERS_FALLS', 'NON_RADICULAR', 'ABOVE_1800',
      'SOMNOLENCE_DRIVING']
     """
-    older = patient.age_years >= rules.threshold("older_adult_age_years")
+    older = older_adult(patient.age_years, rules)
     return context_codes(patient.risks, older, patient.pain_type, target_daily_mg, rules)
 
 
@@ -1784,9 +1758,7 @@ class _Words(dict[str, Any]):
 def _flags(rules: Rules, codes: Sequence[str], context: Mapping[str, Any]) -> list[dict[str, str]]:
     words = _Words(context)
     out = []
-    order = {"warning": 0, "caution": 1, "info": 2}
-    codes = sorted(dict.fromkeys(codes), key=lambda c: order[rules.flags[c]["severity"]])
-    for code in codes:
+    for code in in_severity_order(codes, rules.flags):
         row = rules.flags[code]
         out.append(
             {

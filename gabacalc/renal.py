@@ -9,54 +9,66 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from gabacalc.errors import InputError
-from gabacalc.patient import Patient
+import numpy as np
+
+from gabacalc.errors import InputError, RuleTableError
+from gabacalc.patient import DIALYSIS_CHOICES, Patient, older_adult
 from gabacalc.rules import RenalBand, Rules, default_rules
 from gabacalc.wording import VERIFICATION_TEXT, fmt_beside_edges, fmt_number, is_exact
 
 __all__ = [
     "WEIGHT_BASES",
+    "WEIGHT_USED",
     "BandChoice",
     "RenalEstimate",
     "adjusted_body_weight",
+    "band_index",
     "band_label",
+    "band_scale",
+    "below_devine_height",
     "body_mass_index",
+    "choose_weight_basis",
     "cockcroft_gault",
     "crcl_text",
     "devine_ideal_weight",
     "estimate_crcl",
     "implausibly_high",
+    "is_female",
     "low_creatinine_older_adult",
+    "scaled_daily_mg",
+    "scr_in_mg_dl",
     "select_band",
 ]
 
 WEIGHT_BASES = ("auto", "actual", "ideal", "adjusted")
+#: The weights Cockcroft-Gault can use (see :func:`choose_weight_basis`).
+WEIGHT_USED = ("actual", "ideal", "adjusted")
 
 
 def cockcroft_gault(
-    age_years: float, weight_kg: float, scr_mg_dl: float, sex: str, rules: Rules | None = None
-) -> float:
-    """Creatinine clearance by Cockcroft-Gault [mL/min].
+    age_years: Any, weight_kg: Any, scr_mg_dl: Any, sex: Any, rules: Rules | None = None
+) -> Any:
+    """Creatinine clearance by Cockcroft-Gault [mL/min], for one patient or an array of them.
 
     ``(140 - age) x weight / (72 x SCr)``, times 0.85 for women (constants from
     ``tables/formula_constants.csv``).
 
     Parameters
     ----------
-    age_years : float
+    age_years : float or array
         Age [years].
-    weight_kg : float
+    weight_kg : float or array
         The body weight chosen for the estimate [kg].
-    scr_mg_dl : float
+    scr_mg_dl : float or array
         Serum creatinine [mg/dL].
-    sex : {"female", "male"}
+    sex : {"female", "male"}, or an array of those, or a boolean array (True: female)
     rules : Rules, optional
         Rule tables (default the shipped ones).
 
     Returns
     -------
-    float
-        Unrounded CrCl [mL/min].
+    float or numpy.ndarray
+        Unrounded CrCl [mL/min]: a float for scalar inputs.
 
     References
     ----------
@@ -68,10 +80,44 @@ def cockcroft_gault(
     37.05
     >>> round(cockcroft_gault(50, 80, 1.0, "male"), 1)
     100.0
+    >>> import numpy as np
+    >>> cockcroft_gault(np.array([72, 50]), np.array([60, 80]), 1.0, np.array([True, False]))
+    array([ 48.16666667, 100.        ])
     """
     c = (rules or default_rules()).constants
     crcl = (c["cg_age_offset"] - age_years) * weight_kg / (c["cg_divisor"] * scr_mg_dl)
-    return crcl * c["cg_female_factor"] if sex == "female" else crcl
+    return _same_kind(np.where(is_female(sex), crcl * c["cg_female_factor"], crcl))
+
+
+def is_female(sex: Any) -> Any:
+    """Whether ``sex`` is female: a sex name, an array of names, or a boolean array as is.
+
+    Examples
+    --------
+    >>> is_female("female"), is_female("male")
+    (True, False)
+    """
+    if isinstance(sex, str):
+        return sex == "female"
+    values = np.asarray(sex)
+    return values if values.dtype == bool else values == "female"
+
+
+def scr_in_mg_dl(scr: Any, umol: Any, rules: Rules | None = None) -> Any:
+    """Serum creatinine in mg/dL from a value in mg/dL or (where ``umol``) in umol/L.
+
+    Examples
+    --------
+    >>> scr_in_mg_dl(1.3, False), round(scr_in_mg_dl(115.0, True), 2)
+    (1.3, 1.3)
+    """
+    per = (rules or default_rules()).constants["scr_umol_per_mg_dl"]
+    return _same_kind(np.where(umol, scr / per, scr))
+
+
+def _same_kind(values: Any) -> Any:
+    """A 0-d numpy result as the Python scalar a scalar input expects; an array as is."""
+    return values.item() if np.ndim(values) == 0 else values
 
 
 def crcl_text(crcl_ml_min: float, rules: Rules | None = None, decimals: int = 1) -> str:
@@ -90,8 +136,10 @@ def crcl_text(crcl_ml_min: float, rules: Rules | None = None, decimals: int = 1)
     return fmt_beside_edges(crcl_ml_min, edges, decimals)
 
 
-def devine_ideal_weight(height_cm: float, sex: str, rules: Rules | None = None) -> float:
+def devine_ideal_weight(height_cm: Any, sex: Any, rules: Rules | None = None) -> Any:
     """Ideal body weight by Devine [kg]: 50 (men) or 45.5 (women) + 2.3 kg per inch over 60.
+
+    A scalar or an array (``sex`` as for :func:`cockcroft_gault`).
 
     References
     ----------
@@ -105,13 +153,13 @@ def devine_ideal_weight(height_cm: float, sex: str, rules: Rules | None = None) 
     50.0
     """
     c = (rules or default_rules()).constants
-    base = c["ibw_base_male_kg"] if sex == "male" else c["ibw_base_female_kg"]
+    base = np.where(is_female(sex), c["ibw_base_female_kg"], c["ibw_base_male_kg"])
     inches = height_cm / c["cm_per_inch"]
-    return base + c["ibw_kg_per_inch"] * (inches - c["ibw_base_height_in"])
+    return _same_kind(base + c["ibw_kg_per_inch"] * (inches - c["ibw_base_height_in"]))
 
 
-def adjusted_body_weight(actual_kg: float, ideal_kg: float, rules: Rules | None = None) -> float:
-    """Adjusted body weight [kg]: IBW + 0.4 x (actual - IBW).
+def adjusted_body_weight(actual_kg: Any, ideal_kg: Any, rules: Rules | None = None) -> Any:
+    """Adjusted body weight [kg]: IBW + 0.4 x (actual - IBW); a scalar or an array.
 
     Examples
     --------
@@ -122,15 +170,109 @@ def adjusted_body_weight(actual_kg: float, ideal_kg: float, rules: Rules | None 
     return ideal_kg + factor * (actual_kg - ideal_kg)
 
 
-def body_mass_index(weight_kg: float, height_cm: float) -> float:
-    """Body mass index [kg/m^2].
+def body_mass_index(weight_kg: Any, height_cm: Any) -> Any:
+    """Body mass index [kg/m^2]; a scalar or an array (NaN where the height is NaN).
 
     Examples
     --------
     >>> round(body_mass_index(60, 160), 1)
     23.4
     """
-    return weight_kg / (height_cm / 100) ** 2
+    if np.ndim(height_cm) == 0:
+        return weight_kg / (height_cm / 100) ** 2
+    return weight_kg / _square(np.asarray(height_cm, dtype=np.float64) / 100)
+
+
+def _square(values: np.ndarray) -> np.ndarray:
+    """``x ** 2`` exactly as Python's float power gives it, once per distinct value: an
+    array of heights gives the very BMI each height gives alone."""
+    out = np.full(values.shape, np.nan)
+    present = ~np.isnan(values)
+    if present.any():
+        uniques, inverse = np.unique(values[present], return_inverse=True)
+        out[present] = np.array([_float_square(float(u)) for u in uniques])[inverse]
+    return out
+
+
+def _float_square(value: float) -> float:
+    try:
+        return value**2
+    except OverflowError:  # a height far outside its limits: the row is refused anyway
+        return math.inf
+
+
+def below_devine_height(height_cm: Any, weight_basis: Any, rules: Rules | None = None) -> Any:
+    """``SHORT_STATURE_IBW``: a height under the Devine formula's 60 inches, where the basis
+    may use the ideal weight (any but "actual"). Scalar or array (``weight_basis`` a name or
+    indices into :data:`WEIGHT_BASES`); False where the height is NaN.
+
+    Examples
+    --------
+    >>> bool(below_devine_height(150, "auto")), bool(below_devine_height(150, "actual"))
+    (True, False)
+    """
+    c = (rules or default_rules()).constants
+    basis = _basis_codes(weight_basis)
+    return (height_cm / c["cm_per_inch"] < c["ibw_base_height_in"]) & (
+        basis != WEIGHT_BASES.index("actual")
+    )
+
+
+def _basis_codes(weight_basis: Any) -> Any:
+    """A weight basis name as its index into WEIGHT_BASES; indices as they are."""
+    return WEIGHT_BASES.index(weight_basis) if isinstance(weight_basis, str) else weight_basis
+
+
+def choose_weight_basis(
+    weight_basis: Any, actual_kg: Any, ideal_kg: Any, bmi_kg_m2: Any, rules: Rules | None = None
+) -> tuple[Any, Any]:
+    """Which weight Cockcroft-Gault uses: for one patient or an array of them.
+
+    ``auto`` chooses by BMI (``tables/weight_basis.csv``); without a height (NaN ideal
+    weight and BMI) it uses the actual weight. A requested basis is used as asked.
+
+    Parameters
+    ----------
+    weight_basis : str or array of int
+        A name of :data:`WEIGHT_BASES`, or indices into it.
+    actual_kg, ideal_kg, bmi_kg_m2 : float or array
+        The candidates (NaN where there is no height).
+    rules : Rules, optional
+
+    Returns
+    -------
+    used : int or array of int
+        Index into :data:`WEIGHT_USED` ("actual", "ideal", "adjusted").
+    rule : int or array of int
+        The row of ``rules.weight_basis`` that chose it, -1 where none did (a requested
+        basis, or no height).
+
+    Examples
+    --------
+    >>> choose_weight_basis("auto", 60.0, 52.4, 23.4)
+    (1, 1)
+    >>> choose_weight_basis("auto", 60.0, float("nan"), float("nan"))
+    (0, -1)
+    """
+    rules = rules or default_rules()
+    basis = np.asarray(_basis_codes(weight_basis))
+    actual, ideal, bmi = (np.asarray(v, dtype=np.float64) for v in (actual_kg, ideal_kg, bmi_kg_m2))
+    shape = np.broadcast(basis, actual, ideal, bmi).shape
+    used = np.zeros(shape, dtype=np.int64)  # actual unless a rule below says otherwise
+    used[np.broadcast_to(basis == WEIGHT_BASES.index("ideal"), shape)] = 1
+    used[np.broadcast_to(basis == WEIGHT_BASES.index("adjusted"), shape)] = 2
+    rule = np.full(shape, -1, dtype=np.int64)
+    auto = (basis == WEIGHT_BASES.index("auto")) & ~np.isnan(bmi)
+    for k, (low, high, kind, _) in enumerate(rules.weight_basis):
+        rows = np.broadcast_to(auto & (bmi >= low) & (bmi < high), shape) & (rule < 0)
+        rule[rows] = k
+        if kind == "ideal":
+            used[rows] = 1
+        elif kind == "adjusted":
+            used[rows] = 2
+        elif kind == "lower-of-ideal-and-actual":
+            used[rows & np.broadcast_to(ideal <= actual, shape)] = 1
+    return _same_kind(used), _same_kind(rule)
 
 
 @dataclass(frozen=True)
@@ -238,11 +380,7 @@ def estimate_crcl(
         ibw = devine_ideal_weight(patient.height_cm, patient.sex, rules)
         abw = adjusted_body_weight(patient.weight_kg, ibw, rules)
         bmi = body_mass_index(patient.weight_kg, patient.height_cm)
-        if (
-            patient.height_cm / rules.constants["cm_per_inch"]
-            < rules.constants["ibw_base_height_in"]
-            and weight_basis != "actual"
-        ):
+        if below_devine_height(patient.height_cm, weight_basis, rules):
             codes.append("SHORT_STATURE_IBW")
     elif weight_basis in ("ideal", "adjusted"):
         raise InputError(
@@ -284,7 +422,7 @@ def estimate_crcl(
     if patient.height_cm is None:
         codes.append("NO_HEIGHT")
     per = rules.constants["scr_umol_per_mg_dl"]
-    scr_mg_dl = patient.scr if patient.scr_unit == "mg/dL" else patient.scr / per
+    scr_mg_dl = scr_in_mg_dl(patient.scr, patient.scr_unit == "umol/L", rules)
     crcl = cockcroft_gault(patient.age_years, used_kg, scr_mg_dl, patient.sex, rules)
     if implausibly_high(crcl, rules):
         codes.append("CRCL_IMPLAUSIBLE_HIGH")
@@ -348,8 +486,9 @@ def low_creatinine_older_adult(age_years: Any, scr_mg_dl: Any, rules: Rules) -> 
     >>> bool(low_creatinine_older_adult(50, 0.5, default_rules()))
     False
     """
-    older = age_years >= rules.threshold("older_adult_age_years")
-    return older & (scr_mg_dl < rules.threshold("low_scr_older_adult_below_mg_dl"))
+    return older_adult(age_years, rules) & (
+        scr_mg_dl < rules.threshold("low_scr_older_adult_below_mg_dl")
+    )
 
 
 def _choose_weight(
@@ -360,31 +499,31 @@ def _choose_weight(
     bmi: float | None,
     rules: Rules,
 ) -> tuple[str, float, str]:
+    """The weight :func:`choose_weight_basis` picks, its value, and why (in words)."""
     actual = patient.weight_kg
-    if basis == "actual":
-        return "actual", actual, "actual body weight (requested)"
-    if basis == "ideal":
-        assert ibw is not None
-        return "ideal", ibw, "ideal body weight, Devine (requested)"
-    if basis == "adjusted":
-        assert abw is not None
-        return "adjusted", abw, "adjusted body weight (requested)"
-    if ibw is None or abw is None or bmi is None:
-        return "actual", actual, "actual body weight: no height given (auto)"
-    for low, high, weight, reason in rules.weight_basis:
-        if low <= bmi < high:
-            edges = [edge for row in rules.weight_basis for edge in row[:2]]
-            text = f"{reason} (auto; BMI {fmt_beside_edges(bmi, edges)} kg/m2)"
-            if weight == "actual":
-                return "actual", actual, text
-            if weight == "adjusted":
-                return "adjusted", abw, text
-            if weight == "ideal":
-                return "ideal", ibw, text
-            if ibw <= actual:
-                return "ideal", ibw, text
-            return "actual", actual, text
-    raise AssertionError("weight_basis.csv covers every BMI")  # validated at load
+    nan = math.nan
+    used, rule = choose_weight_basis(
+        basis, actual, nan if ibw is None else ibw, nan if bmi is None else bmi, rules
+    )
+    name = WEIGHT_USED[used]
+    kg = {"actual": actual, "ideal": ibw, "adjusted": abw}[name]
+    if kg is None:  # a requested ideal or adjusted weight without a height: refused earlier
+        raise InputError(f"weight basis {basis!r} needs the height", field="height_cm")
+    if rule >= 0:
+        assert bmi is not None  # a BMI rule chose it
+        edges = [edge for row in rules.weight_basis for edge in row[:2]]
+        reason = rules.weight_basis[rule][3]
+        return name, kg, f"{reason} (auto; BMI {fmt_beside_edges(bmi, edges)} kg/m2)"
+    if basis == "auto":
+        if bmi is not None:  # load_rules checks that the rows cover every BMI
+            raise RuleTableError([f"weight_basis.csv: no row covers BMI {bmi!r} kg/m2"])
+        return name, kg, "actual body weight: no height given (auto)"
+    words = {
+        "actual": "actual body weight (requested)",
+        "ideal": "ideal body weight, Devine (requested)",
+        "adjusted": "adjusted body weight (requested)",
+    }
+    return name, kg, words[name]
 
 
 @dataclass(frozen=True)
@@ -436,28 +575,26 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
     """
     rules = rules or default_rules()
     crcl = estimate.crcl_ml_min
+    value = math.nan if crcl is None else crcl
+    index = band_index(value, dialysis, rules)
+    if index < 0:
+        raise RuleTableError([f"no renal band contains CrCl {crcl!r} mL/min"])
+    band = rules.bands[index]
+    scale = band_scale(index, value, rules)
     codes: list[str] = []
-    lowest = rules.bands[-1]
     if dialysis == "hemodialysis" and crcl is None:
-        band, scale = lowest, 1.0
         codes.append("HD_NO_RESIDUAL_CRCL")
         reason = "hemodialysis without a residual CrCl: the label's CrCl 15 row, unscaled"
     elif dialysis == "peritoneal":
-        band = lowest
         codes.append("PERITONEAL_DIALYSIS")
-        scale = _scale(band, crcl) if crcl is not None else 1.0
         reason = f"peritoneal dialysis: the band for {band.words} (no label guidance)"
     else:
         assert crcl is not None
-        band = rules.band_for(crcl)
-        scale = _scale(band, crcl)
         text = crcl_text(crcl, rules, decimals=2)
         note = "unrounded" if is_exact(text, crcl) else "rounded; the band uses the unrounded value"
         reason = f"CrCl {text} mL/min ({note}) falls in {band.words}"
     if scale < 1:
         codes.append("PROPORTIONAL_REDUCTION")
-    min_mg = math.floor(band.min_daily_mg * scale + 1e-9)
-    max_mg = math.floor(band.max_daily_mg * scale + 1e-9)
     words = band.words
     if scale < 1:
         words = (
@@ -469,13 +606,84 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         band=band,
         label=band_label(band, scale),
         scale=scale,
-        min_daily_mg=min_mg,
-        max_daily_mg=max_mg,
+        min_daily_mg=scaled_daily_mg(band.min_daily_mg, scale),
+        max_daily_mg=scaled_daily_mg(band.max_daily_mg, scale),
         doses_per_day=band.doses_per_day,
         reason=reason,
         flag_codes=tuple(codes),
         words=words,
     )
+
+
+def band_index(crcl_ml_min: Any, dialysis: Any, rules: Rules | None = None) -> Any:
+    """Which band of ``rules.bands`` applies: for one patient or an array of them.
+
+    The first band that contains the unrounded CrCl (the edge convention of
+    ``tables/renal_bands.csv``); hemodialysis without a residual CrCl (NaN) and peritoneal
+    dialysis take the lowest band. -1 where no band applies (no CrCl, no dialysis).
+
+    Parameters
+    ----------
+    crcl_ml_min : float or array
+        Unrounded CrCl [mL/min], NaN where there is none.
+    dialysis : str or array of int
+        A name of :data:`~gabacalc.patient.DIALYSIS_CHOICES`, or indices into it.
+    rules : Rules, optional
+
+    Examples
+    --------
+    >>> band_index(60.0, "none"), band_index(59.99, "none"), band_index(float("nan"), "none")
+    (0, 1, -1)
+    >>> band_index(float("nan"), "hemodialysis"), band_index(40.0, "peritoneal")
+    (3, 3)
+    """
+    rules = rules or default_rules()
+    crcl = np.asarray(crcl_ml_min, dtype=np.float64)
+    code = np.asarray(DIALYSIS_CHOICES.index(dialysis) if isinstance(dialysis, str) else dialysis)
+    index = np.full(np.broadcast(crcl, code).shape, -1, dtype=np.int64)
+    for i, band in enumerate(rules.bands):
+        index[band.contains(crcl) & (index < 0)] = i
+    hemo_without = (code == DIALYSIS_CHOICES.index("hemodialysis")) & np.isnan(crcl)
+    index[
+        np.broadcast_to(hemo_without | (code == DIALYSIS_CHOICES.index("peritoneal")), index.shape)
+    ] = len(rules.bands) - 1
+    return _same_kind(index)
+
+
+def band_scale(index: Any, crcl_ml_min: Any, rules: Rules | None = None) -> Any:
+    """The label's proportional reduction: CrCl / 15 below 15 mL/min in the band that says
+    so, else 1 (also where there is no CrCl). Scalar or array; ``index`` as
+    :func:`band_index` gives it.
+
+    Examples
+    --------
+    >>> band_scale(3, 7.5), band_scale(3, float("nan")), band_scale(0, 90.0)
+    (0.5, 1.0, 1.0)
+    """
+    rules = rules or default_rules()
+    below_at = np.array(
+        [
+            math.nan if b.proportional_below_ml_min is None else b.proportional_below_ml_min
+            for b in rules.bands
+        ],
+        dtype=np.float64,
+    )
+    crcl = np.asarray(crcl_ml_min, dtype=np.float64)
+    threshold = below_at[np.maximum(index, 0)]
+    proportional = ~np.isnan(crcl) & ~np.isnan(threshold) & (crcl < threshold)
+    return _same_kind(np.where(proportional, crcl / np.where(proportional, threshold, 1.0), 1.0))
+
+
+def scaled_daily_mg(daily_mg: Any, scale: Any) -> Any:
+    """A band's dose scaled by the proportional reduction, rounded down to whole mg
+    (scalar or array).
+
+    Examples
+    --------
+    >>> scaled_daily_mg(300, 0.5), scaled_daily_mg(300, 1.0)
+    (150, 300)
+    """
+    return _same_kind(np.floor(np.multiply(daily_mg, scale) + 1e-9).astype(np.int64))
 
 
 def band_label(band: RenalBand, scale: float) -> str:
@@ -495,10 +703,3 @@ def band_label(band: RenalBand, scale: float) -> str:
         f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)} "
         f"= {fmt_beside_edges(scale, (1,), 3)}"
     )
-
-
-def _scale(band: RenalBand, crcl: float | None) -> float:
-    below = band.proportional_below_ml_min
-    if crcl is None or below is None or crcl >= below:
-        return 1.0
-    return crcl / below

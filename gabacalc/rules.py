@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from gabacalc.errors import RuleTableError
+from gabacalc.flags import registry_problems
 
 __all__ = [
     "RenalBand",
@@ -109,8 +111,8 @@ class RenalBand:
     source_id: str
     source_section: str
 
-    def contains(self, crcl_ml_min: float) -> bool:
-        """Whether an unrounded CrCl [mL/min] falls in this band."""
+    def contains(self, crcl_ml_min: Any) -> Any:
+        """Whether an unrounded CrCl [mL/min] falls in this band (a scalar or an array)."""
         above = (
             crcl_ml_min >= self.lower_ml_min
             if self.lower_inclusive
@@ -121,7 +123,7 @@ class RenalBand:
             if self.upper_inclusive
             else crcl_ml_min < self.upper_ml_min
         )
-        return above and below
+        return above & below
 
 
 @dataclass(frozen=True)
@@ -648,6 +650,7 @@ def _build(
     weight_basis = _weight_basis(rows["weight_basis.csv"], problems)
 
     flags = {r["code"]: r for r in rows["flags.csv"]}
+    problems.extend(registry_problems(flags))
     for row in rows["flags.csv"]:
         if row["severity"] not in _SEVERITIES:
             problems.append(

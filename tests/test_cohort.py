@@ -885,3 +885,21 @@ def test_parquet_results_are_typed_with_the_stamp_in_the_metadata(tmp_path: Path
         gabacalc.read_results(tmp_path / "results.parquet"),
         gabacalc.read_results(tmp_path / "results.csv"),
     )
+
+
+def test_a_rule_that_answers_differently_for_an_array_is_a_gabacalc_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The self-check compares each key's plan with its own row; it names the rule."""
+    import gabacalc.cohort
+
+    real = gabacalc.cohort.body_mass_index
+
+    def off_for_arrays(weight_kg: Any, height_cm: Any) -> Any:
+        return real(weight_kg, height_cm) * 1.01
+
+    monkeypatch.setattr(gabacalc.cohort, "body_mass_index", off_for_arrays)
+    with pytest.raises(gabacalc.GabacalcError) as error:
+        plan_cohort(clinic())
+    assert not isinstance(error.value, AssertionError)
+    assert "bmi_kg_m2 (renal.body_mass_index)" in str(error.value)

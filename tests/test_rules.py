@@ -155,3 +155,51 @@ def test_a_taper_step_shorter_than_a_week_is_refused(tables: Path) -> None:
     )
     with pytest.raises(RuleTableError, match="shorter than 7 days"):
         load_rules(tables)
+
+
+def test_a_flag_row_that_no_rule_raises_is_refused_naming_it(tables: Path) -> None:
+    path = tables / "flags.csv"
+    with path.open("a", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerow(
+            ["NEW_RULE", "info", "A rule nobody wrote.", "None.", "gabacalc-conventions", "x"]
+        )
+    write_manifest(tables, "test")
+    with pytest.raises(RuleTableError) as info:
+        load_rules(tables)
+    assert info.value.problems == [
+        "flags.csv: code NEW_RULE is raised by no rule of gabacalc (the flag registry, "
+        "gabacalc/flags.py, has no such code); remove the row or add the rule"
+    ]
+
+
+def test_a_flag_that_a_rule_raises_but_the_table_lacks_is_refused_naming_it(
+    tables: Path,
+) -> None:
+    path = tables / "flags.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(ln for ln in lines if not ln.startswith("EPILEPSY,")), "utf-8")
+    write_manifest(tables, "test")
+    with pytest.raises(RuleTableError) as info:
+        load_rules(tables)
+    assert info.value.problems == [
+        "flags.csv: no row for code EPILEPSY, which gabacalc raises (group context); add "
+        "its row with severity, message, action and source"
+    ]
+
+
+def test_every_code_the_core_raises_is_registered_in_its_group() -> None:
+    """The registry's groups are where the core raises each code (read from the source)."""
+    import re
+
+    import gabacalc.plan
+    import gabacalc.renal
+    from gabacalc.flags import FLAG_GROUPS, codes_in
+
+    def raised(module: object) -> set[str]:
+        text = Path(str(getattr(module, "__file__", ""))).read_text(encoding="utf-8")
+        return set(re.findall(r'"([A-Z][A-Z0-9_]+)"', text)) & set(FLAG_GROUPS)
+
+    assert raised(gabacalc.renal) == codes_in("estimate", "band")
+    plan_codes = raised(gabacalc.plan)
+    assert codes_in("dose", "context", "dialysis") <= plan_codes
+    assert plan_codes - codes_in("dose", "context", "dialysis") == set()
