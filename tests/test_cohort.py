@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gabacalc
 from gabacalc.cohort import AUDIT_COLUMNS, OUTPUT_COLUMNS, SUMMARY_COLUMNS, plan_cohort
@@ -380,8 +382,92 @@ def _assert_same(row: Any, expected: dict[str, Any] | str, record: Any) -> None:
     assert row["flag_codes"] == ";".join(f["code"] for f in expected["flags"]), record
 
 
-def test_the_cohort_gives_what_build_plan_gives_on_thousands_of_random_patients() -> None:
-    records = random_cohort(seed=5, rows=2000)
+finite = {"allow_nan": False, "allow_infinity": False}
+# Numbers near each limit and band edge, and a few outside (the row is then refused).
+_EDGES = st.sampled_from([60.0, 59.999, 30.0, 30.001, 15.0, 14.999, 7.5, 4.99, 150.0, 150.01])
+
+
+@st.composite
+def cohort_rows(draw: st.DrawFn) -> dict[str, Any]:
+    """One random patient with random options, as a cohort row (cells as a file gives them)."""
+    r: dict[str, Any] = {"start_date": draw(st.sampled_from([START, "2026-03-02", None]))}
+    r["age_years"] = draw(
+        st.floats(18, 110, **finite) | st.sampled_from([18.0, 64.99, 65.0, 110.0, 17.9, 300.0])
+    )
+    r["sex"] = draw(st.sampled_from(["female", "male", "Female", " MALE ", "x"]))
+    r["weight_kg"] = draw(st.floats(30, 350, **finite))
+    r["height_cm"] = draw(
+        st.none() | st.floats(120, 230, **finite) | st.sampled_from([152.3, 152.4, 154.0])
+    )
+    kind = draw(st.sampled_from(["scr", "umol", "crcl", "edge", "hemodialysis", "peritoneal"]))
+    if kind == "scr":
+        r["scr"] = draw(st.floats(0.2, 20, **finite) | st.sampled_from([0.69, 88.0]))
+    elif kind == "umol":
+        r["scr"] = draw(st.floats(18, 1768, **finite))
+        r["scr_unit"] = draw(st.sampled_from(["umol/L", "µmol/L", "UMOL/L"]))
+    elif kind in ("crcl", "edge"):
+        r["crcl_ml_min"] = draw(st.floats(0.5, 250, **finite) if kind == "crcl" else _EDGES)
+    else:
+        r["dialysis"] = kind
+        r["crcl_ml_min"] = draw(st.none() | st.floats(0.5, 30, **finite) | _EDGES)
+    r["risks"] = ";".join(draw(st.lists(st.sampled_from(list(RULES.risks)), max_size=3)))
+    r["pain_type"] = draw(st.none() | st.sampled_from(list(RULES.pain_types)))
+    optional = {
+        "weight_basis": st.sampled_from(["auto", "actual", "ideal", "adjusted"]),
+        "start_daily_mg": st.sampled_from([100.0, 150.0, 200.0, 300.0, 400.0]),
+        "target_daily_mg": st.integers(300, 3600).map(float) | st.just(1250.0),
+        "titration": st.sampled_from(list(RULES.titration_presets)),
+        "taper": st.sampled_from(list(RULES.taper_presets)),
+        "review_weeks": st.sampled_from([4.0, 5.0, 6.0]),
+        "strengths_mg": st.sets(st.sampled_from([100, 300, 400, 600, 800]), min_size=1).map(
+            lambda values: ";".join(str(v) for v in sorted(values))
+        ),
+        "oral_solution": st.booleans(),
+        "dialysis_days": st.sets(
+            st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat"]), min_size=1
+        ).map(lambda days: ";".join(sorted(days))),
+        "current_daily_mg": st.sampled_from([100.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 4000.0])
+        | st.integers(50, 3600).map(float),
+        "current_doses_per_day": st.sampled_from([1.0, 2.0, 3.0]),
+    }
+    for name, strategy in optional.items():
+        if draw(st.integers(0, 3)) == 0:
+            r[name] = draw(strategy)
+    return r
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(cohort_rows(), min_size=1, max_size=6), st.data())
+def test_the_cohort_gives_what_build_plan_gives_for_random_patients_and_options(
+    rows: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """Cohort against single: every summary value and the flag codes, row by row."""
+    records = [{"id": f"p{k}", **r} for k, r in enumerate(rows)]
+    # Siblings: the same options and kidneys, another age, weight and risks, so that rows
+    # share a plan key as in a real cohort and a rule left out of the key shows.
+    for r in records[:3]:
+        sibling = {**r, "id": f"{r['id']}-sibling"}
+        sibling["age_years"] = data.draw(st.sampled_from([30.0, 64.0, 65.0, 80.0]))
+        sibling["weight_kg"] = data.draw(st.sampled_from([r["weight_kg"], 60.0, 120.0]))
+        sibling["risks"] = data.draw(st.sampled_from(["", "opioids", "falls", "respiratory"]))
+        records.append(sibling)
+    frame = pd.DataFrame(records)
+    out = plan_cohort(frame)
+    assert out["id"].tolist() == [r["id"] for r in records]
+    for record, row in zip(records, out.to_dict("records"), strict=True):
+        cells = {k: v for k, v in record.items() if v is not None}
+        cells.setdefault("start_date", str(date.today()))
+        _assert_same(row, single(cells), record)
+
+
+def test_the_cohort_gives_what_build_plan_gives_on_a_thousand_seeded_patients() -> None:
+    """A cheap bulk check beside the differential test: one cohort of many keys at once."""
+    records = random_cohort(seed=5, rows=1000)
     out = plan_cohort(pd.DataFrame(records))
     assert out["id"].tolist() == [r["id"] for r in records]
     assert 0 < (out["status"] == "error").sum() < len(records) / 3  # mistakes are in the mix
