@@ -6,6 +6,7 @@ Pure functions: numbers and rule tables in, numbers and frozen dataclasses out.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +87,7 @@ def cockcroft_gault(
     """
     c = (rules or default_rules()).constants
     crcl = (c["cg_age_offset"] - age_years) * weight_kg / (c["cg_divisor"] * scr_mg_dl)
-    return _same_kind(np.where(is_female(sex), crcl * c["cg_female_factor"], crcl))
+    return pick(is_female(sex), crcl * c["cg_female_factor"], crcl)
 
 
 def is_female(sex: Any) -> Any:
@@ -112,12 +113,32 @@ def scr_in_mg_dl(scr: Any, umol: Any, rules: Rules | None = None) -> Any:
     (1.3, 1.3)
     """
     per = (rules or default_rules()).constants["scr_umol_per_mg_dl"]
-    return _same_kind(np.where(umol, scr / per, scr))
+    return pick(umol, scr / per, scr)
 
 
-def _same_kind(values: Any) -> Any:
-    """A 0-d numpy result as the Python scalar a scalar input expects; an array as is."""
-    return values.item() if np.ndim(values) == 0 else values
+def pick(condition: Any, if_true: Any, if_false: Any) -> Any:
+    """``if_true`` where ``condition`` holds, else ``if_false``: Python's conditional for
+    scalars, :func:`numpy.where` as soon as one is an array. The rules are written with it
+    and with operators that mean the same for a number and an array, so that one function
+    serves one patient (plain Python numbers, as before) and a cohort.
+
+    Examples
+    --------
+    >>> pick(True, 1.0, 2.0), pick(np.array([True, False]), 1.0, 2.0)
+    (1.0, array([1., 2.]))
+    """
+    if isinstance(condition, np.ndarray) or isinstance(if_true, np.ndarray):
+        return np.where(condition, if_true, if_false)
+    if isinstance(if_false, np.ndarray):
+        return np.where(condition, if_true, if_false)
+    return if_true if condition else if_false
+
+
+def _take(values: Sequence[Any], index: Any) -> Any:
+    """``values[index]`` for an int index, or per row for an array of indices."""
+    if isinstance(index, np.ndarray):
+        return np.asarray(values)[np.maximum(index, 0)]
+    return values[max(int(index), 0)]
 
 
 def crcl_text(crcl_ml_min: float, rules: Rules | None = None, decimals: int = 1) -> str:
@@ -153,9 +174,9 @@ def devine_ideal_weight(height_cm: Any, sex: Any, rules: Rules | None = None) ->
     50.0
     """
     c = (rules or default_rules()).constants
-    base = np.where(is_female(sex), c["ibw_base_female_kg"], c["ibw_base_male_kg"])
+    base = pick(is_female(sex), c["ibw_base_female_kg"], c["ibw_base_male_kg"])
     inches = height_cm / c["cm_per_inch"]
-    return _same_kind(base + c["ibw_kg_per_inch"] * (inches - c["ibw_base_height_in"]))
+    return base + c["ibw_kg_per_inch"] * (inches - c["ibw_base_height_in"])
 
 
 def adjusted_body_weight(actual_kg: Any, ideal_kg: Any, rules: Rules | None = None) -> Any:
@@ -255,24 +276,27 @@ def choose_weight_basis(
     (0, -1)
     """
     rules = rules or default_rules()
-    basis = np.asarray(_basis_codes(weight_basis))
-    actual, ideal, bmi = (np.asarray(v, dtype=np.float64) for v in (actual_kg, ideal_kg, bmi_kg_m2))
-    shape = np.broadcast(basis, actual, ideal, bmi).shape
-    used = np.zeros(shape, dtype=np.int64)  # actual unless a rule below says otherwise
-    used[np.broadcast_to(basis == WEIGHT_BASES.index("ideal"), shape)] = 1
-    used[np.broadcast_to(basis == WEIGHT_BASES.index("adjusted"), shape)] = 2
-    rule = np.full(shape, -1, dtype=np.int64)
-    auto = (basis == WEIGHT_BASES.index("auto")) & ~np.isnan(bmi)
+    basis = _basis_codes(weight_basis)
+    # A requested basis as asked (actual unless ideal or adjusted) ...
+    used = pick(
+        basis == WEIGHT_BASES.index("ideal"), 1, pick(basis == WEIGHT_BASES.index("adjusted"), 2, 0)
+    )
+    rule = pick(basis == basis, -1, -1)  # (an array of -1 for an array)
+    # ... and auto by the BMI row that contains it (none without a height: actual).
+    auto = (basis == WEIGHT_BASES.index("auto")) & (bmi_kg_m2 == bmi_kg_m2)  # BMI not NaN
     for k, (low, high, kind, _) in enumerate(rules.weight_basis):
-        rows = np.broadcast_to(auto & (bmi >= low) & (bmi < high), shape) & (rule < 0)
-        rule[rows] = k
+        inside = auto & (bmi_kg_m2 >= low) & (bmi_kg_m2 < high) & (rule < 0)
         if kind == "ideal":
-            used[rows] = 1
+            chosen: Any = 1
         elif kind == "adjusted":
-            used[rows] = 2
+            chosen = 2
         elif kind == "lower-of-ideal-and-actual":
-            used[rows & np.broadcast_to(ideal <= actual, shape)] = 1
-    return _same_kind(used), _same_kind(rule)
+            chosen = pick(ideal_kg <= actual_kg, 1, 0)
+        else:
+            chosen = 0
+        used = pick(inside, chosen, used)
+        rule = pick(inside, k, rule)
+    return used, rule
 
 
 @dataclass(frozen=True)
@@ -638,16 +662,14 @@ def band_index(crcl_ml_min: Any, dialysis: Any, rules: Rules | None = None) -> A
     (3, 3)
     """
     rules = rules or default_rules()
-    crcl = np.asarray(crcl_ml_min, dtype=np.float64)
-    code = np.asarray(DIALYSIS_CHOICES.index(dialysis) if isinstance(dialysis, str) else dialysis)
-    index = np.full(np.broadcast(crcl, code).shape, -1, dtype=np.int64)
+    crcl = crcl_ml_min
+    code = DIALYSIS_CHOICES.index(dialysis) if isinstance(dialysis, str) else dialysis
+    index = pick(code == code, -1, -1)  # (an array of -1 for an array)
     for i, band in enumerate(rules.bands):
-        index[band.contains(crcl) & (index < 0)] = i
-    hemo_without = (code == DIALYSIS_CHOICES.index("hemodialysis")) & np.isnan(crcl)
-    index[
-        np.broadcast_to(hemo_without | (code == DIALYSIS_CHOICES.index("peritoneal")), index.shape)
-    ] = len(rules.bands) - 1
-    return _same_kind(index)
+        index = pick(band.contains(crcl) & (index < 0), i, index)
+    hemo_without = (code == DIALYSIS_CHOICES.index("hemodialysis")) & (crcl != crcl)  # NaN
+    lowest = hemo_without | (code == DIALYSIS_CHOICES.index("peritoneal"))
+    return pick(lowest, len(rules.bands) - 1, index)
 
 
 def band_scale(index: Any, crcl_ml_min: Any, rules: Rules | None = None) -> Any:
@@ -661,17 +683,14 @@ def band_scale(index: Any, crcl_ml_min: Any, rules: Rules | None = None) -> Any:
     (0.5, 1.0, 1.0)
     """
     rules = rules or default_rules()
-    below_at = np.array(
-        [
-            math.nan if b.proportional_below_ml_min is None else b.proportional_below_ml_min
-            for b in rules.bands
-        ],
-        dtype=np.float64,
-    )
-    crcl = np.asarray(crcl_ml_min, dtype=np.float64)
-    threshold = below_at[np.maximum(index, 0)]
-    proportional = ~np.isnan(crcl) & ~np.isnan(threshold) & (crcl < threshold)
-    return _same_kind(np.where(proportional, crcl / np.where(proportional, threshold, 1.0), 1.0))
+    below_at = [
+        math.nan if b.proportional_below_ml_min is None else b.proportional_below_ml_min
+        for b in rules.bands
+    ]
+    crcl = crcl_ml_min
+    threshold = _take(below_at, index)
+    proportional = (crcl == crcl) & (threshold == threshold) & (crcl < threshold)  # not NaN
+    return pick(proportional, crcl / pick(proportional, threshold, 1.0), 1.0)
 
 
 def scaled_daily_mg(daily_mg: Any, scale: Any) -> Any:
@@ -683,7 +702,10 @@ def scaled_daily_mg(daily_mg: Any, scale: Any) -> Any:
     >>> scaled_daily_mg(300, 0.5), scaled_daily_mg(300, 1.0)
     (150, 300)
     """
-    return _same_kind(np.floor(np.multiply(daily_mg, scale) + 1e-9).astype(np.int64))
+    scaled = daily_mg * scale + 1e-9
+    if isinstance(scaled, np.ndarray):
+        return np.floor(scaled).astype(np.int64)
+    return math.floor(scaled)
 
 
 def band_label(band: RenalBand, scale: float) -> str:

@@ -9,6 +9,7 @@ puts whether any applies into each row's plan key. A new criterion is added ther
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,18 +66,14 @@ def start_low_criteria(
     {'respiratory': False, 'age': True, 'dialysis': False, 'crcl': False}
     """
     code = DIALYSIS_CHOICES.index(dialysis) if isinstance(dialysis, str) else dialysis
-    crcl = np.nan if crcl_ml_min is None else crcl_ml_min
-    on_dialysis = code != DIALYSIS_CHOICES.index("none")
-    low_crcl = ~on_dialysis & (crcl < rules.threshold("start_low_crcl_below_ml_min"))
-    criteria = {
+    crcl = math.nan if crcl_ml_min is None else crcl_ml_min
+    off_dialysis = code == DIALYSIS_CHOICES.index("none")
+    return {
         "respiratory": respiratory,
         "age": older_adult(age_years, rules),
-        "dialysis": on_dialysis,
-        "crcl": low_crcl,
+        "dialysis": ~off_dialysis if isinstance(off_dialysis, np.ndarray) else not off_dialysis,
+        "crcl": off_dialysis & (crcl < rules.threshold("start_low_crcl_below_ml_min")),
     }
-    if np.broadcast(*criteria.values()).ndim == 0:
-        return {name: bool(value) for name, value in criteria.items()}
-    return criteria
 
 
 def start_low_applies(
@@ -90,8 +87,12 @@ def start_low_applies(
     >>> start_low_applies(np.array([False, True]), 50, "none", 90.0, default_rules())
     array([False,  True])
     """
-    criteria = start_low_criteria(respiratory, age_years, dialysis, crcl_ml_min, rules)
-    return np.logical_or.reduce(np.broadcast_arrays(*criteria.values())) if criteria else False
+    applies: Any = False
+    for criterion in start_low_criteria(
+        respiratory, age_years, dialysis, crcl_ml_min, rules
+    ).values():
+        applies = applies | criterion
+    return applies
 
 
 def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -> list[str]:
