@@ -410,6 +410,8 @@ def cohort_rows(draw: st.DrawFn) -> dict[str, Any]:
     else:
         r["dialysis"] = kind
         r["crcl_ml_min"] = draw(st.none() | st.floats(0.5, 30, **finite) | _EDGES)
+    if draw(st.integers(0, 15)) == 0:  # a contradiction: a creatinine beside a CrCl or dialysis
+        r["scr"] = 1.0
     r["risks"] = ";".join(draw(st.lists(st.sampled_from(list(RULES.risks)), max_size=3)))
     r["pain_type"] = draw(st.none() | st.sampled_from(list(RULES.pain_types)))
     optional = {
