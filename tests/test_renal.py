@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
 from gabacalc import (
     Patient,
     adjusted_body_weight,
     cockcroft_gault,
+    default_rules,
     devine_ideal_weight,
     estimate_crcl,
     select_band,
 )
+from gabacalc.patient import DIALYSIS_CHOICES, in_limits
+from gabacalc.renal import (
+    WEIGHT_BASES,
+    band_index,
+    band_scale,
+    below_devine_height,
+    body_mass_index,
+    choose_weight_basis,
+    scaled_daily_mg,
+    scr_in_mg_dl,
+)
+from gabacalc.startlow import start_low_criteria
 
 
 def test_cockcroft_gault_by_hand() -> None:
@@ -96,3 +112,89 @@ def test_given_crcl_is_labelled_as_given() -> None:
     estimate = estimate_crcl(Patient(age_years=60, sex="male", weight_kg=80, crcl_ml_min=42))
     assert estimate.method == "given"
     assert estimate.formula_text.startswith("given: 42 mL/min")
+
+
+# ------------------------------------------- one rule for a number and an array (pvlib)
+
+
+def _grid() -> dict[str, Any]:
+    """Patients on a grid with every band edge and BMI row, NaN where a value is absent."""
+    rng = np.random.default_rng(12)
+    n = 400
+    crcl = rng.uniform(0.5, 160, n)
+    crcl[:12] = [60, 59.999, 30, 30.001, 15, 14.999, 7.5, 0.5, np.nan, np.nan, np.nan, 150]
+    height = rng.uniform(120, 230, n)
+    height[::7] = np.nan
+    height[1::11] = 152.4
+    return {
+        "age": rng.uniform(18, 110, n),
+        "weight": rng.uniform(30, 350, n),
+        "height": height,
+        "scr": rng.uniform(0.2, 20, n),
+        "female": rng.random(n) < 0.5,
+        "umol": rng.random(n) < 0.3,
+        "basis": rng.integers(0, len(WEIGHT_BASES), n),
+        "dialysis": rng.integers(0, len(DIALYSIS_CHOICES), n),
+        "crcl": crcl,
+        "respiratory": rng.random(n) < 0.2,
+    }
+
+
+def _same(array: Any, scalars: list[Any]) -> None:
+    """Element by element, exactly (NaN where NaN), and each scalar a plain Python number."""
+    assert all(type(v) in (int, float, bool) for v in scalars), {type(v) for v in scalars}
+    got = np.asarray(array).tolist()
+    assert len(got) == len(scalars)
+    for a, b in zip(got, scalars, strict=True):
+        assert (a != a and b != b) or a == b, (a, b)
+
+
+def test_each_rule_gives_an_array_what_it_gives_each_number() -> None:
+    g = _grid()
+    rows = range(len(g["age"]))
+    sex = ["female" if f else "male" for f in g["female"]]
+    basis = [WEIGHT_BASES[b] for b in g["basis"]]
+    dialysis = [DIALYSIS_CHOICES[d] for d in g["dialysis"]]
+    pick = {name: [float(v) if isinstance(v, float) else v for v in g[name].tolist()] for name in g}
+
+    ibw = devine_ideal_weight(g["height"], g["female"])
+    _same(ibw, [devine_ideal_weight(pick["height"][i], sex[i]) for i in rows])
+    abw = adjusted_body_weight(g["weight"], ibw)
+    _same(abw, [adjusted_body_weight(pick["weight"][i], ibw.tolist()[i]) for i in rows])
+    bmi = body_mass_index(g["weight"], g["height"])
+    _same(bmi, [body_mass_index(pick["weight"][i], pick["height"][i]) for i in rows])
+    used, rule = choose_weight_basis(g["basis"], g["weight"], ibw, bmi)
+    one = [
+        choose_weight_basis(basis[i], pick["weight"][i], ibw.tolist()[i], bmi.tolist()[i])
+        for i in rows
+    ]
+    _same(used, [u for u, _ in one])
+    _same(rule, [r for _, r in one])
+    scr = scr_in_mg_dl(g["scr"], g["umol"])
+    _same(scr, [scr_in_mg_dl(pick["scr"][i], bool(g["umol"][i])) for i in rows])
+    crcl = cockcroft_gault(g["age"], g["weight"], scr, g["female"])
+    _same(
+        crcl,
+        [cockcroft_gault(pick["age"][i], pick["weight"][i], scr.tolist()[i], sex[i]) for i in rows],
+    )
+    short = below_devine_height(g["height"], g["basis"])
+    _same(short, [bool(below_devine_height(pick["height"][i], basis[i])) for i in rows])
+
+    index = band_index(g["crcl"], g["dialysis"])
+    _same(index, [band_index(pick["crcl"][i], dialysis[i]) for i in rows])
+    scale = band_scale(index, g["crcl"])
+    _same(scale, [band_scale(index.tolist()[i], pick["crcl"][i]) for i in rows])
+    _same(scaled_daily_mg(300, scale), [scaled_daily_mg(300, scale.tolist()[i]) for i in rows])
+
+    rules = default_rules()
+    criteria = start_low_criteria(g["respiratory"], g["age"], g["dialysis"], g["crcl"], rules)
+    for name, values in criteria.items():
+        one_each = [
+            start_low_criteria(
+                bool(g["respiratory"][i]), pick["age"][i], dialysis[i], pick["crcl"][i], rules
+            )[name]
+            for i in rows
+        ]
+        _same(values, [bool(v) for v in one_each])
+    limits = rules.limits["crcl_ml_min"]
+    _same(in_limits(g["crcl"], limits), [bool(in_limits(pick["crcl"][i], limits)) for i in rows])
