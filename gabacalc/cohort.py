@@ -1083,7 +1083,7 @@ _RULE_OF = {
     "weight_used_kg": "renal.choose_weight_basis",
     "bmi_kg_m2": "renal.body_mass_index",
     "band_scale": "renal.band_scale",
-    "flags": "the flag registry, gabacalc.flags",
+    "flag_codes": "the flag registry, gabacalc.flags",
 }
 
 
@@ -1104,7 +1104,10 @@ def _assemble(
     g_safe = np.maximum(group, 0)
     numbers: dict[str, np.ndarray] = {}  # float (NaN empty) or int64 with `present`
     present: dict[str, np.ndarray] = {}
-    texts: dict[str, tuple[np.ndarray, list[Any]]] = {}  # codes into values; -1 empty
+    # Text columns: per-row codes into small tables of values (-1 empty). Columns whose
+    # tables are indexed alike share one code array (a key's fields; the flags and their
+    # severity): a million rows need a few code arrays, not one per column.
+    text_groups: list[tuple[np.ndarray, dict[str, list[Any]]]] = []
 
     # Per row, from the vectorised estimate and band.
     for name, values in (
@@ -1134,11 +1137,13 @@ def _assemble(
         ("band_id", bands.index, [b.band_id for b in rules.bands]),
         ("dialysis", cols.dialysis, list(DIALYSIS_CHOICES)),
     ):
-        texts[name] = (np.where(in_group, values, -1), names)
-    texts["band"] = _band_labels(rules, bands, in_group)
+        text_groups.append((np.where(in_group, values, -1), {name: names}))
+    band_codes, band_table = _band_labels(rules, bands, in_group)
+    text_groups.append((band_codes, {"band": band_table}))
 
     # Per key, from the key's plan.
     summaries = [r[0] if r is not None else {} for r in reps]
+    key_tables: dict[str, list[Any]] = {}
     for name in _KEY_FIELDS:
         per_key = [s.get(name) for s in summaries]
         if name in _INT_FIELDS:
@@ -1147,27 +1152,43 @@ def _assemble(
             numbers[name] = table[g_safe]
             present[name] = in_group & has[g_safe]
         else:
-            texts[name] = (np.where(in_group, group, -1), per_key)
+            key_tables[name] = per_key
+    text_groups.append((np.where(in_group, group, -1), key_tables))
 
     # Flags: the key's dose codes with the row's estimate, band and safety-context codes.
     flag_codes, flag_table = _flags(rules, cols, renal, bands, group, reps, older)
-    texts["flag_codes"] = (flag_codes, [";".join(codes) for codes in flag_table])
-    texts["flag_severity"] = (flag_codes, [_severity(rules, codes) for codes in flag_table])
+    text_groups.append(
+        (
+            flag_codes,
+            {
+                "flag_codes": [";".join(codes) for codes in flag_table],
+                "flag_severity": [_severity(rules, codes) for codes in flag_table],
+            },
+        )
+    )
 
-    # Rows planned on their own overwrite theirs.
+    # Rows planned on their own overwrite theirs: the j-th such row takes the entry
+    # appended j-th to every table (None, empty, on an error row).
     status = np.where(in_group, 0, 1)
     error_codes = np.full(n, -1, dtype=np.int64)
     errors: list[str] = []
     count = cols.num["current_doses_per_day"].copy()
-    tables = {name: list(values) for name, (_, values) in texts.items()}
-    text_codes = {name: codes.copy() for name, (codes, _) in texts.items()}
-    for i, outcome in singles.items():
+    single_rows = np.array(sorted(singles), dtype=np.int64)
+    for codes, tables in text_groups:
+        length = len(next(iter(tables.values())))  # the same for every table of the group
+        codes[single_rows] = length + np.arange(len(single_rows))
+    for i in single_rows.tolist():
+        outcome = singles[i]
         if isinstance(outcome, InputError):
             error_codes[i] = len(errors)
             errors.append(str(outcome))
+            for _, tables in text_groups:
+                for entries in tables.values():
+                    entries.append(None)
             continue
         status[i] = 0
-        summary, _, count[i] = outcome[0], None, np.nan if outcome[2] is None else outcome[2]
+        summary = outcome[0]
+        count[i] = np.nan if outcome[2] is None else outcome[2]
         for name in numbers:
             value = summary[name]
             if name in present:
@@ -1175,12 +1196,18 @@ def _assemble(
                 present[name][i] = value is not None
             else:
                 numbers[name][i] = np.nan if value is None else value
-        codes = _codes_of(summary)
-        row_text = {name: summary[name] for name in texts if name in summary}
-        row_text.update(flag_codes=";".join(codes), flag_severity=_severity(rules, codes))
-        for name, value in row_text.items():
-            text_codes[name][i] = len(tables[name])
-            tables[name].append(value)
+        codes_here = _codes_of(summary)
+        row_text = {
+            "flag_codes": ";".join(codes_here),
+            "flag_severity": _severity(rules, codes_here),
+        }
+        for _, tables in text_groups:
+            for name, entries in tables.items():
+                entries.append(row_text[name] if name in row_text else summary[name])
+    text_columns = {
+        name: (codes, entries) for codes, tables in text_groups for name, entries in tables.items()
+    }
+    del text_groups
 
     frame: dict[str, Any] = {"id": df["id"].array}
     for name in (*SUMMARY_COLUMNS, "flag_codes", "flag_severity"):
@@ -1189,7 +1216,7 @@ def _assemble(
         elif name in numbers:
             frame[name] = numbers[name]
         else:
-            frame[name] = _take_text(tables[name], text_codes[name], categorical)
+            frame[name] = _take_text(text_columns[name][1], text_columns[name][0], categorical)
     if "current_daily_mg" in df.columns or "current_doses_per_day" in df.columns:
         ok = status == 0
         has_count = ok & ~np.isnan(count)
@@ -1212,7 +1239,8 @@ def _assemble(
     }
     for name, value in trace.items():
         frame[name] = _take_text([value], np.zeros(n, dtype=np.int64), categorical)
-    result = pd.DataFrame(frame, index=df.index)
+    # The columns are this call's own arrays (the id's is copy-on-write): no copy of each.
+    result = pd.DataFrame(frame, index=df.index, copy=False)
     result.attrs.update(trace)
     return result
 
