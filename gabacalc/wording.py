@@ -121,9 +121,9 @@ def fmt_beside_edges(value: float, edges: Iterable[float], decimals: int = 1) ->
     places = decimals
     while True:
         text = fmt_number(value, places)
-        if is_exact(text, value):
-            return text
         printed = float(text.replace(",", ""))
+        if printed == value:  # exact (is_exact)
+            return text
         if all(_side(printed, edge) == _side(value, edge) for edge in finite):
             return text
         places += 1  # ends: enough places write the float exactly, and is_exact is then true
