@@ -46,9 +46,33 @@ def test_every_edge_but_the_cli_may_not_import_the_cli() -> None:
     assert set(CONTRACTS["cli-on-top"]["source_modules"]) == edges - top
 
 
-def test_the_declared_exceptions_are_the_jupyter_and_plot_methods_only() -> None:
+def test_the_declared_exceptions_are_the_plan_and_estimate_convenience_methods_only() -> None:
     assert CONTRACTS["core-below-edges"]["ignore_imports"] == [
-        "gabacalc.plan -> gabacalc.chart",  # Plan.plot
+        "gabacalc.plan -> gabacalc.chart",  # Plan.plot, Plan.to_png
         "gabacalc.plan -> gabacalc.display",  # Plan._repr_html_
+        "gabacalc.plan -> gabacalc.export",  # Plan.to_dict, Plan.to_json
+        "gabacalc.plan -> gabacalc.pdf",  # Plan.to_pdf
         "gabacalc.renal -> gabacalc.display",  # RenalEstimate._repr_html_
     ]
+
+
+def test_the_declared_exceptions_are_imported_inside_functions_only() -> None:
+    """A module-level import of an edge would load it with the core: only methods may."""
+    import ast
+
+    for path, edge in (
+        ("plan.py", "chart"),
+        ("plan.py", "display"),
+        ("plan.py", "export"),
+        ("plan.py", "pdf"),
+        ("renal.py", "display"),
+    ):
+        tree = ast.parse((ROOT / "gabacalc" / path).read_text(encoding="utf-8"))
+        top = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
+        assert f"gabacalc.{edge}" not in {n.module for n in top}, (path, edge)
+        inner = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module == f"gabacalc.{edge}"
+        ]
+        assert inner, f"{path} no longer imports {edge}: drop the exception from pyproject.toml"
