@@ -127,18 +127,13 @@ def pick(condition: Any, if_true: Any, if_false: Any) -> Any:
     >>> pick(True, 1.0, 2.0), pick(np.array([True, False]), 1.0, 2.0)
     (1.0, array([1., 2.]))
     """
+    if condition is True or condition is False:  # one patient's (a Python bool): cheap
+        return if_true if condition else if_false
     if isinstance(condition, np.ndarray) or isinstance(if_true, np.ndarray):
         return np.where(condition, if_true, if_false)
     if isinstance(if_false, np.ndarray):
         return np.where(condition, if_true, if_false)
     return if_true if condition else if_false
-
-
-def _take(values: Sequence[Any], index: Any) -> Any:
-    """``values[index]`` for an int index, or per row for an array of indices."""
-    if isinstance(index, np.ndarray):
-        return np.asarray(values)[np.maximum(index, 0)]
-    return values[max(int(index), 0)]
 
 
 def crcl_text(crcl_ml_min: float, rules: Rules | None = None, decimals: int = 1) -> str:
@@ -199,7 +194,7 @@ def body_mass_index(weight_kg: Any, height_cm: Any) -> Any:
     >>> round(body_mass_index(60, 160), 1)
     23.4
     """
-    if np.ndim(height_cm) == 0:
+    if not isinstance(height_cm, np.ndarray):
         return weight_kg / (height_cm / 100) ** 2
     return weight_kg / _square(np.asarray(height_cm, dtype=np.float64) / 100)
 
@@ -683,14 +678,23 @@ def band_scale(index: Any, crcl_ml_min: Any, rules: Rules | None = None) -> Any:
     (0.5, 1.0, 1.0)
     """
     rules = rules or default_rules()
-    below_at = [
-        math.nan if b.proportional_below_ml_min is None else b.proportional_below_ml_min
-        for b in rules.bands
-    ]
     crcl = crcl_ml_min
-    threshold = _take(below_at, index)
+    threshold = _proportional_below(rules.bands, index)
     proportional = (crcl == crcl) & (threshold == threshold) & (crcl < threshold)  # not NaN
     return pick(proportional, crcl / pick(proportional, threshold, 1.0), 1.0)
+
+
+def _proportional_below(bands: Sequence[RenalBand], index: Any) -> Any:
+    """The proportional-reduction threshold [mL/min] of band ``index`` (NaN where the band
+    has none): for an int, or per row for an array of indices."""
+    if isinstance(index, np.ndarray):
+        below = [
+            math.nan if b.proportional_below_ml_min is None else b.proportional_below_ml_min
+            for b in bands
+        ]
+        return np.asarray(below)[np.maximum(index, 0)]
+    value = bands[max(int(index), 0)].proportional_below_ml_min
+    return math.nan if value is None else value
 
 
 def scaled_daily_mg(daily_mg: Any, scale: Any) -> Any:
