@@ -107,13 +107,13 @@ def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -
     ['respiratory-depression risk (opioids)', 'age 70 years']
     """
     respiratory = respiratory_risks(patient.risks, rules)
-    words = {
-        "respiratory": f"respiratory-depression risk ({', '.join(respiratory)})",
-        "age": f"age {fmt_number(patient.age_years)} years",
-        "dialysis": f"{patient.dialysis} dialysis",
-        "crcl": f"CrCl {estimate.crcl_text} mL/min",
-    }
     criteria = start_low_criteria(
         bool(respiratory), patient.age_years, patient.dialysis, estimate.crcl_ml_min, rules
     )
-    return [words[name] for name, applies in criteria.items() if applies]
+    words = {  # written only for the criteria that apply
+        "respiratory": lambda: f"respiratory-depression risk ({', '.join(respiratory)})",
+        "age": lambda: f"age {fmt_number(patient.age_years)} years",
+        "dialysis": lambda: f"{patient.dialysis} dialysis",
+        "crcl": lambda: f"CrCl {estimate.crcl_text} mL/min",
+    }
+    return [words[name]() for name, applies in criteria.items() if applies]
