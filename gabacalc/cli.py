@@ -371,6 +371,7 @@ _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print nothing but errors (the files carry everything)."
 )
 #: What plan and taper can write, in the order they are made.
+_TAPER_HELP = "Taper preset: weekly (default) or gradual (needs --oral-solution below 300 mg/day)."
 _OUTPUT_KINDS = ("csv", "pdf", "png", "json", "xlsx", "fhir", "ics", "handout")
 _TO_STDOUT = ("csv", "json", "fhir")
 
@@ -617,7 +618,7 @@ def main(ctx: click.Context) -> None:
 @click.option(
     "--titration", type=_TITRATION, help="Titration preset: label-phn, weekly (default) or gentle."
 )
-@click.option("--taper", type=_TAPER, help="Taper preset: weekly (default) or gradual.")
+@click.option("--taper", type=_TAPER, help=_TAPER_HELP)
 @click.option("--review-weeks", type=_NUMBER, help="Efficacy review after 4-6 weeks (default 6).")
 @click.option(
     "--current-mg",
@@ -669,7 +670,7 @@ Example (already on 1,800 mg/day three times daily, CrCl 40 mL/min):
 @_patient_options
 @click.option("--current-mg", type=_NUMBER, required=True, help="Current dose [mg/day].")
 @click.option("--current-doses", type=_NUMBER, help="Current administrations per day, 1-3.")
-@click.option("--taper", type=_TAPER, help="Taper preset: weekly (default) or gradual.")
+@click.option("--taper", type=_TAPER, help=_TAPER_HELP)
 @_form_options
 @_output_options
 def taper(**kw: Any) -> None:

@@ -885,15 +885,50 @@ def check_columns(columns: Iterable[Hashable]) -> None:
             field="scr",
         )
     for name in found:
-        if name in INPUT_COLUMNS:
+        if name in INPUT_COLUMNS or name in OUTPUT_COLUMNS:
             continue
-        close = difflib.get_close_matches(name, INPUT_COLUMNS, n=1, cutoff=0.85)
+        # A column a clinical input was meant for, spelt another way, must not be dropped
+        # without a word: that would plan without a current dose, dialysis or a risk.
+        plain = _plain_name(name)
+        close = difflib.get_close_matches(plain, INPUT_COLUMNS, n=1, cutoff=0.75)
         if close and close[0] not in found:
             raise InputError(
                 f"column {name!r} is not a cohort column; did you mean {close[0]!r}? "
-                f"(rename it, or drop it; {expected})",
+                f"(column names are exact and lower case: rename it, or drop it; {expected})",
                 field=close[0],
             )
+        clinical = [t for t in _CLINICAL_WORDS if t in plain]
+        if clinical:
+            raise InputError(
+                f"column {name!r} looks like a clinical input ({clinical[0]}) but is not a "
+                f"cohort column, so gabacalc would not read it; rename it to the column it "
+                f"is meant for, or drop it ({expected})",
+                field=name,
+            )
+
+
+#: Parts of a column name that mean a clinical input: such a column is never ignored.
+_CLINICAL_WORDS = (
+    "current",
+    "dose",
+    "dialysis",
+    "risk",
+    "taper",
+    "titration",
+    "crcl",
+    "clearance",
+    "creat",
+    "scr",
+    "strength",
+    "solution",
+    "opioid",
+    "pregnan",
+)
+
+
+def _plain_name(name: str) -> str:
+    """A column name folded for comparison: lower case, spaces and hyphens as underscores."""
+    return "_".join(name.strip().lower().replace("-", " ").split())
 
 
 _Outcome = tuple[dict[str, Any], Patient, "int | None"]

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.doses import Formulary, Split
+from gabacalc.doses import Formulary, Split, doses_for
 from gabacalc.errors import InputError, value_text
 from gabacalc.flags import in_severity_order
 from gabacalc.patient import Patient, check_in_limits, check_number, checked_rules, older_adult
@@ -594,6 +594,17 @@ class _Engine:
     def floor(self, cap_mg: float) -> Split | None:
         return self.formulary.floor_daily(cap_mg, self.band.doses_per_day, self.admin_size)
 
+    def split_as_taken(self, daily_mg: int, max_count: int) -> Split | None:
+        """A dose exactly as it is, in the fewest administrations' loss: the count the dose
+        calls for (at most ``max_count``), else fewer (400 mg once daily from 400 mg
+        capsules), so that a current dose the strengths can make is never changed."""
+        usual = doses_for(daily_mg, max_count, self.admin_size)
+        for count in range(usual, 0, -1):
+            found = self.formulary.split(daily_mg, count)
+            if found is not None:
+                return found
+        return None
+
     def split(self, daily_mg: int, max_count: int | None = None) -> Split | None:
         count = self.band.doses_per_day if max_count is None else max_count
         return self.formulary.split_for_daily(daily_mg, count, self.admin_size)
@@ -611,7 +622,9 @@ class _Engine:
             hint = self.strengths_hint(cap_mg)
         return InputError(
             f"{what}: the allowed forms ({self.formulary.forms_text() or 'none'}) cannot make "
-            f"any dose of at most {fmt_mg(cap_mg)}/day (this band's maximum is "
+            f"any dose of at most {fmt_mg(cap_mg)}/day split as the plan takes it (one "
+            f"administration per {fmt_mg(self.admin_size)}/day, up to "
+            f"{self.band.doses_per_day} a day; this band's maximum is "
             f"{fmt_mg(self.band.max_daily_mg)}/day, {self.band.label}); {hint}",
             field="strengths_mg",
         )
@@ -1253,7 +1266,7 @@ def _titration_from_current(
         flag_codes.append("CURRENT_ABOVE_TARGET")
         return _reduction(engine, current, count, target, taper, flag_codes)
     else:
-        found = engine.floor(current)
+        found = engine.split_as_taken(current, count) or engine.floor(current)
         if found is None:
             raise engine.impossible("cannot make the current dose", current)
         first, limits = found, []
@@ -1618,8 +1631,10 @@ def _assemble(course: _Course) -> Plan:
             notes.append("target dose reached")
         if i == review_index:
             notes.append("efficacy review")
-        if i == taper_index:
+        if i == taper_index and review_index is not None:
             notes.append("taper begins (only if no clear benefit at review)")
+        elif i == taper_index:
+            notes.append("taper begins")
         if i == stop_index:
             notes.append("stopped: no gabapentin from this day")
         if post:
@@ -1934,7 +1949,7 @@ def build_taper(
         held = first_days[0].split
         days = first_days + _taper(engine, held, taper_preset, flag_codes)
     else:
-        found = engine.formulary.split(current, count) or engine.formulary.floor_daily(
+        found = engine.split_as_taken(current, count) or engine.formulary.floor_daily(
             current, count, engine.admin_size
         )
         if found is None:
@@ -1971,6 +1986,9 @@ def build_taper(
         review_with_benefit=None,
         review_without_benefit=None,
         review_rule=None,
+        review_weeks=None,  # a taper has no titration and no review
+        titration=None,
+        guidance=[g for g in plan.summary["guidance"] if g["when"] != "during titration"],
     )
     return plan
 
