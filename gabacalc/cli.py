@@ -702,6 +702,7 @@ Example:
 @_patient_options
 def crcl(**kw: Any) -> None:
     """The renal estimate (formula with the numbers) and the label's band, only."""
+    from gabacalc.plan import estimate_flags
     from gabacalc.renal import estimate_crcl, select_band
     from gabacalc.rules import default_rules
     from gabacalc.terminal import estimate_text
@@ -709,14 +710,17 @@ def crcl(**kw: Any) -> None:
     with _user_errors():
         rules = default_rules()
         patient = _patient(kw)
-        estimate = estimate_crcl(patient, kw.pop("weight_basis") or "auto", rules)
+        basis = kw.pop("weight_basis")
+        estimate = estimate_crcl(patient, basis or rules.defaults["weight_basis"], rules)
         band = select_band(estimate, patient.dialysis, rules)
+        flags = estimate_flags(patient, basis, rules)
         stamp = {
             "gabacalc_version": __version__,
             "rules_version": rules.rules_version,
             "rules_sha256": rules.rules_sha256,
         }
-        click.echo(estimate_text(estimate, band, stamp, rules.texts["band_edge_rule"]), nl=False)
+        text = estimate_text(estimate, band, stamp, rules.texts["band_edge_rule"], flags)
+        click.echo(text, nl=False)
 
 
 def _progress_bar(stack: contextlib.ExitStack) -> Callable[[int, int], None]:

@@ -241,7 +241,7 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
         (
             "Band",
             [
-                f"{s['band']}: "
+                f"{s['band_words']}: "
                 f"{_range_text(s['min_daily_mg'], s['max_daily_mg'], s['doses_per_day'])}",
                 s["band_reason"],
                 f"Source: {s['band_source']}",
@@ -612,7 +612,7 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
             (
                 "Band",
                 [
-                    f"{band.label}: "
+                    f"{band.words}: "
                     f"{_range_text(band.min_daily_mg, band.max_daily_mg, band.doses_per_day)}",
                     band.reason,
                     f"Edge rule: {rules.texts['band_edge_rule']}",

@@ -553,7 +553,7 @@ class Explorer(widgets.VBox):
             return f"<gabacalc explorer: no plan: {self.error} | {VERIFICATION_TEXT}>"
         s = self.plan.summary
         return (
-            f"<gabacalc explorer: {s['band']}, {fmt_mg(s['start_daily_mg'])}/day to "
+            f"<gabacalc explorer: {s['band_words']}, {fmt_mg(s['start_daily_mg'])}/day to "
             f"{fmt_mg(s['target_daily_mg'])}/day | {stamp_text(s)}>"
         )
 

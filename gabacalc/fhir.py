@@ -193,7 +193,7 @@ def plan_record_bundle(plan: Plan, recorded: datetime | None = None) -> dict[str
         if row["phase"] == "maintenance" and s["review_date"]:
             notes.append({"text": f"Efficacy review on {s['review_date']}. {s['review_rule']}"})
         if row["limited_by"]:
-            notes.append({"text": f"Dose limited by the {row['limited_by']} ({s['band']})."})
+            notes.append({"text": f"Dose limited by the {row['limited_by']} ({s['band_words']})."})
         if row is rows[-2] and not rows[-1]["daily_mg"]:
             notes.append({"text": f"No gabapentin from {rows[-1]['start_date']}."})
         request = {

@@ -12,7 +12,7 @@ import numpy as np
 
 from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import fmt_as_given, fmt_beside_edges, fmt_number
+from gabacalc.wording import dialysis_words, fmt_as_given, fmt_beside_edges, fmt_number
 
 __all__ = [
     "DIALYSIS_CHOICES",
@@ -252,7 +252,7 @@ class Patient:
         if self.scr is not None:
             if self.dialysis != "none":
                 raise InputError(
-                    f"serum creatinine is not used on {self.dialysis} dialysis "
+                    f"serum creatinine is not used on {dialysis_words(self.dialysis)} "
                     "(Cockcroft-Gault needs a steady state); leave scr out, or give a "
                     "measured residual CrCl as crcl_ml_min",
                     field="scr",

@@ -625,7 +625,7 @@ class _Engine:
             f"any dose of at most {fmt_mg(cap_mg)}/day split as the plan takes it (one "
             f"administration per {fmt_mg(self.admin_size)}/day, up to "
             f"{self.band.doses_per_day} a day; this band's maximum is "
-            f"{fmt_mg(self.band.max_daily_mg)}/day, {self.band.label}); {hint}",
+            f"{fmt_mg(self.band.max_daily_mg)}/day, {self.band.words}); {hint}",
             field="strengths_mg",
         )
 
@@ -850,6 +850,13 @@ def build_plan(
     True
     """
     rules = checked_rules(rules)
+    if current_doses_per_day is not None and current_daily_mg is None:
+        # Never a silent choice: doses a day without the dose they split would be ignored.
+        raise InputError(
+            "current doses per day were given without a current dose; give the current dose "
+            "(current_daily_mg / --current-mg) too, or leave both out for a new start",
+            field="current_daily_mg",
+        )
     options = resolve_options(
         patient,
         rules,
@@ -1040,6 +1047,22 @@ def _fewer_words(engine: _Engine) -> str:
     if not words:
         return ""
     return f"{' and '.join(words)} {'is' if len(words) == 1 else 'are'}"
+
+
+def estimate_flags(
+    patient: Patient, weight_basis: str | None, rules: Rules
+) -> list[dict[str, str]]:
+    """The flags of the renal estimate and band alone (``gabacalc crcl``), worded as in a plan.
+
+    Examples
+    --------
+    >>> p = Patient(age_years=20, sex="male", weight_kg=120, height_cm=180, scr=0.3)
+    >>> [f["code"] for f in estimate_flags(p, None, default_rules())]
+    ['CRCL_IMPLAUSIBLE_HIGH']
+    """
+    options = resolve_options(patient, rules, weight_basis=weight_basis)
+    setup = _prepare(patient, options, rules)
+    return _flags(rules, setup.flag_codes, setup.context)
 
 
 def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
@@ -2084,6 +2107,9 @@ def _recorded_inputs(summary: Any) -> tuple[dict[str, Any], dict[str, Any], str]
             field="summary",
         )
     unknown = [str(k) for k in patient if k not in _RECORDED_PATIENT]
+    absent = [k for k in ("age_years", "sex", "weight_kg") if k not in patient]
+    if absent:
+        raise InputError(f"the recorded patient lacks {', '.join(absent)}; {hint}", field="summary")
     if unknown:
         raise InputError(
             f"the recorded patient has unknown field {unknown[0]!r}; expected "

@@ -15,7 +15,13 @@ import numpy as np
 from gabacalc.errors import InputError, RuleTableError
 from gabacalc.patient import DIALYSIS_CHOICES, Patient, older_adult
 from gabacalc.rules import RenalBand, Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT, fmt_beside_edges, fmt_number, is_exact
+from gabacalc.wording import (
+    VERIFICATION_TEXT,
+    dialysis_words,
+    fmt_beside_edges,
+    fmt_number,
+    is_exact,
+)
 
 __all__ = [
     "WEIGHT_BASES",
@@ -434,7 +440,7 @@ def estimate_crcl(
         )
         return unestimated(given, "given", text, "not used: CrCl was given")
     if patient.scr is None:
-        text = f"not estimated: {patient.dialysis} dialysis without a residual CrCl"
+        text = f"not estimated: {dialysis_words(patient.dialysis)} without a residual CrCl"
         return unestimated(None, "not estimated", text, "not used: CrCl not estimated on dialysis")
 
     used, used_kg, reason = _choose_weight(patient, weight_basis, ibw, abw, bmi, rules)

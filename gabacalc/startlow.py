@@ -18,7 +18,7 @@ import numpy as np
 from gabacalc.patient import DIALYSIS_CHOICES, Patient, older_adult
 from gabacalc.renal import RenalEstimate
 from gabacalc.rules import Rules
-from gabacalc.wording import fmt_number
+from gabacalc.wording import dialysis_words, fmt_number
 
 __all__ = ["respiratory_risks", "start_low_applies", "start_low_criteria", "start_low_reasons"]
 
@@ -113,7 +113,7 @@ def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -
     words = {  # written only for the criteria that apply
         "respiratory": lambda: f"respiratory-depression risk ({', '.join(respiratory)})",
         "age": lambda: f"age {fmt_number(patient.age_years)} years",
-        "dialysis": lambda: f"{patient.dialysis} dialysis",
+        "dialysis": lambda: dialysis_words(patient.dialysis),
         "crcl": lambda: f"CrCl {estimate.crcl_text} mL/min",
     }
     return [words[name]() for name, applies in criteria.items() if applies]

@@ -79,9 +79,13 @@ def _estimate_fields(
 
 
 def estimate_text(
-    estimate: RenalEstimate, band: BandChoice, summary_stamp: dict[str, Any], band_rule: str
+    estimate: RenalEstimate,
+    band: BandChoice,
+    summary_stamp: dict[str, Any],
+    band_rule: str,
+    flags: list[dict[str, str]] | None = None,
 ) -> str:
-    """The renal estimate and band only (``gabacalc crcl``)."""
+    """The renal estimate and band only (``gabacalc crcl``), with the estimate's flags."""
     weight = None
     if estimate.weight_used_kg is not None:
         weight = (
@@ -100,6 +104,12 @@ def estimate_text(
     lines += _estimate_fields(
         estimate.crcl_text, estimate.formula_text, weight, band_text, band.reason, band_rule
     )
+    if flags:
+        lines += ["", "Flags"]
+        for flag in flags:
+            lines += _field(f"  {flag['severity'].upper()}", f"{flag['code']}: {flag['message']}")
+            lines += _field("", f"What to do: {flag['action']}")
+            lines += _field("", f"Source: {flag['source_id']} {flag['source_section']}")
     lines += ["", VERIFICATION_TEXT]
     return "\n".join(lines) + "\n"
 

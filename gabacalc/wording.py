@@ -186,3 +186,14 @@ def administration_times(doses_per_day: int) -> tuple[str, ...]:
     ('morning', 'bedtime')
     """
     return _TIMES[doses_per_day]
+
+
+def dialysis_words(dialysis: str) -> str:
+    """The dialysis kind as a person says it.
+
+    Examples
+    --------
+    >>> dialysis_words("hemodialysis"), dialysis_words("peritoneal")
+    ('hemodialysis', 'peritoneal dialysis')
+    """
+    return dialysis if dialysis.endswith("dialysis") else f"{dialysis} dialysis"

@@ -102,6 +102,9 @@ def single(row: dict[str, Any]) -> dict[str, Any] | str:
     options["start_date"] = date.fromisoformat(options["start_date"])
     if "strengths_mg" in options:
         options["strengths_mg"] = [int(x) for x in options["strengths_mg"].split(";")]
+    if "current_daily_mg" not in options:
+        # Without a current dose the cohort reads doses a day for its audit only.
+        options.pop("current_doses_per_day", None)
     try:
         return gabacalc.build_plan(gabacalc.Patient(**patient), **options).summary
     except gabacalc.InputError as error:

@@ -117,7 +117,7 @@ def test_plan_html_shows_the_basis_of_every_key_figure(example_plan: gabacalc.Pl
         "actual 60 kg, ideal (Devine) 52.4 kg, adjusted 55.4 kg, BMI 23.4 kg/m2"
     )
     band = key["Band"].split("\n")
-    assert band[0] == "CrCl > 30 to < 60 mL/min: 400-1,400 mg/day, twice daily"
+    assert band[0] == "CrCl above 30 and below 60 mL/min: 400-1,400 mg/day, twice daily"
     # 32.35 is rounded (the estimate is 32.3457...): the reason must not call it unrounded.
     assert band[1] == (
         "CrCl 32.35 mL/min (rounded; the band uses the unrounded value) falls in "
@@ -232,7 +232,7 @@ def test_plan_html_writes_doses_safely(
 
 def test_plan_html_escapes_every_value(example_plan: gabacalc.Plan) -> None:
     fragment = plan_html(example_plan)
-    assert "CrCl &gt; 30 to &lt; 60 mL/min" in fragment
+    assert "CrCl above 30 and below 60 mL/min" in fragment
     assert "CrCl > 30" not in fragment
     hostile = '<script>alert("x")</script>'
     summary = {**example_plan.summary, "band": hostile, "allowed_forms": hostile}
@@ -277,7 +277,7 @@ def test_plan_html_for_hemodialysis_shows_the_supplement(
 ) -> None:
     page = read(plan_html(hemodialysis_plan))
     key = key_figures(page, "Illustrative gabapentin plan: key figures")
-    assert key["CrCl"] == "not estimated: hemodialysis dialysis without a residual CrCl"
+    assert key["CrCl"] == "not estimated: hemodialysis without a residual CrCl"
     assert "Weight used" not in key
     assert key["After dialysis"] == (
         f"{hemodialysis_plan.summary['post_dialysis_mg']} mg after each hemodialysis session "
@@ -355,7 +355,9 @@ def test_estimate_html_shows_formula_weight_band_and_stamp() -> None:
     key = key_figures(page, "Renal estimate")
     assert key["CrCl"] == f"32.3 mL/min\n{estimate.formula_text}"
     assert key["Weight used"].startswith("ideal body weight 52.4 kg\n")
-    assert key["Band"].split("\n")[0] == ("CrCl > 30 to < 60 mL/min: 400-1,400 mg/day, twice daily")
+    assert key["Band"].split("\n")[0] == (
+        "CrCl above 30 and below 60 mL/min: 400-1,400 mg/day, twice daily"
+    )
     assert key["Maximum"] == "1,400 mg/day (renal band)"
     assert_safe_dose_text(visible_text(page))
 
@@ -388,7 +390,7 @@ def test_plain_repr_is_short_and_useful(example_plan: gabacalc.Plan) -> None:
         Patient(age_years=66, sex="male", weight_kg=80, dialysis="hemodialysis")
     )
     assert repr(on_dialysis) == (
-        "<RenalEstimate not estimated: hemodialysis dialysis without a residual CrCl; "
+        "<RenalEstimate not estimated: hemodialysis without a residual CrCl; "
         "Illustrative plan - requires physician verification>"
     )
     assert len(repr(example_plan)) < 200

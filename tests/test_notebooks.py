@@ -144,7 +144,7 @@ def _check_the_explorer_was_driven(nb: Any, rules: Any) -> None:
     assert "700 mg/day (renal band)" in result["after"]["shown"]
     refused = result["refused"]
     assert refused["plan"] is True
-    assert refused["error"].startswith("serum creatinine is not used on hemodialysis dialysis")
+    assert refused["error"].startswith("serum creatinine is not used on hemodialysis")
     assert "<strong>No plan:</strong> serum creatinine is not used" in refused["shown"]
     for shown in (result["after"]["shown"], refused["shown"]):
         assert gabacalc.VERIFICATION_TEXT in shown and rules.rules_sha256 in shown
