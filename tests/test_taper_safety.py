@@ -287,3 +287,51 @@ def test_a_refusal_never_asks_for_what_is_already_allowed(
             assert "oral solution" not in allow, str(error)
         for mg in strengths:
             assert f" {mg} mg" not in f" {allow}".split(" to taper below")[0], str(error)
+
+
+@pytest.mark.parametrize(
+    "column", ["CURRENT_DAILY_MG", "Current_Daily_MG", "current_mg", "current_dose", "DIALYSIS"]
+)
+def test_a_cohort_column_meant_for_a_clinical_input_is_never_dropped(column: str) -> None:
+    """A current dose read under another name would be planned as a new start: refused."""
+    import pandas as pd
+
+    cohort = pd.DataFrame(
+        {"id": ["1"], "age_years": [50], "sex": ["male"], "weight_kg": [80],
+         "crcl_ml_min": [90], column: ["3600"]}
+    )  # fmt: skip
+    with pytest.raises(gabacalc.InputError, match=f"column '{column}'"):
+        gabacalc.plan_cohort(cohort)
+
+
+def test_a_cohort_ignores_only_columns_that_are_not_clinical() -> None:
+    import pandas as pd
+
+    cohort = pd.DataFrame(
+        {"id": ["1"], "age_years": [50], "sex": ["male"], "weight_kg": [80],
+         "crcl_ml_min": [90], "notes": ["x"], "mrn": ["00123"]}
+    )  # fmt: skip
+    assert gabacalc.plan_cohort(cohort)["status"].tolist() == ["ok"]
+
+
+def test_a_standalone_taper_is_not_labelled_conditional() -> None:
+    p = gabacalc.Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
+    taper = gabacalc.build_taper(p, 1800, current_doses_per_day=3, start_date=START)
+    assert "only if" not in " ".join(taper.schedule["note"])
+    assert taper.summary["titration"] is None and taper.summary["review_weeks"] is None
+
+
+def test_the_crcl_command_shows_an_implausible_estimate() -> None:
+    from click.testing import CliRunner
+
+    from gabacalc.cli import main
+
+    args = ["crcl", "--age", "20", "--sex", "male", "--weight-kg", "120", "--height-cm", "180"]
+    result = CliRunner().invoke(main, [*args, "--scr", "0.3"])
+    assert result.exit_code == 0 and "CRCL_IMPLAUSIBLE_HIGH" in result.output
+
+
+def test_doses_a_day_without_a_current_dose_is_refused() -> None:
+    p = gabacalc.Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
+    with pytest.raises(gabacalc.InputError, match="without a current dose"):
+        gabacalc.build_plan(p, current_doses_per_day=2, start_date=START)
