@@ -147,7 +147,8 @@ def check_in_limits(
     shown = (  # a number of nonsense size is shown as given (1e+308), not in 300 digits
         fmt_as_given(number) if abs(number) >= 1e15 else fmt_beside_edges(number, (low, high), 2)
     )
-    message = f"{label} {shown} {unit} is outside {allowed}"
+    where = f"outside {allowed}" if allowed[0].isdigit() else f"outside the range ({allowed})"
+    message = f"{label} {shown} {unit} is {where}"
     raise InputError(message + (f" ({hint})" if hint else ""), field=field or parameter)
 
 

@@ -198,7 +198,7 @@ ERRORS = [
     (["--sex", "female", "--weight-kg", "60", "--scr", "1"], 2, "Error: Missing option '--age'; expected: Age [years], 18-110; see 'gabacalc plan --help'"),  # noqa: E501
     ([*EXAMPLE[:-2], "--start-date", "05/01/2026"], 2, "Error: Invalid value for '--start-date': '05/01/2026' is not a date written YYYY-MM-DD, e.g. 2026-01-05; expected: Day 1, YYYY-MM-DD (default today); see 'gabacalc plan --help'"),  # noqa: E501
     ([*EXAMPLE[:-2], "--start-date", "9999-12-31"], 2, "Error: start date 9999-12-31 is outside 1990-01-01 to 2100-12-31 (gabacalc's window of plausible start dates); check the year"),  # noqa: E501
-    (["--age", "50", "--sex", "male", "--weight-kg", "80", "--crcl", "250.004"], 2, "Error: creatinine clearance 250.004 mL/min is outside above 0 and at most 250 mL/min"),  # noqa: E501
+    (["--age", "50", "--sex", "male", "--weight-kg", "80", "--crcl", "250.004"], 2, "Error: creatinine clearance 250.004 mL/min is outside the range (above 0 and at most 250 mL/min)"),  # noqa: E501
 ]  # fmt: skip
 
 
