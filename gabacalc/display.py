@@ -406,7 +406,7 @@ def plan_html(plan: Plan, rules: Rules | None = None) -> str:
     >>> text = plan_html(build_plan(patient, start_date=date(2026, 1, 5)))
     >>> "Illustrative plan - requires physician verification" in text
     True
-    >>> "CrCl &gt; 30 to &lt; 60 mL/min" in text
+    >>> "CrCl above 30 and below 60 mL/min" in text
     True
     """
     s = plan.summary

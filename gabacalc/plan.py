@@ -1056,6 +1056,7 @@ def estimate_flags(
 
     Examples
     --------
+    >>> from gabacalc.rules import default_rules
     >>> p = Patient(age_years=20, sex="male", weight_kg=120, height_cm=180, scr=0.3)
     >>> [f["code"] for f in estimate_flags(p, None, default_rules())]
     ['CRCL_IMPLAUSIBLE_HIGH']
