@@ -10,8 +10,9 @@ What the Bundle (type ``collection``) holds:
 - a ``MedicationRequest`` per regimen step, ``status`` "draft" and ``intent`` "proposal"
   (FHIR's way to say "requires physician verification"): the medication as text (no
   RxNorm code, since gabacalc's rule tables hold none with a source), one
-  ``dosageInstruction`` per administration with its time of day (``MORN``, ``NOON``,
-  ``HS``), ``boundsPeriod`` (the step's dates), the dose in mg (UCUM), route oral and
+  ``dosageInstruction`` per administration with its time of day (FHIR EventTiming
+  codes for morning, noon and bedtime; machine codes, the dosage text says "at bedtime"),
+  ``boundsPeriod`` (the step's dates), the dose in mg (UCUM), route oral and
   ``maxDosePerPeriod`` the renal band's maximum per day; the taper that applies only
   without clear benefit at the review says so in its ``note`` and dosage text;
 - a ``DetectedIssue`` per flag (severity high for a warning, moderate for a caution, low
