@@ -41,6 +41,7 @@ from gabacalc.flags import codes_in, highest_severity, in_severity_order
 from gabacalc.patient import (
     _UNIT_ALIASES,
     DIALYSIS_CHOICES,
+    PATIENT_FIELDS,
     SCR_UNITS,
     SEXES,
     Patient,
@@ -86,18 +87,7 @@ __all__ = [
     "plan_cohort",
 ]
 
-PATIENT_COLUMNS = (
-    "age_years",
-    "sex",
-    "weight_kg",
-    "height_cm",
-    "scr",
-    "scr_unit",
-    "crcl_ml_min",
-    "dialysis",
-    "risks",
-    "pain_type",
-)
+PATIENT_COLUMNS = PATIENT_FIELDS
 OPTION_COLUMNS = (
     "weight_basis",
     "start_daily_mg",

@@ -25,7 +25,7 @@ from gabacalc.documents import (
     patient_take,
 )
 from gabacalc.errors import InputError
-from gabacalc.pdf import _canvas_class, _esc, _keep, _register_fonts
+from gabacalc.pdf import _canvas_class, _esc, _keep, _register_fonts, page_size
 from gabacalc.wording import VERIFICATION_TEXT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -272,16 +272,12 @@ def handout_bytes(
     >>> handout_bytes(plan)[:5]
     b'%PDF-'
     """
-    from reportlab.lib.pagesizes import A4, letter
     from reportlab.platypus import SimpleDocTemplate
 
-    sizes = {"letter": letter, "a4": A4}
-    if pagesize not in sizes:
-        raise InputError(f"page size {pagesize!r} is not one of: letter, a4", field="pagesize")
+    size = page_size(pagesize)
     if plan.formulary is None:
         raise InputError("this plan has no products to show; build it with build_plan")
     _register_fonts()
-    size = sizes[pagesize]
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from dataclasses import field as dataclass_field
 from typing import Any
 
@@ -16,6 +16,7 @@ from gabacalc.wording import dialysis_words, fmt_as_given, fmt_beside_edges, fmt
 
 __all__ = [
     "DIALYSIS_CHOICES",
+    "PATIENT_FIELDS",
     "SCR_UNITS",
     "SEXES",
     "Patient",
@@ -336,3 +337,8 @@ def _risks(value: Any, rules: Rules) -> tuple[str, ...]:
 
 def _within(value: float, row: dict[str, str] | Any) -> bool:
     return float(row["min"]) <= value <= float(row["max"])
+
+
+#: The fields a patient record holds (the Patient dataclass's, less its rule tables): the
+#: columns cohort mode reads and the record a saved plan rebuilds from.
+PATIENT_FIELDS = tuple(f.name for f in fields(Patient) if f.name != "rules")

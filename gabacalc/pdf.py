@@ -48,9 +48,23 @@ from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_te
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.plan import Plan
 
-__all__ = ["PAGE_SIZES", "pdf_bytes", "write_pdf"]
+__all__ = ["PAGE_SIZES", "page_size", "pdf_bytes", "write_pdf"]
 
 PAGE_SIZES = ("letter", "a4")
+
+
+def page_size(pagesize: str) -> tuple[float, float]:
+    """The reportlab page size for ``"letter"`` or ``"a4"`` (the PDF and the handout)."""
+    from reportlab.lib.pagesizes import A4, letter
+
+    sizes = dict(zip(PAGE_SIZES, (letter, A4), strict=True))
+    if pagesize not in sizes:
+        raise InputError(
+            f"page size {pagesize!r} is not one of: {', '.join(PAGE_SIZES)}", field="pagesize"
+        )
+    return sizes[pagesize]
+
+
 _FONT = "DejaVuSans"
 _BOLD = "DejaVuSans-Bold"
 
@@ -540,16 +554,10 @@ def pdf_bytes(
     >>> pdf_bytes(plan)[:5]
     b'%PDF-'
     """
-    from reportlab.lib.pagesizes import A4, letter
     from reportlab.platypus import SimpleDocTemplate
 
-    sizes = {"letter": letter, "a4": A4}
-    if pagesize not in sizes:
-        raise InputError(
-            f"page size {pagesize!r} is not one of: {', '.join(PAGE_SIZES)}", field="pagesize"
-        )
+    size = page_size(pagesize)
     _register_fonts()
-    size = sizes[pagesize]
     buffer = io.BytesIO()
     invariant = 1 if os.environ.get("SOURCE_DATE_EPOCH") else 0
     doc = SimpleDocTemplate(

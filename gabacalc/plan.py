@@ -30,7 +30,14 @@ from gabacalc._version import __version__
 from gabacalc.doses import Formulary, Split, doses_for
 from gabacalc.errors import InputError, value_text
 from gabacalc.flags import in_severity_order
-from gabacalc.patient import Patient, check_in_limits, check_number, checked_rules, older_adult
+from gabacalc.patient import (
+    PATIENT_FIELDS,
+    Patient,
+    check_in_limits,
+    check_number,
+    checked_rules,
+    older_adult,
+)
 from gabacalc.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
 from gabacalc.rules import Rules, TaperPreset, TitrationPreset
 from gabacalc.startlow import start_low_reasons
@@ -2079,18 +2086,7 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
     )
 
 
-_RECORDED_PATIENT = (
-    "age_years",
-    "sex",
-    "weight_kg",
-    "height_cm",
-    "scr",
-    "scr_unit",
-    "crcl_ml_min",
-    "dialysis",
-    "risks",
-    "pain_type",
-)
+_RECORDED_PATIENT = PATIENT_FIELDS
 
 
 def _recorded_inputs(summary: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
