@@ -371,7 +371,7 @@ _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print nothing but errors (the files carry everything)."
 )
 #: What plan and taper can write, in the order they are made.
-_TAPER_HELP = "Taper preset: weekly (default) or gradual (needs --oral-solution below 300 mg/day)."
+_TAPER_HELP = "Taper preset: weekly (default) or gradual; the plan states its steps and source."
 _OUTPUT_KINDS = ("csv", "pdf", "png", "json", "xlsx", "fhir", "ics", "handout")
 _TO_STDOUT = ("csv", "json", "fhir")
 

@@ -323,13 +323,16 @@ def scheme_rows(plan: Plan) -> list[tuple[str, str]]:
     """The titration scheme, the taper and the weight basis, each with its source."""
     s = plan.summary
     rows = []
-    if s["kind"] == "titration":
+    if s["kind"] == "titration" and (plan.schedule["phase"] == "titration").any():
         rows.append(
             (
                 "Titration scheme",
                 f"{s['titration']}: {s['titration_description']} (source: {s['titration_source']})",
             )
         )
+    elif s["kind"] == "titration":
+        # What the plan decided: a re-plan at or above its target never rises.
+        rows.append(("Titration scheme", "none: the plan does not rise (see the current dose)"))
     rows.append(
         ("Taper scheme", f"{s['taper']}: {s['taper_description']} (source: {s['taper_source']})")
     )
