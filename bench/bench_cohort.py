@@ -150,7 +150,7 @@ def machine() -> str:
 
 _CHILD = """
 import sys
-from gabacalc.cohort_io import run_cohort_file
+from gabacalc.files.cohort_io import run_cohort_file
 report = run_cohort_file(sys.argv[1], sys.argv[2])
 print(report.rows, report.errors, report.flagged)
 """
@@ -255,7 +255,7 @@ def loop_ratio(rows: int, repeat: int) -> tuple[list[float], float]:
     """plan_cohort on ``rows`` patients (``repeat`` times) and build_plan in a loop (once)."""
     import gabacalc
     from gabacalc import plan_cohort
-    from gabacalc.cohort import _row_kwargs
+    from gabacalc.core.cohort import _row_kwargs
 
     cohort = synthetic_cohort(rows, seed=11)
     today = date(2026, 1, 5)

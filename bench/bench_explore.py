@@ -20,10 +20,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import gabacalc  # noqa: E402
-from gabacalc.chart import figure_for, figure_png  # noqa: E402
-from gabacalc.display import plan_html  # noqa: E402
-from gabacalc.examples import EXAMPLE_START_DATE, example_patient  # noqa: E402
+from gabacalc.core.examples import EXAMPLE_START_DATE, example_patient  # noqa: E402
 from gabacalc.explorer import _SCREEN_DPI, explore  # noqa: E402
+from gabacalc.render.chart import figure_for, figure_png  # noqa: E402
+from gabacalc.render.display import plan_html  # noqa: E402
 
 
 def cpu_model() -> str:

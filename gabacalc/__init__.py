@@ -17,16 +17,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from gabacalc._version import __version__
-from gabacalc.wording import VERIFICATION_TEXT
+from gabacalc.core.wording import VERIFICATION_TEXT
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.cohort import plan_cohort
-    from gabacalc.cohort_io import read_results
-    from gabacalc.errors import GabacalcError, InputError, RuleTableError
-    from gabacalc.jupyter import explore
-    from gabacalc.patient import Patient
-    from gabacalc.plan import Plan, PlanOptions, build_plan, build_taper, rebuild_plan
-    from gabacalc.renal import (
+    from gabacalc.core.cohort import plan_cohort
+    from gabacalc.core.patient import Patient
+    from gabacalc.core.plan import Plan, PlanOptions, build_plan, build_taper, rebuild_plan
+    from gabacalc.core.renal import (
         BandChoice,
         RenalEstimate,
         adjusted_body_weight,
@@ -36,6 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
         estimate_crcl,
         select_band,
     )
+    from gabacalc.errors import GabacalcError, InputError, RuleTableError
+    from gabacalc.files.cohort_io import read_results
+    from gabacalc.jupyter import explore
     from gabacalc.rules import Rules, default_rules, load_rules
 
 # The public names and the module that defines each: loaded when first used (PEP 562), so
@@ -45,25 +45,25 @@ _WHERE = {
     "GabacalcError": "errors",
     "InputError": "errors",
     "RuleTableError": "errors",
-    "Patient": "patient",
-    "Plan": "plan",
-    "PlanOptions": "plan",
-    "build_plan": "plan",
-    "build_taper": "plan",
-    "rebuild_plan": "plan",
-    "BandChoice": "renal",
-    "RenalEstimate": "renal",
-    "adjusted_body_weight": "renal",
-    "body_mass_index": "renal",
-    "cockcroft_gault": "renal",
-    "devine_ideal_weight": "renal",
-    "estimate_crcl": "renal",
-    "select_band": "renal",
+    "Patient": "core.patient",
+    "Plan": "core.plan",
+    "PlanOptions": "core.plan",
+    "build_plan": "core.plan",
+    "build_taper": "core.plan",
+    "rebuild_plan": "core.plan",
+    "BandChoice": "core.renal",
+    "RenalEstimate": "core.renal",
+    "adjusted_body_weight": "core.renal",
+    "body_mass_index": "core.renal",
+    "cockcroft_gault": "core.renal",
+    "devine_ideal_weight": "core.renal",
+    "estimate_crcl": "core.renal",
+    "select_band": "core.renal",
     "Rules": "rules",
     "default_rules": "rules",
     "load_rules": "rules",
-    "plan_cohort": "cohort",
-    "read_results": "cohort_io",
+    "plan_cohort": "core.cohort",
+    "read_results": "files.cohort_io",
     "explore": "jupyter",
 }
 

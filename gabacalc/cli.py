@@ -30,9 +30,9 @@ from typing import Any
 import click
 
 from gabacalc._version import __version__
-from gabacalc.atomic import write_error_text, write_files
+from gabacalc.core.wording import VERIFICATION_TEXT, printable
 from gabacalc.errors import GabacalcError, InputError, RuleTableError
-from gabacalc.wording import VERIFICATION_TEXT, printable
+from gabacalc.files.atomic import write_error_text, write_files
 
 __all__ = ["main"]
 
@@ -278,18 +278,18 @@ def _names(module: str, constant: str) -> Callable[[], Sequence[str]]:
     return load
 
 
-_SEX = _Choice("sex", _names("patient", "SEXES"), {"f": "female", "m": "male"})
+_SEX = _Choice("sex", _names("core.patient", "SEXES"), {"f": "female", "m": "male"})
 _SCR_UNIT = _Choice(
     "creatinine unit",
-    _names("patient", "SCR_UNITS"),
+    _names("core.patient", "SCR_UNITS"),
     {"umol": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L", "µmol": "umol/L", "mg": "mg/dL"},
 )
 _DIALYSIS = _Choice(
     "dialysis",
-    _names("patient", "DIALYSIS_CHOICES"),
+    _names("core.patient", "DIALYSIS_CHOICES"),
     {"hd": "hemodialysis", "haemodialysis": "hemodialysis", "pd": "peritoneal", "no": "none"},
 )
-_WEIGHT_BASIS = _Choice("weight basis", _names("renal", "WEIGHT_BASES"))
+_WEIGHT_BASIS = _Choice("weight basis", _names("core.renal", "WEIGHT_BASES"))
 _RISK = _Choice("risk", _rules_names("risks"))
 _PAIN_TYPE = _Choice("pain type", _rules_names("pain_types"))
 _TITRATION = _Choice("titration preset", _rules_names("titration_presets"))
@@ -437,7 +437,7 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _patient(kw: dict[str, Any]) -> Any:
-    from gabacalc.patient import Patient
+    from gabacalc.core.patient import Patient
 
     return Patient(
         age_years=kw.pop("age"),
@@ -468,7 +468,7 @@ def _form_keywords(kw: dict[str, Any]) -> dict[str, Any]:
 
 def _identification(kw: dict[str, Any]) -> Any:
     """The document-only details (never part of the plan, never in a file name)."""
-    from gabacalc.documents import Identification
+    from gabacalc.render.phrases import Identification
 
     def day(value: datetime | None) -> Any:
         return value.date() if isinstance(value, datetime) else value
@@ -484,34 +484,34 @@ def _identification(kw: dict[str, Any]) -> Any:
 
 def _render(plan: Any, kind: str, pagesize: str, ident: Any = None) -> bytes:
     if kind == "csv":
-        from gabacalc.export import csv_text
+        from gabacalc.render.records import csv_text
 
         return csv_text(plan).encode("utf-8")
     if kind == "json":
-        from gabacalc.export import json_text
+        from gabacalc.render.records import json_text
 
         return json_text(plan, ident).encode("utf-8")
     if kind == "png":
-        from gabacalc.chart import render_png
+        from gabacalc.render.chart import render_png
 
         return render_png(plan)
     if kind == "xlsx":
-        from gabacalc.workbook import plan_workbook
+        from gabacalc.files.workbook import plan_workbook
 
         return plan_workbook(plan)
     if kind == "fhir":
-        from gabacalc.fhir import bundle_json
+        from gabacalc.files.fhir import bundle_json
 
         return bundle_json(plan).encode("utf-8")
     if kind == "ics":
-        from gabacalc.ics import plan_calendar
+        from gabacalc.files.ics import plan_calendar
 
         return plan_calendar(plan)
     if kind == "handout":
-        from gabacalc.handout import handout_bytes
+        from gabacalc.render.handout import handout_bytes
 
         return handout_bytes(plan, ident, pagesize)
-    from gabacalc.pdf import pdf_bytes
+    from gabacalc.render.pdf import pdf_bytes
 
     return pdf_bytes(plan, pagesize, identification=ident)
 
@@ -526,7 +526,7 @@ def _emit(
     """Write the outputs asked for, or print the plan when none was."""
     asked = {kind: path for kind, path in outputs.items() if path}
     if not asked:
-        from gabacalc.terminal import plan_text
+        from gabacalc.render.terminal import plan_text
 
         click.echo(plan_text(plan, ident), nl=False)
         return
@@ -555,7 +555,7 @@ def _emit(
     flags = plan.summary["flags"]
     if flags:
         report("Flags: " + ", ".join(f"{f['code']} ({f['severity']})" for f in flags))
-    from gabacalc.terminal import stamp_lines
+    from gabacalc.render.terminal import stamp_lines
 
     report(" | ".join(stamp_lines(plan.summary)))
 
@@ -637,7 +637,7 @@ def main(ctx: click.Context) -> None:
 @_output_options
 def plan(**kw: Any) -> None:
     """Build a titration plan and print it, or write CSV, PDF, PNG, JSON, XLSX, FHIR, ICS."""
-    from gabacalc.plan import build_plan
+    from gabacalc.core.plan import build_plan
 
     outputs = {k: kw.pop(f"{k}_path") for k in _OUTPUT_KINDS}
     pagesize, quiet = kw.pop("pagesize"), kw.pop("quiet")
@@ -675,7 +675,7 @@ Example (already on 1,800 mg/day three times daily, CrCl 40 mL/min):
 @_output_options
 def taper(**kw: Any) -> None:
     """A taper for a patient already taking gabapentin (never stop abruptly)."""
-    from gabacalc.plan import build_taper
+    from gabacalc.core.plan import build_taper
 
     outputs = {k: kw.pop(f"{k}_path") for k in _OUTPUT_KINDS}
     pagesize, quiet = kw.pop("pagesize"), kw.pop("quiet")
@@ -702,10 +702,10 @@ Example:
 @_patient_options
 def crcl(**kw: Any) -> None:
     """The renal estimate (formula with the numbers) and the label's band, only."""
-    from gabacalc.plan import estimate_flags
-    from gabacalc.renal import estimate_crcl, select_band
+    from gabacalc.core.plan import estimate_flags
+    from gabacalc.core.renal import estimate_crcl, select_band
+    from gabacalc.render.terminal import estimate_text
     from gabacalc.rules import default_rules
-    from gabacalc.terminal import estimate_text
 
     with _user_errors():
         rules = default_rules()
@@ -818,8 +818,8 @@ def cohort(
 
     INPUT is a .csv, .csv.gz or .parquet file, or - for CSV on standard input.
     """
-    from gabacalc.cohort_io import default_workers, run_cohort_file
-    from gabacalc.terminal import stamp_lines
+    from gabacalc.files.cohort_io import default_workers, run_cohort_file
+    from gabacalc.render.terminal import stamp_lines
 
     show = (sys.stderr.isatty() and not quiet) if progress is None else progress
     with _user_errors(), contextlib.ExitStack() as stack:
@@ -867,8 +867,8 @@ def demo(folder: str) -> None:
 
     A 72-year-old woman, 60 kg, 160 cm, serum creatinine 1.3 mg/dL; day 1 is 2026-01-05.
     """
-    from gabacalc.examples import EXAMPLE_START_DATE, example_patient
-    from gabacalc.plan import build_plan
+    from gabacalc.core.examples import EXAMPLE_START_DATE, example_patient
+    from gabacalc.core.plan import build_plan
 
     with _user_errors():
         result = build_plan(example_patient(), start_date=EXAMPLE_START_DATE)

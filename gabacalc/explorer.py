@@ -3,8 +3,8 @@
 An edge module for the ``jupyter`` extra (``pip install "gabacalc[jupyter]"``, which brings
 ipywidgets). It decides nothing clinical: it reads its controls, passes their values
 unchanged to :class:`~gabacalc.Patient` and :func:`~gabacalc.build_plan`, and shows what
-they return, the plan's display (:mod:`gabacalc.display`) and chart
-(:mod:`gabacalc.chart`), or the :class:`~gabacalc.InputError` message in place of the plan.
+they return, the plan's display (:mod:`gabacalc.render.display`) and chart
+(:mod:`gabacalc.render.chart`), or the :class:`~gabacalc.InputError` message in place of the plan.
 
 The controls are named as the ``Patient`` fields and the ``build_plan`` keywords (the
 names are read from their signatures, so a new keyword without a control fails at once).
@@ -32,15 +32,15 @@ except ImportError as error:  # pragma: no cover - the test suite installs the e
         'gabacalc.explore needs ipywidgets: pip install "gabacalc[jupyter]"'
     ) from error
 
-from gabacalc.chart import figure_for, figure_png, stamp_text
-from gabacalc.display import compare_html, error_html, plan_html
+from gabacalc.core.examples import example_patient
+from gabacalc.core.patient import DIALYSIS_CHOICES, SCR_UNITS, SEXES, Patient
+from gabacalc.core.plan import WEEKDAYS, Plan, build_plan
+from gabacalc.core.renal import WEIGHT_BASES
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, frequency_text
 from gabacalc.errors import GabacalcError, InputError
-from gabacalc.examples import example_patient
-from gabacalc.patient import DIALYSIS_CHOICES, SCR_UNITS, SEXES, Patient
-from gabacalc.plan import WEEKDAYS, Plan, build_plan
-from gabacalc.renal import WEIGHT_BASES
+from gabacalc.render.chart import figure_for, figure_png, stamp_text
+from gabacalc.render.display import compare_html, error_html, plan_html
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, frequency_text
 
 __all__ = ["CONTROL_NAMES", "PATIENT_FIELDS", "PLAN_KEYWORDS", "Explorer", "explore"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gabacalc.core.patient import Patient
     from gabacalc.explorer import Explorer
-    from gabacalc.patient import Patient
 
 __all__ = ["explore"]
 

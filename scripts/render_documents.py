@@ -18,9 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")
 
 import gabacalc
-from gabacalc.examples import EXAMPLE_START_DATE, example_patient
-from gabacalc.handout import write_handout
-from gabacalc.pdf import write_pdf
+from gabacalc.core.examples import EXAMPLE_START_DATE, example_patient
+from gabacalc.files.plan_files import write_handout, write_pdf
 
 folder = Path(sys.argv[1] if len(sys.argv) > 1 else "rendered-documents")
 folder.mkdir(parents=True, exist_ok=True)

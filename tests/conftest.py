@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import gabacalc
-from gabacalc.examples import EXAMPLE_START_DATE, example_patient
+from gabacalc.core.examples import EXAMPLE_START_DATE, example_patient
 
 
 @pytest.hookimpl(hookwrapper=True)

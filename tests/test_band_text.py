@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 import gabacalc
-from gabacalc.display import plan_html
+from gabacalc.core.renal import crcl_text, estimate_crcl, select_band
+from gabacalc.core.wording import fmt_beside_edges
 from gabacalc.errors import InputError
-from gabacalc.export import csv_text, json_text
-from gabacalc.pdf import pdf_bytes
-from gabacalc.renal import crcl_text, estimate_crcl, select_band
+from gabacalc.render.display import plan_html
+from gabacalc.render.pdf import pdf_bytes
+from gabacalc.render.records import csv_text, json_text
+from gabacalc.render.terminal import estimate_text, plan_text
 from gabacalc.rules import default_rules
-from gabacalc.terminal import estimate_text, plan_text
-from gabacalc.wording import fmt_beside_edges
 
 RULES = default_rules()
 EDGES = RULES.crcl_edges_ml_min

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from gabacalc import VERIFICATION_TEXT, __version__, default_rules
 from gabacalc.cli import main
-from gabacalc.cohort_io import read_results
+from gabacalc.files.cohort_io import read_results
 from gabacalc.rules import default_tables_dir
 from tests.conftest import assert_safe_dose_text
 

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gabacalc
-from gabacalc.cohort import AUDIT_COLUMNS, OUTPUT_COLUMNS, SUMMARY_COLUMNS, plan_cohort
-from gabacalc.cohort_io import read_results, run_cohort_file, typed_results
+from gabacalc.core.cohort import AUDIT_COLUMNS, OUTPUT_COLUMNS, SUMMARY_COLUMNS, plan_cohort
+from gabacalc.files.cohort_io import read_results, run_cohort_file, typed_results
 
 RULES = gabacalc.default_rules()
 START = "2026-01-05"
@@ -587,8 +587,8 @@ def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
 ) -> None:
     """Results are the same bytes whether or not pyarrow (the fast writer) is installed."""
     pytest.importorskip("pyarrow")
-    from gabacalc import cohort_io
-    from gabacalc.cohort import _plan_frame
+    from gabacalc.core.cohort import _plan_frame
+    from gabacalc.files import cohort_io
 
     source = tmp_path / "cohort.csv"
     _write_cohort(source)
@@ -787,7 +787,7 @@ def test_a_failed_flush_to_disk_keeps_the_old_results(
 ) -> None:
     """Linux reports a failed write to disk to one fsync only: if that is the background
     one, the run must still fail and leave the last results in place."""
-    from gabacalc import cohort_io
+    from gabacalc.files import cohort_io
 
     source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
     _write_cohort(source, rows=20)
@@ -815,7 +815,7 @@ def test_a_worker_that_dies_gives_one_error_and_leaves_nothing(
     import multiprocessing
     import os
 
-    from gabacalc import cohort_io
+    from gabacalc.files import cohort_io
 
     source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
     _write_cohort(source, rows=20)
@@ -982,14 +982,14 @@ def test_a_rule_that_answers_differently_for_an_array_is_a_gabacalc_error_naming
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The self-check compares each key's plan with its own row; it names the rule."""
-    import gabacalc.cohort
+    import gabacalc.core.cohort
 
-    real = gabacalc.cohort.body_mass_index
+    real = gabacalc.core.cohort.body_mass_index
 
     def off_for_arrays(weight_kg: Any, height_cm: Any) -> Any:
         return real(weight_kg, height_cm) * 1.01
 
-    monkeypatch.setattr(gabacalc.cohort, "body_mass_index", off_for_arrays)
+    monkeypatch.setattr(gabacalc.core.cohort, "body_mass_index", off_for_arrays)
     with pytest.raises(gabacalc.GabacalcError) as error:
         plan_cohort(clinic())
     assert not isinstance(error.value, AssertionError)

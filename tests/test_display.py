@@ -14,8 +14,8 @@ from conftest import assert_safe_dose_text
 
 import gabacalc
 from gabacalc import Patient, build_plan, build_taper, estimate_crcl
-from gabacalc.display import estimate_html, plan_html
-from gabacalc.wording import fmt_number
+from gabacalc.core.wording import fmt_number
+from gabacalc.render.display import estimate_html, plan_html
 
 REPO = Path(__file__).resolve().parent.parent
 MONDAY = date(2026, 1, 5)
@@ -444,8 +444,8 @@ def styled(fragment: str) -> _Styled:
 def test_flags_are_tinted_by_severity_with_the_pdfs_colours(
     many_flags_plan: gabacalc.Plan,
 ) -> None:
-    from gabacalc import pdf
-    from gabacalc.display import SEVERITY_COLOURS
+    from gabacalc.render import pdf
+    from gabacalc.render.display import SEVERITY_COLOURS
 
     assert pdf.SEVERITY_COLOURS is SEVERITY_COLOURS, "one colour table for both documents"
     assert set(SEVERITY_COLOURS) == {
@@ -488,7 +488,7 @@ def test_the_edge_rule_and_the_sources_are_collapsed_and_the_flags_and_steps_are
 
 
 def test_the_sources_list_every_source_the_plan_used(many_flags_plan: gabacalc.Plan) -> None:
-    from gabacalc.export import source_ids
+    from gabacalc.render.records import source_ids
 
     text = "".join(read(plan_html(many_flags_plan)).text)
     sources = gabacalc.default_rules().sources
@@ -500,7 +500,7 @@ def test_the_sources_list_every_source_the_plan_used(many_flags_plan: gabacalc.P
 
 
 def test_a_refusal_shows_the_message_with_the_verification_stamp() -> None:
-    from gabacalc.display import error_html
+    from gabacalc.render.display import error_html
 
     rules = gabacalc.default_rules()
     message = "age 12 years is outside 18-110 years (gabacalc plans for adults)"
@@ -513,7 +513,7 @@ def test_a_refusal_shows_the_message_with_the_verification_stamp() -> None:
 
 
 def test_compare_highlights_exactly_the_figures_that_differ() -> None:
-    from gabacalc.display import compare_html
+    from gabacalc.render.display import compare_html
 
     def plan(crcl_ml_min: float) -> gabacalc.Plan:
         patient = Patient(age_years=60, sex="male", weight_kg=80, crcl_ml_min=crcl_ml_min)

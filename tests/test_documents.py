@@ -19,11 +19,11 @@ from pypdf import PdfReader
 
 import gabacalc
 from gabacalc import VERIFICATION_TEXT
-from gabacalc.chart import chart_title, plot_plan, render_png
-from gabacalc.documents import fmt_date
-from gabacalc.export import STAMP_COLUMNS, csv_text, json_text, neutralise_cell
-from gabacalc.pdf import pdf_bytes
-from gabacalc.terminal import plan_text
+from gabacalc.render.chart import chart_title, plot_plan, render_png
+from gabacalc.render.pdf import pdf_bytes
+from gabacalc.render.phrases import fmt_date
+from gabacalc.render.records import STAMP_COLUMNS, csv_text, json_text, neutralise_cell
+from gabacalc.render.terminal import plan_text
 from tests.conftest import assert_safe_dose_text
 
 
@@ -365,7 +365,7 @@ def test_the_plan_record_matches_its_shipped_json_schema(
 ) -> None:
     import jsonschema
 
-    from gabacalc.export import PLAN_SCHEMA_VERSION, plan_schema
+    from gabacalc.render.records import PLAN_SCHEMA_VERSION, plan_schema
 
     schema = plan_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -387,7 +387,7 @@ def test_the_plan_record_matches_its_shipped_json_schema(
 def test_the_json_schema_refuses_a_record_that_breaks_it(example_plan: gabacalc.Plan) -> None:
     import jsonschema
 
-    from gabacalc.export import plan_schema
+    from gabacalc.render.records import plan_schema
 
     validator = jsonschema.Draft202012Validator(plan_schema())
     good = json.loads(json_text(example_plan))
@@ -406,7 +406,7 @@ def test_a_plan_built_from_local_tables_is_printed_with_their_wording(tmp_path: 
     """The PDF and the notebook display cite the tables the plan was built from."""
     import shutil
 
-    from gabacalc.display import plan_html
+    from gabacalc.render.display import plan_html
     from gabacalc.rules import default_tables_dir, load_rules, write_manifest
 
     folder = tmp_path / "tables"

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import gabacalc
 from gabacalc import InputError, Patient, build_plan
-from gabacalc.examples import EXAMPLE_START_DATE, example_patient
+from gabacalc.core.examples import EXAMPLE_START_DATE, example_patient
 from gabacalc.explorer import Explorer, explore
 
 REPO = Path(__file__).resolve().parent.parent

@@ -31,9 +31,9 @@ import pytest
 from click.testing import CliRunner
 
 from gabacalc.cli import main
-from gabacalc.cohort_io import read_cohort_results, run_cohort_file
+from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import InputError
-from gabacalc.wording import VERIFICATION_TEXT
+from gabacalc.files.cohort_io import read_cohort_results, run_cohort_file
 
 EXAMPLE = [
     "--age", "72", "--sex", "female", "--weight-kg", "60", "--height-cm", "160",

@@ -11,7 +11,7 @@ import pytest
 
 import gabacalc
 from gabacalc import VERIFICATION_TEXT
-from gabacalc.fhir import bundle_json, plan_bundle
+from gabacalc.files.fhir import bundle_json, plan_bundle
 from tests.conftest import assert_safe_dose_text
 
 WHEN = datetime(2026, 1, 5, 9, 0)

@@ -105,10 +105,10 @@ def test_every_flag_reaches_every_output_format(many_flags_plan: gabacalc.Plan) 
     import pandas as pd
     from pypdf import PdfReader
 
-    from gabacalc.export import csv_text, json_text
-    from gabacalc.pdf import pdf_bytes
-    from gabacalc.terminal import plan_text
-    from gabacalc.workbook import plan_workbook
+    from gabacalc.files.workbook import plan_workbook
+    from gabacalc.render.pdf import pdf_bytes
+    from gabacalc.render.records import csv_text, json_text
+    from gabacalc.render.terminal import plan_text
 
     plan = many_flags_plan
     flags = plan.flags

@@ -1,12 +1,13 @@
-"""The layers (STYLE.md) as pyproject.toml's import-linter contracts declare them.
+"""The layers (STYLE.md) as pyproject.toml's import-linter contract declares them.
 
-``lint-imports`` (run by .ci/run) checks the arrows; these tests check that the contracts
-cover the package: every module is in the core or an edge, so a new module cannot sit
-outside the rule unseen.
+``lint-imports`` (run by .ci/run) checks the arrows; these tests check that the contract
+covers the package: every module sits in exactly one layer, so a new module cannot sit
+outside the rule unseen, and the only upward imports are the declared convenience methods.
 """
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from pathlib import Path
 
@@ -15,12 +16,12 @@ CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["t
     "importlinter"
 ]
 CONTRACTS = {c["id"]: c for c in CONFIG["contracts"]}
+LAYERS = [[name.strip() for name in line.split("|")] for line in CONTRACTS["layers"]["layers"]]
 
 
 def _modules() -> set[str]:
-    package = ROOT / "gabacalc"
     names = set()
-    for path in package.rglob("*.py"):
+    for path in (ROOT / "gabacalc").rglob("*.py"):
         parts = path.relative_to(ROOT).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
@@ -28,51 +29,55 @@ def _modules() -> set[str]:
     return names - {"gabacalc"}
 
 
-def test_every_module_is_in_the_core_or_an_edge() -> None:
-    core = set(CONTRACTS["core-below-edges"]["source_modules"])
-    edges = set(CONTRACTS["core-below-edges"]["forbidden_modules"])
-    assert not core & edges
-    unplaced = sorted(_modules() - core - edges)
+def _layer_of(module: str) -> list[int]:
+    return [
+        i
+        for i, line in enumerate(LAYERS)
+        for top in line
+        if module == top or module.startswith(top + ".")
+    ]
+
+
+def test_the_layers_are_front_ends_files_renderers_core_rules_errors() -> None:
+    assert LAYERS == [
+        ["gabacalc.__main__", "gabacalc.jupyter"],
+        ["gabacalc.cli", "gabacalc.explorer"],
+        ["gabacalc.files"],
+        ["gabacalc.render"],
+        ["gabacalc.core"],
+        ["gabacalc.rules"],
+        ["gabacalc.errors", "gabacalc._version"],
+    ]
+
+
+def test_every_module_is_in_exactly_one_layer() -> None:
+    placed = {module: _layer_of(module) for module in _modules()}
+    unplaced = sorted(module for module, layers in placed.items() if len(layers) != 1)
     assert unplaced == [], (
-        f"{', '.join(unplaced)}: add each to the core (source_modules) or the edges "
-        "(forbidden_modules) of the core-below-edges contract in pyproject.toml"
+        f"{', '.join(unplaced)}: put each in one sub-package (rules, core, render, files) "
+        "or name it in one line of the layers contract in pyproject.toml"
     )
 
 
-def test_every_edge_but_the_cli_may_not_import_the_cli() -> None:
-    edges = set(CONTRACTS["core-below-edges"]["forbidden_modules"])
-    top = {"gabacalc.cli", "gabacalc.__main__"}
-    assert set(CONTRACTS["cli-on-top"]["forbidden_modules"]) == top
-    assert set(CONTRACTS["cli-on-top"]["source_modules"]) == edges - top
-
-
 def test_the_declared_exceptions_are_the_plan_and_estimate_convenience_methods_only() -> None:
-    assert CONTRACTS["core-below-edges"]["ignore_imports"] == [
-        "gabacalc.plan -> gabacalc.chart",  # Plan.plot, Plan.to_png
-        "gabacalc.plan -> gabacalc.display",  # Plan._repr_html_
-        "gabacalc.plan -> gabacalc.export",  # Plan.to_dict, Plan.to_json
-        "gabacalc.plan -> gabacalc.pdf",  # Plan.to_pdf
-        "gabacalc.renal -> gabacalc.display",  # RenalEstimate._repr_html_
+    assert CONTRACTS["layers"]["ignore_imports"] == [
+        "gabacalc.core.plan -> gabacalc.render.chart",  # Plan.plot
+        "gabacalc.core.plan -> gabacalc.render.display",  # Plan._repr_html_
+        "gabacalc.core.plan -> gabacalc.render.records",  # Plan.to_dict, Plan.to_json
+        "gabacalc.core.plan -> gabacalc.files.plan_files",  # Plan.to_pdf, Plan.to_png
+        "gabacalc.core.renal -> gabacalc.render.display",  # RenalEstimate._repr_html_
     ]
 
 
 def test_the_declared_exceptions_are_imported_inside_functions_only() -> None:
-    """A module-level import of an edge would load it with the core: only methods may."""
-    import ast
-
-    for path, edge in (
-        ("plan.py", "chart"),
-        ("plan.py", "display"),
-        ("plan.py", "export"),
-        ("plan.py", "pdf"),
-        ("renal.py", "display"),
-    ):
-        tree = ast.parse((ROOT / "gabacalc" / path).read_text(encoding="utf-8"))
-        top = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
-        assert f"gabacalc.{edge}" not in {n.module for n in top}, (path, edge)
+    """A module-level import of an upper layer would load it with the core: only methods may."""
+    for exception in CONTRACTS["layers"]["ignore_imports"]:
+        importer, imported = (part.strip() for part in exception.split("->"))
+        path = ROOT / (importer.replace(".", "/") + ".py")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = {n.module for n in tree.body if isinstance(n, ast.ImportFrom)}
+        assert imported not in top, exception
         inner = [
-            n
-            for n in ast.walk(tree)
-            if isinstance(n, ast.ImportFrom) and n.module == f"gabacalc.{edge}"
+            n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == imported
         ]
-        assert inner, f"{path} no longer imports {edge}: drop the exception from pyproject.toml"
+        assert inner, f"{importer} no longer imports {imported}: drop the exception"

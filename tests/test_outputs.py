@@ -19,9 +19,9 @@ from icalendar import Calendar
 import gabacalc
 from gabacalc import VERIFICATION_TEXT, default_rules
 from gabacalc.cli import main
-from gabacalc.export import header_lines
-from gabacalc.ics import plan_calendar
-from gabacalc.workbook import plan_workbook, results_workbook
+from gabacalc.files.ics import plan_calendar
+from gabacalc.files.workbook import plan_workbook, results_workbook
+from gabacalc.render.records import header_lines
 from tests.conftest import assert_safe_dose_text
 from tests.test_cli import CLINIC_CSV, CLINIC_IDS, EXAMPLE
 
@@ -89,7 +89,7 @@ def test_the_results_workbook_keeps_ids_as_text_and_types(tmp_path: Path) -> Non
         "=1+1,300,male,80,1.0,2026-01-05,\n",
         encoding="utf-8",
     )
-    gabacalc.cohort_io.run_cohort_file(tmp_path / "clinic.csv", tmp_path / "r.csv")
+    gabacalc.files.cohort_io.run_cohort_file(tmp_path / "clinic.csv", tmp_path / "r.csv")
     results = gabacalc.read_results(tmp_path / "r.csv")
     book = openpyxl.load_workbook(io.BytesIO(results_workbook(results, "2 rows: 1 error")))
     assert book.sheetnames == ["Cohort", "Results"]
@@ -111,9 +111,9 @@ def test_the_results_workbook_keeps_ids_as_text_and_types(tmp_path: Path) -> Non
 def test_a_cohort_beyond_a_sheet_is_refused_and_nothing_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gabacalc.workbook
+    import gabacalc.files.workbook
 
-    monkeypatch.setattr(gabacalc.workbook, "MAX_ROWS", 5)  # the same rule, a smaller sheet
+    monkeypatch.setattr(gabacalc.files.workbook, "MAX_ROWS", 5)  # the same rule, a smaller sheet
     (tmp_path / "clinic.csv").write_text(CLINIC_CSV, encoding="utf-8")
     out, book = tmp_path / "plans.csv", tmp_path / "plans.xlsx"
     code, _, err = run(
@@ -305,8 +305,8 @@ def test_help_and_completion_do_not_load_pandas() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = sorted(m for m in ('pandas', 'numpy', 'gabacalc.plan', 'gabacalc.cohort') "
-        "if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('pandas', 'numpy', 'gabacalc.core.plan', "
+        "'gabacalc.core.cohort') if m in sys.modules)\n"
         "print('heavy:', ','.join(heavy), file=sys.stderr)\n"
     )
     result = subprocess.run(

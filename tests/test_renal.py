@@ -16,8 +16,8 @@ from gabacalc import (
     estimate_crcl,
     select_band,
 )
-from gabacalc.patient import DIALYSIS_CHOICES, in_limits
-from gabacalc.renal import (
+from gabacalc.core.patient import DIALYSIS_CHOICES, in_limits
+from gabacalc.core.renal import (
     WEIGHT_BASES,
     band_index,
     band_scale,
@@ -27,7 +27,7 @@ from gabacalc.renal import (
     scaled_daily_mg,
     scr_in_mg_dl,
 )
-from gabacalc.startlow import start_low_criteria
+from gabacalc.core.startlow import start_low_criteria
 
 
 def test_cockcroft_gault_by_hand() -> None:

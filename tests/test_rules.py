@@ -168,7 +168,7 @@ def test_a_flag_row_that_no_rule_raises_is_refused_naming_it(tables: Path) -> No
         load_rules(tables)
     assert info.value.problems == [
         "flags.csv: code NEW_RULE is raised by no rule of gabacalc (the flag registry, "
-        "gabacalc/flags.py, has no such code); remove the row or add the rule"
+        "gabacalc/rules/flags.py, has no such code); remove the row or add the rule"
     ]
 
 
@@ -191,15 +191,15 @@ def test_every_code_the_core_raises_is_registered_in_its_group() -> None:
     """The registry's groups are where the core raises each code (read from the source)."""
     import re
 
-    import gabacalc.plan
-    import gabacalc.renal
-    from gabacalc.flags import FLAG_GROUPS, codes_in
+    import gabacalc.core.plan
+    import gabacalc.core.renal
+    from gabacalc.rules.flags import FLAG_GROUPS, codes_in
 
     def raised(module: object) -> set[str]:
         text = Path(str(getattr(module, "__file__", ""))).read_text(encoding="utf-8")
         return set(re.findall(r'"([A-Z][A-Z0-9_]+)"', text)) & set(FLAG_GROUPS)
 
-    assert raised(gabacalc.renal) == codes_in("estimate", "band")
-    plan_codes = raised(gabacalc.plan)
+    assert raised(gabacalc.core.renal) == codes_in("estimate", "band")
+    plan_codes = raised(gabacalc.core.plan)
     assert codes_in("dose", "context", "dialysis") <= plan_codes
     assert plan_codes - codes_in("dose", "context", "dialysis") == set()

@@ -23,14 +23,14 @@ from pypdf import PdfReader
 
 import gabacalc
 from gabacalc import VERIFICATION_TEXT
-from gabacalc.chart import plot_plan
 from gabacalc.cli import main
-from gabacalc.documents import BLANK, Identification, dispensing, fmt_date
-from gabacalc.export import csv_text, json_text
-from gabacalc.handout import TICK_BOX, handout_bytes
-from gabacalc.pdf import pdf_bytes
-from gabacalc.plan import products_used
-from gabacalc.terminal import plan_text
+from gabacalc.core.plan import products_used
+from gabacalc.render.chart import plot_plan
+from gabacalc.render.handout import TICK_BOX, handout_bytes
+from gabacalc.render.pdf import pdf_bytes
+from gabacalc.render.phrases import BLANK, Identification, dispensing, fmt_date
+from gabacalc.render.records import csv_text, json_text
+from gabacalc.render.terminal import plan_text
 from tests.conftest import assert_safe_dose_text
 
 EPOCH = "1767225600"  # 2026-01-01 00:00 UTC
@@ -469,7 +469,7 @@ def test_the_chart_has_no_offset_text_and_full_tick_dates(example_plan: gabacalc
 def test_long_product_names_never_wrap_between_count_and_product(
     example_plan: gabacalc.Plan,
 ) -> None:
-    from gabacalc.pdf import _keep
+    from gabacalc.render.pdf import _keep
 
     # Wherever a count meets its unit, the space is a non-breaking one ...
     assert _keep("take 1 capsule of 300 mg and 1 x 400 mg capsule") == (

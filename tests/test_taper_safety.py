@@ -22,8 +22,8 @@ from plan_checks import check_gradual, check_plan_invariants
 from test_properties import patients
 
 import gabacalc
-from gabacalc.doses import Formulary
-from gabacalc.taper import descend
+from gabacalc.core.doses import Formulary
+from gabacalc.core.taper import descend
 
 STRENGTHS = st.sets(st.sampled_from([100, 300, 400, 600, 800]), min_size=1).map(sorted)
 START = date(2026, 1, 5)
@@ -219,10 +219,10 @@ def test_a_replans_current_dose_and_day_1_change_reach_every_output() -> None:
     from matplotlib.figure import Figure
     from pypdf import PdfReader
 
-    from gabacalc.chart import plot_plan
-    from gabacalc.export import csv_text, json_text
-    from gabacalc.pdf import pdf_bytes
-    from gabacalc.terminal import plan_text
+    from gabacalc.render.chart import plot_plan
+    from gabacalc.render.pdf import pdf_bytes
+    from gabacalc.render.records import csv_text, json_text
+    from gabacalc.render.terminal import plan_text
 
     p = gabacalc.Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
     plan = gabacalc.build_plan(
@@ -251,7 +251,7 @@ def test_a_replans_current_dose_and_day_1_change_reach_every_output() -> None:
 
 
 def test_a_dialysis_tapers_header_says_the_supplement_varies() -> None:
-    from gabacalc.terminal import plan_text
+    from gabacalc.render.terminal import plan_text
 
     p = gabacalc.Patient(
         age_years=60, sex="male", weight_kg=80, dialysis="hemodialysis", crcl_ml_min=25

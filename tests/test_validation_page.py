@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 
 import gabacalc
-from gabacalc.wording import fmt_mg, fmt_number
+from gabacalc.core.wording import fmt_mg, fmt_number
 from tests.test_scenarios import ROWS, _plan
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "validation.md"

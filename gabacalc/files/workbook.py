@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import InputError
-from gabacalc.export import header_lines
-from gabacalc.wording import VERIFICATION_TEXT
+from gabacalc.render.records import header_lines
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
 
 __all__ = ["MAX_ROWS", "plan_workbook", "results_workbook", "write_plan_workbook"]
 
@@ -181,7 +181,7 @@ def plan_workbook(plan: Plan) -> bytes:
 
 def write_plan_workbook(plan: Plan, path: str | Path) -> Path:
     """Write :func:`plan_workbook` to ``path``, whole or not at all."""
-    from gabacalc.atomic import atomic_write_bytes
+    from gabacalc.files.atomic import atomic_write_bytes
 
     return atomic_write_bytes(path, plan_workbook(plan))
 

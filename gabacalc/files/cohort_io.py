@@ -3,7 +3,7 @@
 An edge module: it reads and writes files and leaves every clinical decision to
 :func:`gabacalc.plan_cohort`. Memory stays flat however long the file: one chunk at a time
 is read, planned and appended to a temporary file beside the output, which is renamed over
-the output only when every row is written (:func:`gabacalc.atomic.atomic_open`). If anything
+the output only when every row is written (:func:`gabacalc.files.atomic.atomic_open`). If anything
 fails, the output is untouched and the temporary file removed.
 """
 
@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.atomic import atomic_open, temp_folder
-from gabacalc.cohort import INPUT_COLUMNS, TRACE_COLUMNS, _plan_frame, check_columns
+from gabacalc.core.cohort import INPUT_COLUMNS, TRACE_COLUMNS, _plan_frame, check_columns
+from gabacalc.core.wording import VERIFICATION_TEXT, printable
 from gabacalc.errors import GabacalcError, InputError
+from gabacalc.files.atomic import atomic_open, temp_folder
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT, printable
 
 __all__ = [
     "CohortReport",
@@ -218,7 +218,7 @@ def run_cohort_file(
         when it is killed.
     xlsx_path : str or Path, optional
         Also write the results as a workbook (needs the workbook extra; see
-        :func:`gabacalc.workbook.results_workbook`). It is made from the results file
+        :func:`gabacalc.files.workbook.results_workbook`). It is made from the results file
         before that file is put in place, so either both are written or neither; a cohort
         of more rows than a worksheet holds (1,048,575) is refused, writing nothing.
     delimiter : str
@@ -273,7 +273,7 @@ def run_cohort_file(
     if str(source) != STDIN and source.resolve() == target.resolve():
         raise InputError("the output would overwrite the input; give another --out path")
     if xlsx_path is not None:
-        from gabacalc.workbook import _xlsxwriter
+        from gabacalc.files.workbook import _xlsxwriter
 
         _xlsxwriter()  # the extra is there, before any planning
         if Path(xlsx_path).resolve() in (target.resolve(), source.resolve()):
@@ -349,8 +349,8 @@ def _write_workbook(
     handle: IO[bytes], out_format: str, report: CohortReport, xlsx_path: str | Path
 ) -> None:
     """Make the workbook from the results written so far (still a temporary file)."""
-    from gabacalc.atomic import atomic_write_bytes
-    from gabacalc.workbook import MAX_ROWS, results_workbook
+    from gabacalc.files.atomic import atomic_write_bytes
+    from gabacalc.files.workbook import MAX_ROWS, results_workbook
 
     if report.rows > MAX_ROWS:
         raise InputError(
@@ -369,7 +369,7 @@ def _write_workbook(
 class _BackgroundSync:
     """Flush what is written to disk in a background thread while the next chunk is planned.
 
-    The final flush (:func:`gabacalc.atomic.atomic_open`) then has little left to do. A
+    The final flush (:func:`gabacalc.files.atomic.atomic_open`) then has little left to do. A
     failure is raised at the next chunk or at the end (so the target is not replaced); the
     thread is joined before the file is closed.
     """
@@ -644,7 +644,7 @@ def _pool_context(*, may_fork: bool) -> Any:
     would stay held in the copy): so only on Linux, with no other Python thread (as in a
     command-line run), and for CSV input (``may_fork``; reading Parquet starts pyarrow's
     threads). Otherwise (e.g. in Jupyter), a fork server that has imported gabacalc once
-    starts the workers (:mod:`gabacalc._forkserver_preload`: it ends with this process);
+    starts the workers (:mod:`gabacalc.files._forkserver_preload`: it ends with this process);
     where there is none (Windows), each starts a fresh interpreter.
     """
     methods = multiprocessing.get_all_start_methods()
@@ -652,7 +652,7 @@ def _pool_context(*, may_fork: bool) -> Any:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["gabacalc._forkserver_preload"])
+        context.set_forkserver_preload(["gabacalc.files._forkserver_preload"])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -677,7 +677,7 @@ ENUM_COLUMNS = (
 
 def _kind(name: str) -> str:
     """How a result column is typed: id, int, float, bool, date, flags, enum or text."""
-    from gabacalc.cohort import _BOOL_FIELDS, _FLOAT_FIELDS, _INT_FIELDS
+    from gabacalc.core.cohort import _BOOL_FIELDS, _FLOAT_FIELDS, _INT_FIELDS
 
     if name == "id":
         return "id"

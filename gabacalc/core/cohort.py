@@ -10,7 +10,7 @@ answer for that patient, without a Python loop over patients:
 2. Everything else in a plan depends only on a small discrete key: the band's dose range
    and administrations, dialysis, whether the start-low rule applies, and the options.
    One plan is built per unique key, through the single-patient core
-   (:func:`gabacalc.plan.summary_from_options`, with the key's first patient), and its dates
+   (:func:`gabacalc.core.plan.summary_from_options`, with the key's first patient), and its dates
    and doses are broadcast to the key's rows.
 3. The flag codes that depend on the patient rather than on the doses (the estimate's, the
    band's and the safety context's) are worked out per row with the core's own rules and
@@ -36,9 +36,7 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.errors import GabacalcError, InputError, value_text
-from gabacalc.flags import codes_in, highest_severity, in_severity_order
-from gabacalc.patient import (
+from gabacalc.core.patient import (
     _UNIT_ALIASES,
     DIALYSIS_CHOICES,
     PATIENT_FIELDS,
@@ -50,15 +48,15 @@ from gabacalc.patient import (
     in_limits,
     older_adult,
 )
-from gabacalc.patient import _risks as _parse_risks
-from gabacalc.plan import (
+from gabacalc.core.patient import _risks as _parse_risks
+from gabacalc.core.plan import (
     _dialysis_days,
     context_codes,
     context_flag_codes,
     resolve_options,
     summary_from_options,
 )
-from gabacalc.renal import (
+from gabacalc.core.renal import (
     WEIGHT_BASES,
     WEIGHT_USED,
     adjusted_body_weight,
@@ -75,9 +73,11 @@ from gabacalc.renal import (
     scaled_daily_mg,
     scr_in_mg_dl,
 )
+from gabacalc.core.startlow import respiratory_risks, start_low_applies
+from gabacalc.core.wording import VERIFICATION_TEXT
+from gabacalc.errors import GabacalcError, InputError, value_text
 from gabacalc.rules import Rules
-from gabacalc.startlow import respiratory_risks, start_low_applies
-from gabacalc.wording import VERIFICATION_TEXT
+from gabacalc.rules.flags import codes_in, highest_severity, in_severity_order
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -229,7 +229,7 @@ _KEY_FIELDS = (
     "post_dialysis_mg",
 )
 
-# Flag codes by where a plan raises them (gabacalc.flags, the one registry): a key's plan
+# Flag codes by where a plan raises them (gabacalc.rules.flags, the one registry): a key's plan
 # gives the start-low, dose and post-dialysis codes; each row's own estimate, band and
 # safety context give the rest.
 _START_LOW_CODES = codes_in("start_low")
@@ -302,7 +302,7 @@ def _per_unique(
 def _numeric(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """float64 values (NaN where missing) and a mask of cells that are not a finite number.
 
-    Conversion follows :func:`gabacalc.patient.check_number` (Python's ``float``).
+    Conversion follows :func:`gabacalc.core.patient.check_number` (Python's ``float``).
     """
     if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
 
@@ -594,7 +594,7 @@ def _whole(values: np.ndarray) -> np.ndarray:
 
 
 def _renal(cols: _Columns, rules: Rules) -> _Renal:
-    """:func:`gabacalc.renal.estimate_crcl` for every row (the same functions, on arrays),
+    """:func:`gabacalc.core.renal.estimate_crcl` for every row (the same functions, on arrays),
     and which rows pass the input checks of Patient (the others are planned on their own)."""
     limits, num = rules.limits, cols.num
     age, weight, height = num["age_years"], num["weight_kg"], num["height_cm"]
@@ -661,7 +661,7 @@ class _Bands:
 
 
 def _bands(cols: _Columns, renal: _Renal, rules: Rules) -> _Bands:
-    """:func:`gabacalc.renal.select_band` for every row (the same functions, on arrays)."""
+    """:func:`gabacalc.core.renal.select_band` for every row (the same functions, on arrays)."""
     crcl = renal.crcl
     index = band_index(crcl, cols.dialysis, rules)
     scale = band_scale(index, crcl, rules)
@@ -743,7 +743,7 @@ def _merge_codes(
     context: Sequence[str],
     dialysis: Sequence[str],
 ) -> tuple[str, ...]:
-    """The core's flag order (gabacalc.flags): the groups in raised order, then by severity."""
+    """The core's flag order (gabacalc.rules.flags): groups in raised order, then severity."""
     raised = [*start_low, *estimate, *band, *dose, *context, *dialysis]
     return tuple(in_severity_order(raised, rules.flags))
 
@@ -1110,7 +1110,7 @@ _RULE_OF = {
     "weight_used_kg": "renal.choose_weight_basis",
     "bmi_kg_m2": "renal.body_mass_index",
     "band_scale": "renal.band_scale",
-    "flag_codes": "the flag registry, gabacalc.flags",
+    "flag_codes": "the flag registry, gabacalc.rules.flags",
 }
 
 

@@ -27,10 +27,8 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.doses import Formulary, Split, doses_for
-from gabacalc.errors import InputError, value_text
-from gabacalc.flags import in_severity_order
-from gabacalc.patient import (
+from gabacalc.core.doses import Formulary, Split, doses_for
+from gabacalc.core.patient import (
     PATIENT_FIELDS,
     Patient,
     check_in_limits,
@@ -38,11 +36,10 @@ from gabacalc.patient import (
     checked_rules,
     older_adult,
 )
-from gabacalc.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
-from gabacalc.rules import Rules, TaperPreset, TitrationPreset
-from gabacalc.startlow import start_low_reasons
-from gabacalc.taper import NoGradualStep, TaperStep, cut_range, descend
-from gabacalc.wording import (
+from gabacalc.core.renal import WEIGHT_BASES, BandChoice, RenalEstimate, estimate_crcl, select_band
+from gabacalc.core.startlow import start_low_reasons
+from gabacalc.core.taper import NoGradualStep, TaperStep, cut_range, descend
+from gabacalc.core.wording import (
     VERIFICATION_TEXT,
     fmt_as_given,
     fmt_beside_edges,
@@ -50,6 +47,9 @@ from gabacalc.wording import (
     fmt_number,
     frequency_text,
 )
+from gabacalc.errors import InputError, value_text
+from gabacalc.rules import Rules, TaperPreset, TitrationPreset
+from gabacalc.rules.flags import in_severity_order
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -220,7 +220,7 @@ class Plan:
 
         Never saves or shows a figure by itself. Needs matplotlib.
         """
-        from gabacalc.chart import plot_plan
+        from gabacalc.render.chart import plot_plan
 
         return plot_plan(self, ax=ax)
 
@@ -259,7 +259,7 @@ class Plan:
         >>> rebuild_plan(record).summary == plan.summary
         True
         """
-        from gabacalc.export import plan_record
+        from gabacalc.render.records import plan_record
 
         return plan_record(self)
 
@@ -275,7 +275,7 @@ class Plan:
         >>> json.loads(plan.to_json())["summary"]["band"]
         'CrCl >= 60 mL/min'
         """
-        from gabacalc.export import json_text
+        from gabacalc.render.records import json_text
 
         return json_text(self)
 
@@ -297,7 +297,7 @@ class Plan:
         >>> out.read_bytes()[:5]
         b'%PDF-'
         """
-        from gabacalc.pdf import write_pdf
+        from gabacalc.files.plan_files import write_pdf
 
         return write_pdf(self, path, pagesize=pagesize)
 
@@ -314,13 +314,13 @@ class Plan:
         >>> out.read_bytes()[:4]
         b'\\x89PNG'
         """
-        from gabacalc.chart import write_png
+        from gabacalc.files.plan_files import write_png
 
         return write_png(self, path)
 
     def _repr_html_(self) -> str:
-        """The plan as HTML for Jupyter (see :func:`gabacalc.display.plan_html`)."""
-        from gabacalc.display import plan_html
+        """The plan as HTML for Jupyter (see :func:`gabacalc.render.display.plan_html`)."""
+        from gabacalc.render.display import plan_html
 
         return plan_html(self)
 
@@ -2045,7 +2045,7 @@ def rebuild_plan(summary: Mapping[str, Any], rules: Rules | None = None) -> Plan
     The record ``gabacalc plan --json`` writes (summary and steps) works as well:
 
     >>> import json
-    >>> from gabacalc.export import json_text
+    >>> from gabacalc.render.records import json_text
     >>> rebuild_plan(json.loads(json_text(plan))).schedule.equals(plan.schedule)
     True
     """

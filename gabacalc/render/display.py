@@ -20,12 +20,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gabacalc._version import __version__
-from gabacalc.export import source_ids
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.render.records import source_ids
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.plan import Plan
-    from gabacalc.renal import RenalEstimate
+    from gabacalc.core.plan import Plan
+    from gabacalc.core.renal import RenalEstimate
     from gabacalc.rules import Rules
 
 __all__ = ["SEVERITY_COLOURS", "compare_html", "error_html", "estimate_html", "plan_html"]
@@ -575,7 +575,7 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
     >>> "x 52.4 kg / (72 x 1.3 mg/dL) x 0.85 = 32.3 mL/min" in text
     True
     """
-    from gabacalc.renal import select_band
+    from gabacalc.core.renal import select_band
     from gabacalc.rules import default_rules
 
     rules = rules or default_rules()

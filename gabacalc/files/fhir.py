@@ -37,12 +37,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gabacalc.atomic import atomic_write_text
-from gabacalc.export import step_records
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg
+from gabacalc.files.atomic import atomic_write_text
+from gabacalc.render.records import step_records
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
 
 __all__ = ["FHIR_VERSION", "bundle_json", "plan_bundle", "write_fhir"]
 

@@ -1,7 +1,7 @@
 """The plan as a PDF to check, sign and file (reportlab; the chart drawn by matplotlib).
 
 An edge module: it lays out what the core decided, in the words of
-``gabacalc.documents`` (the terminal text and the JSON carry the same content). Page 1
+``gabacalc.render.phrases`` (the terminal text and the JSON carry the same content). Page 1
 carries the banner, the identification and verification fields (blank lines where not
 given) and the time prepared, the basis (inputs, renal formula, schemes and weight basis
 with their sources, band and edge rule, target, dates), the chart and the flags; then the
@@ -25,9 +25,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gabacalc.atomic import atomic_write_bytes
-from gabacalc.display import SEVERITY_COLOURS
-from gabacalc.documents import (
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.errors import InputError
+from gabacalc.render.display import SEVERITY_COLOURS
+from gabacalc.render.pdf_chart import chart_drawing
+from gabacalc.render.phrases import (
     Identification,
     decision,
     dispensing,
@@ -39,16 +41,13 @@ from gabacalc.documents import (
     signature_blocks,
     step_entries,
 )
-from gabacalc.errors import InputError
-from gabacalc.export import dates_text, patient_text, source_ids
-from gabacalc.pdf_chart import chart_drawing
+from gabacalc.render.records import dates_text, patient_text, source_ids
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
 
-__all__ = ["PAGE_SIZES", "page_size", "pdf_bytes", "write_pdf"]
+__all__ = ["PAGE_SIZES", "page_size", "pdf_bytes"]
 
 PAGE_SIZES = ("letter", "a4")
 
@@ -576,25 +575,3 @@ def pdf_bytes(
     story = _story(plan, rules or plan.rules or default_rules(), doc.width, identification)
     doc.build(story, canvasmaker=_canvas_class(plan.summary, size))
     return buffer.getvalue()
-
-
-def write_pdf(
-    plan: Plan,
-    path: str | Path,
-    pagesize: str = "letter",
-    rules: Rules | None = None,
-    identification: Identification | None = None,
-) -> Path:
-    """Write the plan as a PDF to ``path``, whole or not at all.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from datetime import date
-    >>> from gabacalc import Patient, build_plan
-    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
-    ...                   start_date=date(2026, 1, 5))
-    >>> write_pdf(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.pdf").stat().st_size > 10_000
-    True
-    """
-    return atomic_write_bytes(path, pdf_bytes(plan, pagesize, rules, identification))

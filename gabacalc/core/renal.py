@@ -12,16 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from gabacalc.errors import InputError, RuleTableError
-from gabacalc.patient import DIALYSIS_CHOICES, Patient, older_adult
-from gabacalc.rules import RenalBand, Rules, default_rules
-from gabacalc.wording import (
+from gabacalc.core.patient import DIALYSIS_CHOICES, Patient, older_adult
+from gabacalc.core.wording import (
     VERIFICATION_TEXT,
     dialysis_words,
     fmt_beside_edges,
     fmt_number,
     is_exact,
 )
+from gabacalc.errors import InputError, RuleTableError
+from gabacalc.rules import RenalBand, Rules, default_rules
 
 __all__ = [
     "WEIGHT_BASES",
@@ -345,8 +345,8 @@ class RenalEstimate:
     flag_codes: tuple[str, ...]
 
     def _repr_html_(self) -> str:
-        """The estimate as HTML for Jupyter (see :func:`gabacalc.display.estimate_html`)."""
-        from gabacalc.display import estimate_html
+        """The estimate as HTML for Jupyter (see :func:`gabacalc.render.display.estimate_html`)."""
+        from gabacalc.render.display import estimate_html
 
         return estimate_html(self)
 
@@ -592,7 +592,7 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
 
     Examples
     --------
-    >>> from gabacalc.patient import Patient
+    >>> from gabacalc.core.patient import Patient
     >>> est = estimate_crcl(Patient(age_years=60, sex="male", weight_kg=70, crcl_ml_min=7.5))
     >>> choice = select_band(est, "none")
     >>> choice.band.band_id, choice.min_daily_mg, choice.max_daily_mg, choice.doses_per_day
@@ -652,7 +652,7 @@ def band_index(crcl_ml_min: Any, dialysis: Any, rules: Rules | None = None) -> A
     crcl_ml_min : float or array
         Unrounded CrCl [mL/min], NaN where there is none.
     dialysis : str or array of int
-        A name of :data:`~gabacalc.patient.DIALYSIS_CHOICES`, or indices into it.
+        A name of :data:`~gabacalc.core.patient.DIALYSIS_CHOICES`, or indices into it.
     rules : Rules, optional
 
     Examples

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gabacalc.errors import RuleTableError
-from gabacalc.flags import registry_problems
+from gabacalc.rules.flags import registry_problems
 
 __all__ = [
     "RenalBand",
@@ -281,7 +281,7 @@ CLINICAL_BASIS = "clinical-basis.md"
 
 def clinical_basis_path() -> Path:
     """Where docs/clinical-basis.md is: inside the installed wheel, or the source tree's."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the gabacalc package
     packaged = here / "docs" / CLINICAL_BASIS
     return packaged if packaged.is_file() else here.parent / "docs" / CLINICAL_BASIS
 
@@ -303,7 +303,7 @@ def clinical_basis_text() -> str:
 
 def default_tables_dir() -> Path:
     """Where the shipped tables are: inside the installed wheel, or the source tree's."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the gabacalc package
     packaged = here / "tables"
     if (packaged / MANIFEST).is_file():
         return packaged

@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gabacalc.doses import Formulary, Split, doses_for
+from gabacalc.core.doses import Formulary, Split, doses_for
 from gabacalc.rules import TaperPreset
 
 __all__ = ["NoGradualStep", "TaperStep", "cut_range", "descend", "next_step"]
@@ -107,7 +107,7 @@ def next_step(
     >>> next_step(only_600, 1800, 3, 300, rules.taper_presets["weekly"])
     Traceback (most recent call last):
     ...
-    gabacalc.taper.NoGradualStep: (1800, 0)
+    gabacalc.core.taper.NoGradualStep: (1800, 0)
     """
     lowest, highest, preferred = cut_range(daily_mg, preset)
     if floor_mg == 0 and preset.kind == "fixed" and lowest <= 0:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from gabacalc.documents import (
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.render.phrases import (
     BLANK,
     Identification,
     decision,
@@ -22,14 +23,13 @@ from gabacalc.documents import (
     step_dates_text,
     step_entries,
 )
-from gabacalc.export import dates_text, patient_text, step_records
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.render.records import dates_text, patient_text, step_records
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from gabacalc.plan import Plan
-    from gabacalc.renal import BandChoice, RenalEstimate
+    from gabacalc.core.plan import Plan
+    from gabacalc.core.renal import BandChoice, RenalEstimate
 
 __all__ = ["dispensing_lines", "estimate_text", "plan_text", "stamp_lines", "step_lines"]
 

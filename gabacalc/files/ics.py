@@ -20,12 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg
 from gabacalc.errors import InputError
-from gabacalc.export import step_records
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg
+from gabacalc.render.records import step_records
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
 
 __all__ = ["plan_calendar", "write_ics"]
 
@@ -126,6 +126,6 @@ def plan_calendar(plan: Plan) -> bytes:
 
 def write_ics(plan: Plan, path: str | Path) -> Path:
     """Write :func:`plan_calendar` to ``path``, whole or not at all."""
-    from gabacalc.atomic import atomic_write_bytes
+    from gabacalc.files.atomic import atomic_write_bytes
 
     return atomic_write_bytes(path, plan_calendar(plan))

@@ -95,7 +95,7 @@ def registry_problems(table_codes: Iterable[str]) -> list[str]:
     codes = list(table_codes)
     problems = [
         f"flags.csv: code {code} is raised by no rule of gabacalc (the flag registry, "
-        "gabacalc/flags.py, has no such code); remove the row or add the rule"
+        "gabacalc/rules/flags.py, has no such code); remove the row or add the rule"
         for code in codes
         if code not in FLAG_GROUPS
     ]

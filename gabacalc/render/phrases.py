@@ -1,8 +1,8 @@
 """What the clinician's documents say, as plain data: one source for the PDF, terminal and JSON.
 
 An edge module: it words what the plan decided and decides nothing clinical. The PDF
-(``gabacalc.pdf``), the terminal text (``gabacalc.terminal``), the JSON record
-(``gabacalc.export``) and the patient's handout (``gabacalc.handout``) all take their
+(``gabacalc.render.pdf``), the terminal text (``gabacalc.render.terminal``), the JSON record
+(``gabacalc.render.records``) and the patient's handout (``gabacalc.render.handout``) all take their
 words from here, so that they carry the same content:
 
 - the identification and verification fields (filled when given, blank lines when not);
@@ -24,12 +24,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from gabacalc.core.wording import fmt_mg, fmt_ml, fmt_number
 from gabacalc.errors import InputError
-from gabacalc.wording import fmt_mg, fmt_ml, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.doses import Formulary, Portion
-    from gabacalc.plan import Plan
+    from gabacalc.core.doses import Formulary, Portion
+    from gabacalc.core.plan import Plan
 
 __all__ = [
     "BLANK",
@@ -217,7 +217,7 @@ def dose_lines(
 
     Examples
     --------
-    >>> from gabacalc.doses import Formulary
+    >>> from gabacalc.core.doses import Formulary
     >>> from gabacalc.rules import default_rules
     >>> f = Formulary.from_options(default_rules(), (100, 300, 400, 600, 800), False)
     >>> row = {"daily_mg": 300, "morning_mg": 0, "midday_mg": 0, "bedtime_mg": 300,
@@ -273,7 +273,7 @@ def patient_take(formulary: Formulary, dose_mg: int) -> str:
 
     Examples
     --------
-    >>> from gabacalc.doses import Formulary
+    >>> from gabacalc.core.doses import Formulary
     >>> from gabacalc.rules import default_rules
     >>> f = Formulary.from_options(default_rules(), (100, 300, 400), True)
     >>> patient_take(f, 700), patient_take(f, 200)
@@ -299,7 +299,7 @@ def _join(words: list[str]) -> str:
 
 def step_entries(plan: Plan) -> list[dict[str, Any]]:
     """Each step with its dates in words and its dose lines (what every document lists)."""
-    from gabacalc.export import step_records
+    from gabacalc.render.records import step_records
 
     assert plan.formulary is not None
     days = tuple(plan.options.dialysis_days) if plan.summary["dialysis"] == "hemodialysis" else ()
@@ -348,7 +348,7 @@ def scheme_rows(plan: Plan) -> list[tuple[str, str]]:
     else:
         rows.append(("Weight basis", "not used: CrCl given, or dialysis without a residual CrCl"))
     if s.get("max_products"):
-        from gabacalc.plan import products_used
+        from gabacalc.core.plan import products_used
 
         rows.append(
             (
@@ -420,7 +420,7 @@ def dispensing(plan: Plan) -> dict[str, Any]:
     >>> table["totals"][0]["units"]["gabapentin 600 mg tablet"]  # 3 a day for 15 days
     45
     """
-    from gabacalc.plan import products_used
+    from gabacalc.core.plan import products_used
 
     assert plan.formulary is not None
     s = plan.summary

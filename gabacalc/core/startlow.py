@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from gabacalc.patient import DIALYSIS_CHOICES, Patient, older_adult
-from gabacalc.renal import RenalEstimate
+from gabacalc.core.patient import DIALYSIS_CHOICES, Patient, older_adult
+from gabacalc.core.renal import RenalEstimate
+from gabacalc.core.wording import dialysis_words, fmt_number
 from gabacalc.rules import Rules
-from gabacalc.wording import dialysis_words, fmt_number
 
 __all__ = ["respiratory_risks", "start_low_applies", "start_low_criteria", "start_low_reasons"]
 
@@ -48,7 +48,7 @@ def start_low_criteria(
     age_years : float or array
         Age [years].
     dialysis : str or array of int
-        A name of :data:`~gabacalc.patient.DIALYSIS_CHOICES`, or indices into it.
+        A name of :data:`~gabacalc.core.patient.DIALYSIS_CHOICES`, or indices into it.
     crcl_ml_min : float or array
         Unrounded CrCl [mL/min]; NaN (or None for one patient) where there is none.
     rules : Rules
@@ -100,7 +100,7 @@ def start_low_reasons(patient: Patient, estimate: RenalEstimate, rules: Rules) -
 
     Examples
     --------
-    >>> from gabacalc.renal import estimate_crcl
+    >>> from gabacalc.core.renal import estimate_crcl
     >>> from gabacalc.rules import default_rules
     >>> p = Patient(age_years=70, sex="male", weight_kg=80, crcl_ml_min=90, risks=["opioids"])
     >>> start_low_reasons(p, estimate_crcl(p), default_rules())

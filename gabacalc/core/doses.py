@@ -14,9 +14,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gabacalc.core.wording import administration_times, fmt_mg, fmt_ml, fmt_number
 from gabacalc.errors import InputError
 from gabacalc.rules import Rules, Strength
-from gabacalc.wording import administration_times, fmt_mg, fmt_ml, fmt_number
 
 __all__ = ["Formulary", "Portion", "Split"]
 

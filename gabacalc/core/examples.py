@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gabacalc.patient import Patient
+from gabacalc.core.patient import Patient
 
 __all__ = ["EXAMPLE_START_DATE", "example_patient"]
 

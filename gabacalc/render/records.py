@@ -18,17 +18,15 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from gabacalc.atomic import atomic_write_text
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.documents import Identification
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
+    from gabacalc.render.phrases import Identification
 
 __all__ = [
     "PLAN_SCHEMA_VERSION",
@@ -41,8 +39,6 @@ __all__ = [
     "plan_schema",
     "source_ids",
     "step_records",
-    "write_csv",
-    "write_json",
 ]
 
 _DIALYSIS_WORDS = {
@@ -124,7 +120,7 @@ def patient_text(summary: dict[str, Any]) -> str:
 
 def dates_text(summary: dict[str, Any]) -> str:
     """The key dates in one line, each with its weekday."""
-    from gabacalc.documents import fmt_date as day
+    from gabacalc.render.phrases import fmt_date as day
 
     s = summary
     if s["kind"] == "taper":
@@ -234,7 +230,7 @@ def plan_record(plan: Plan, identification: Identification | None = None) -> dic
     >>> record["verification"], record["steps"][0]["start_date"]
     ('Illustrative plan - requires physician verification', '2026-01-05')
     """
-    from gabacalc.documents import (
+    from gabacalc.render.phrases import (
         Identification,
         decision,
         dispensing,
@@ -320,39 +316,3 @@ def _plain(value: Any) -> Any:
 def json_text(plan: Plan, identification: Identification | None = None) -> str:
     """The plan record as indented JSON (ASCII, no NaN), ending in a newline."""
     return json.dumps(plan_record(plan, identification), indent=2, allow_nan=False) + "\n"
-
-
-def write_csv(plan: Plan, path: str | Path) -> Path:
-    """Write the schedule CSV to ``path``, whole or not at all.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from datetime import date
-    >>> from gabacalc import Patient, build_plan
-    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
-    ...                   start_date=date(2026, 1, 5))
-    >>> path = write_csv(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.csv")
-    >>> path.read_text().splitlines()[0].split(",")[:3]
-    ['date', 'day', 'phase']
-    """
-    return atomic_write_text(path, csv_text(plan))
-
-
-def write_json(plan: Plan, path: str | Path, identification: Identification | None = None) -> Path:
-    """Write the summary and steps as JSON to ``path``, whole or not at all.
-
-    Examples
-    --------
-    >>> import json, tempfile, pathlib
-    >>> from datetime import date
-    >>> from gabacalc import Patient, build_plan
-    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
-    ...                   start_date=date(2026, 1, 5))
-    >>> path = write_json(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.json")
-    >>> json.loads(path.read_text())["summary"]["band"]
-    'CrCl >= 60 mL/min'
-    >>> json.loads(path.read_text())["summary"]["band_words"]
-    'CrCl of 60 mL/min or more'
-    """
-    return atomic_write_text(path, json_text(plan, identification))

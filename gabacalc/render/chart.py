@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from gabacalc.atomic import atomic_write_bytes
-from gabacalc.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
 
-__all__ = ["figure_for", "figure_png", "plot_plan", "render_png", "stamp_text", "write_png"]
+__all__ = ["figure_for", "figure_png", "plot_plan", "render_png", "stamp_text"]
 
 _PHASE_COLOURS = {
     "titration": "#dbe9f6",
@@ -106,7 +104,7 @@ def chart_title(summary: dict[str, Any]) -> str:
 
 
 def _day_text(iso: str | None) -> str:
-    from gabacalc.documents import fmt_date
+    from gabacalc.render.phrases import fmt_date
 
     return fmt_date(iso)
 
@@ -331,8 +329,3 @@ def render_png(plan: Plan, dpi: int = 150) -> bytes:
     b'\\x89PNG'
     """
     return figure_png(figure_for(plan), dpi)
-
-
-def write_png(plan: Plan, path: str | Path, dpi: int = 150) -> Path:
-    """Write the chart as a PNG to ``path``, whole or not at all."""
-    return atomic_write_bytes(path, render_png(plan, dpi))

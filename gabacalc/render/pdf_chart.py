@@ -1,7 +1,7 @@
 """The plan's chart as a reportlab drawing, for the PDF (vector, no matplotlib import).
 
 An edge module: it draws what the plan decided, with the same words as the matplotlib
-chart (``gabacalc.chart.chart_title`` and ``chart_labels``): the total daily dose as steps
+chart (``gabacalc.render.chart.chart_title`` and ``chart_labels``): the total daily dose as steps
 (the conditional taper dashed), the renal band maximum as a dotted ceiling, the phases
 shaded, the review date marked, a dialysis day drawn at its total, and the verification
 stamp. Drawing it here rather than embedding a matplotlib picture keeps ``plan --pdf``
@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from gabacalc.chart import chart_labels, chart_title, stamp_text
-from gabacalc.wording import fmt_number
+from gabacalc.core.wording import fmt_number
+from gabacalc.render.chart import chart_labels, chart_title, stamp_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
 
 __all__ = ["chart_drawing"]
 

@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gabacalc.atomic import atomic_write_bytes
-from gabacalc.documents import (
+from gabacalc.core.wording import VERIFICATION_TEXT
+from gabacalc.errors import InputError
+from gabacalc.render.pdf import _canvas_class, _esc, _keep, _register_fonts, page_size
+from gabacalc.render.phrases import (
     Identification,
     calendar_days,
     fmt_date,
     guidance_rows,
     patient_take,
 )
-from gabacalc.errors import InputError
-from gabacalc.pdf import _canvas_class, _esc, _keep, _register_fonts, page_size
-from gabacalc.wording import VERIFICATION_TEXT
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gabacalc.plan import Plan
+    from gabacalc.core.plan import Plan
 
-__all__ = ["TICK_BOX", "handout_bytes", "write_handout"]
+__all__ = ["TICK_BOX", "handout_bytes"]
 
 #: The box a patient ticks for each dose taken.
 TICK_BOX = "\u2610"
@@ -296,13 +294,3 @@ def handout_bytes(
         canvasmaker=_canvas_class(plan.summary, size, font_size=8),
     )
     return buffer.getvalue()
-
-
-def write_handout(
-    plan: Plan,
-    path: str | Path,
-    identification: Identification | None = None,
-    pagesize: str = "letter",
-) -> Path:
-    """Write the patient's schedule to ``path``, whole or not at all."""
-    return atomic_write_bytes(path, handout_bytes(plan, identification, pagesize))

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from gabacalc.core.wording import dialysis_words, fmt_as_given, fmt_beside_edges, fmt_number
 from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules, default_rules
-from gabacalc.wording import dialysis_words, fmt_as_given, fmt_beside_edges, fmt_number
 
 __all__ = [
     "DIALYSIS_CHOICES",

@@ -1,0 +1,1 @@
+"""The core: pure calculation, no files, no drawing."""

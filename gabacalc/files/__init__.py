@@ -1,0 +1,1 @@
+"""Files: atomic writes, plan files and formats, cohort reading, writing and running."""
