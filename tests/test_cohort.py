@@ -587,14 +587,14 @@ def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
 ) -> None:
     """Results are the same bytes whether or not pyarrow (the fast writer) is installed."""
     pytest.importorskip("pyarrow")
-    from gabacalc.core.cohort import _plan_frame
+    from gabacalc.core.cohort import plan_frame
     from gabacalc.files import cohort_io
 
     source = tmp_path / "cohort.csv"
     _write_cohort(source)
     assert cohort_io._csv_renderer() is cohort_io._render_csv_arrow
     chunks = [block.frame() for block, _, _ in cohort_io._chunks(source, "csv", 13)]
-    planned = [_plan_frame(c, RULES, date(2026, 1, 5), {}, categorical=True) for c in chunks]
+    planned = [plan_frame(c, RULES, date(2026, 1, 5), {}, categorical=True) for c in chunks]
     arrow, python, python_by_5 = io.BytesIO(), io.BytesIO(), io.BytesIO()
     for k, result in enumerate(planned):
         cohort_io._render_csv_arrow(result, k == 0, arrow)

@@ -178,7 +178,7 @@ OUTPUT_COLUMNS = (
     *TRACE_COLUMNS,
 )
 
-_FLOAT_FIELDS = frozenset(
+FLOAT_FIELDS = frozenset(
     {
         "crcl_ml_min",
         "weight_used_kg",
@@ -188,7 +188,7 @@ _FLOAT_FIELDS = frozenset(
         "band_scale",
     }
 )
-_INT_FIELDS = frozenset(
+INT_FIELDS = frozenset(
     {
         "doses_per_day",
         "min_daily_mg",
@@ -207,7 +207,7 @@ _INT_FIELDS = frozenset(
         "audit_excess_doses",
     }
 )
-_BOOL_FIELDS = frozenset({"audit_above_band_max", "audit_too_many_doses"})
+BOOL_FIELDS = frozenset({"audit_above_band_max", "audit_too_many_doses"})
 #: Summary fields that depend only on the plan key, taken from the key's plan.
 _KEY_FIELDS = (
     "start_daily_mg",
@@ -833,7 +833,7 @@ def plan_cohort(df: pd.DataFrame, *, rules: Rules | None = None) -> pd.DataFrame
             "row per patient (e.g. pandas.read_csv), or use gabacalc cohort for a file",
             field="df",
         )
-    return _plan_frame(df, rules, date.today(), None)
+    return plan_frame(df, rules, date.today(), None)
 
 
 def check_columns(columns: Iterable[Hashable]) -> None:
@@ -925,7 +925,7 @@ _Outcome = tuple[dict[str, Any], Patient, "int | None"]
 _TEXT_KEYS = ("titration", "taper", "start_date", "strengths_mg", "oral_solution")
 
 
-def _plan_frame(
+def plan_frame(
     df: pd.DataFrame,
     rules: Rules,
     today: date,
@@ -1173,7 +1173,7 @@ def _assemble(
     key_tables: dict[str, list[Any]] = {}
     for name in _KEY_FIELDS:
         per_key = [s.get(name) for s in summaries]
-        if name in _INT_FIELDS:
+        if name in INT_FIELDS:
             table = np.array([0 if v is None else v for v in per_key] or [0], dtype=np.int64)
             has = np.array([v is not None for v in per_key] or [False])
             numbers[name] = table[g_safe]

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from gabacalc._version import __version__
-from gabacalc.core.cohort import INPUT_COLUMNS, TRACE_COLUMNS, _plan_frame, check_columns
+from gabacalc.core.cohort import INPUT_COLUMNS, TRACE_COLUMNS, check_columns, plan_frame
 from gabacalc.core.wording import VERIFICATION_TEXT, printable
 from gabacalc.errors import GabacalcError, InputError
 from gabacalc.files.atomic import atomic_open, temp_folder
@@ -273,9 +273,9 @@ def run_cohort_file(
     if str(source) != STDIN and source.resolve() == target.resolve():
         raise InputError("the output would overwrite the input; give another --out path")
     if xlsx_path is not None:
-        from gabacalc.files.workbook import _xlsxwriter
+        from gabacalc.files.workbook import xlsxwriter_module
 
-        _xlsxwriter()  # the extra is there, before any planning
+        xlsxwriter_module()  # the extra is there, before any planning
         if Path(xlsx_path).resolve() in (target.resolve(), source.resolve()):
             raise InputError(
                 "the workbook would overwrite the results or the input; give another --xlsx path",
@@ -478,7 +478,7 @@ class _Planner:
     def __call__(self, chunk: pd.DataFrame | _CsvBlock, header: bool, sink: IO[bytes]) -> _Planned:
         """Plan a chunk; CSV results are written to ``sink`` (with the header row if asked)."""
         frame = chunk.frame() if isinstance(chunk, _CsvBlock) else chunk
-        result = _plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
+        result = plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
         del frame  # the input's cells are not needed to write the results
         if self.render is None:
             return _Planned(result, _chunk_counts(result))
@@ -677,15 +677,15 @@ ENUM_COLUMNS = (
 
 def _kind(name: str) -> str:
     """How a result column is typed: id, int, float, bool, date, flags, enum or text."""
-    from gabacalc.core.cohort import _BOOL_FIELDS, _FLOAT_FIELDS, _INT_FIELDS
+    from gabacalc.core.cohort import BOOL_FIELDS, FLOAT_FIELDS, INT_FIELDS
 
     if name == "id":
         return "id"
-    if name in _INT_FIELDS:
+    if name in INT_FIELDS:
         return "int"
-    if name in _FLOAT_FIELDS:
+    if name in FLOAT_FIELDS:
         return "float"
-    if name in _BOOL_FIELDS:
+    if name in BOOL_FIELDS:
         return "bool"
     if name.endswith("_date"):
         return "date"

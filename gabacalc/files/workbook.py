@@ -43,7 +43,7 @@ _HINT = 'workbooks need the workbook extra: pip install "gabacalc[workbook]"'
 _MAX_WIDTH = 60
 
 
-def _xlsxwriter() -> Any:
+def xlsxwriter_module() -> Any:
     try:
         import xlsxwriter
     except ImportError:
@@ -62,7 +62,7 @@ class _Book:
 
     def __init__(self, title: str) -> None:
         self.buffer = io.BytesIO()
-        self.book = _xlsxwriter().Workbook(
+        self.book = xlsxwriter_module().Workbook(
             self.buffer,
             {
                 "in_memory": True,
