@@ -38,6 +38,7 @@ __all__ = [
     "cockcroft_gault",
     "crcl_text",
     "devine_ideal_weight",
+    "estimate_band",
     "estimate_crcl",
     "implausibly_high",
     "is_female",
@@ -638,6 +639,28 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         flag_codes=tuple(codes),
         words=words,
     )
+
+
+def estimate_band(estimate: RenalEstimate, rules: Rules | None = None) -> BandChoice | None:
+    """The band the estimate alone places the patient in, or None if the dialysis status decides.
+
+    A Cockcroft-Gault estimate comes from a serum creatinine, and a patient with one is never
+    on dialysis, so its band is the no-dialysis band; a given CrCl's band depends on the
+    dialysis status, which only a plan knows. What an estimate's display shows as its band.
+
+    Examples
+    --------
+    >>> from gabacalc.core.patient import Patient
+    >>> est = estimate_crcl(Patient(age_years=72, sex="female", weight_kg=60, scr=1.3))
+    >>> estimate_band(est).band.band_id
+    'crcl-30-60'
+    >>> estimate_band(estimate_crcl(Patient(age_years=60, sex="male", weight_kg=70,
+    ...                                     crcl_ml_min=40))) is None
+    True
+    """
+    if estimate.method != "cockcroft-gault":
+        return None
+    return select_band(estimate, "none", rules)
 
 
 def band_index(crcl_ml_min: Any, dialysis: Any, rules: Rules | None = None) -> Any:

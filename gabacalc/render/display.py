@@ -13,19 +13,28 @@ wrap, and the long reference sections (the band edge rule, the sources) are coll
 
 from __future__ import annotations
 
-import html
-import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gabacalc._version import __version__
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.render.html_blocks import (
+    CAPTION_STYLE,
+    CELL_STYLE,
+    TABLE_STYLE,
+    details_html,
+    esc,
+    grid_table,
+    key_table,
+    lines_html,
+    text_html,
+)
 from gabacalc.render.records import source_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
-    from gabacalc.core.renal import RenalEstimate
+    from gabacalc.core.renal import BandChoice, RenalEstimate
     from gabacalc.rules import Rules
 
 __all__ = ["SEVERITY_COLOURS", "compare_html", "error_html", "estimate_html", "plan_html"]
@@ -36,87 +45,22 @@ SEVERITY_COLOURS = {"warning": "#fde2e1", "caution": "#fff3cd", "info": "#e8f0fe
 DIFFERS_COLOUR = "#ffe08a"
 
 _TIMES = ("morning", "midday", "bedtime")
-_CELL = "border:1px solid #999;padding:2px 6px;text-align:left;vertical-align:top"
-_TABLE = "border-collapse:collapse;margin:0.3em 0 0.8em 0"
-_CAPTION = "text-align:left;font-weight:bold;padding:2px 0"
-_NOWRAP = "white-space:nowrap"
-_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-
-
-class _Markup(str):
-    """HTML already escaped and built here (e.g. a ``<details>``), inserted as it is."""
-
-
-def _e(value: Any) -> str:
-    """Escape one value for HTML text or a quoted attribute."""
-    return html.escape(str(value), quote=True)
-
-
-def _text(value: Any) -> str:
-    """Escaped text in which no date can break across lines."""
-    if isinstance(value, _Markup):
-        return str(value)
-    return _ISO_DATE.sub(lambda m: f'<span style="{_NOWRAP}">{m.group(0)}</span>', _e(value))
-
-
-def _lines(texts: Iterable[str]) -> str:
-    return "<br>".join(_text(t) for t in texts if t)
-
-
-def _details(summary: str, body_html: str) -> _Markup:
-    """A collapsed section: the summary line shows, the body opens on a click."""
-    return _Markup(f"<details><summary>{_e(summary)}</summary>{body_html}</details>")
 
 
 def _banner(gabacalc_version: str, rules_version: str, rules_sha256: str) -> str:
     return (
         '<div style="border:2px solid #b00020;padding:0.4em 0.6em;margin:0 0 0.6em 0">'
-        f"<strong>{_e(VERIFICATION_TEXT)}</strong><br>"
-        f"gabacalc {_e(gabacalc_version)} | rule tables {_e(rules_version)} "
-        f'(sha256 <span title="{_e(rules_sha256)}">{_e(rules_sha256[:12])}</span>)'
+        f"<strong>{esc(VERIFICATION_TEXT)}</strong><br>"
+        f"gabacalc {esc(gabacalc_version)} | rule tables {esc(rules_version)} "
+        f'(sha256 <span title="{esc(rules_sha256)}">{esc(rules_sha256[:12])}</span>)'
         "</div>"
     )
 
 
 def _footer(gabacalc_version: str, rules_version: str, rules_sha256: str) -> str:
     return (
-        f"<p><small>{_e(VERIFICATION_TEXT)}. gabacalc {_e(gabacalc_version)}; rule tables "
-        f"{_e(rules_version)}, sha256 {_e(rules_sha256)}.</small></p>"
-    )
-
-
-def _key_table(caption: str, rows: Sequence[tuple[str, Sequence[str]]]) -> str:
-    body = "".join(
-        f'<tr><th style="{_CELL}">{_e(label)}</th><td style="{_CELL}">{_lines(texts)}</td></tr>'
-        for label, texts in rows
-    )
-    return (
-        f'<table style="{_TABLE}"><caption style="{_CAPTION}">{_e(caption)}</caption>'
-        f"<tbody>{body}</tbody></table>"
-    )
-
-
-def _grid(
-    caption: str,
-    header: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    nowrap: Sequence[str] = (),
-    row_styles: Sequence[str] = (),
-) -> str:
-    """A table with a header; ``nowrap`` names columns kept on one line."""
-    head = "".join(f'<th style="{_CELL}">{_e(h)}</th>' for h in header)
-    styles = [f"{_CELL};{_NOWRAP}" if h in nowrap else _CELL for h in header]
-    body = "".join(
-        (f'<tr style="{row_styles[i]}">' if i < len(row_styles) else "<tr>")
-        + "".join(
-            f'<td style="{s}">{_text(cell)}</td>' for s, cell in zip(styles, row, strict=True)
-        )
-        + "</tr>"
-        for i, row in enumerate(rows)
-    )
-    return (
-        f'<table style="{_TABLE}"><caption style="{_CAPTION}">{_e(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<p><small>{esc(VERIFICATION_TEXT)}. gabacalc {esc(gabacalc_version)}; rule tables "
+        f"{esc(rules_version)}, sha256 {esc(rules_sha256)}.</small></p>"
     )
 
 
@@ -168,7 +112,7 @@ def _flags_table(flags: Sequence[Mapping[str, str]]) -> str:
         f"background:{SEVERITY_COLOURS[f['severity']]}" if f["severity"] in SEVERITY_COLOURS else ""
         for f in flags
     ]
-    return _grid(
+    return grid_table(
         "Flags", ("Severity", "Message", "Action", "Source", "Code"), rows, row_styles=tints
     )
 
@@ -246,7 +190,7 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
                 s["band_reason"],
                 f"Source: {s['band_source']}",
                 # Last in the cell: a block after which no line break is needed.
-                _details("Edge rule:", " " + _text(s["band_rule"])),
+                details_html("Edge rule:", " " + text_html(s["band_rule"])),
             ],
         )
     )
@@ -295,7 +239,7 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
 def _review_table(plan: Plan) -> str:
     s = plan.summary
     if s["kind"] == "taper":
-        return _key_table(
+        return key_table(
             "Taper",
             [
                 (
@@ -307,7 +251,7 @@ def _review_table(plan: Plan) -> str:
                 )
             ],
         )
-    return _key_table(
+    return key_table(
         "Review decision",
         [
             ("Review on", [s["review_date"]]),
@@ -361,7 +305,7 @@ def _steps_table(plan: Plan) -> str:
             cells.append(_take(int(row["post_dialysis_mg"]), str(row["post_dialysis_take"])))
         cells += [str(row["limited_by"]), str(row["source_id"])]
         rows.append(cells)
-    return _grid("Steps (what to take each day)", header, rows, nowrap=("Dates",))
+    return grid_table("Steps (what to take each day)", header, rows, nowrap=("Dates",))
 
 
 def _sources_section(plan: Plan, rules: Rules) -> str:
@@ -370,13 +314,13 @@ def _sources_section(plan: Plan, rules: Rules) -> str:
     for source_id in source_ids(plan):
         source = rules.sources.get(source_id)
         if source is None:
-            items.append(f"<li><strong>{_e(source_id)}</strong></li>")
+            items.append(f"<li><strong>{esc(source_id)}</strong></li>")
             continue
         items.append(
-            f"<li><strong>{_e(source_id)}</strong>: {_text(source['citation'])} "
-            f"({_text(source['revision'])}; {_text(source['where'])})</li>"
+            f"<li><strong>{esc(source_id)}</strong>: {text_html(source['citation'])} "
+            f"({text_html(source['revision'])}; {text_html(source['where'])})</li>"
         )
-    return _details(f"Sources ({len(items)})", f"<ul>{''.join(items)}</ul>")
+    return details_html(f"Sources ({len(items)})", f"<ul>{''.join(items)}</ul>")
 
 
 def plan_html(plan: Plan, rules: Rules | None = None) -> str:
@@ -414,7 +358,7 @@ def plan_html(plan: Plan, rules: Rules | None = None) -> str:
     parts = [
         '<div class="gabacalc-plan">',
         _banner(*stamp),
-        _key_table("Illustrative gabapentin plan: key figures", _key_rows(plan)),
+        key_table("Illustrative gabapentin plan: key figures", _key_rows(plan)),
         _flags_table(plan.flags),
         _review_table(plan),
         _steps_table(plan),
@@ -448,9 +392,8 @@ def error_html(message: str, rules: Rules | None = None) -> str:
         '<div class="gabacalc-error">'
         + _banner(*stamp)
         + '<p role="alert" style="border-left:4px solid #b00020;padding:0.3em 0.6em;'
-        f'background:{SEVERITY_COLOURS["warning"]}"><strong>No plan:</strong> {_text(message)}</p>'
-        + _footer(*stamp)
-        + "</div>"
+        f'background:{SEVERITY_COLOURS["warning"]}"><strong>No plan:</strong> '
+        f"{text_html(message)}</p>" + _footer(*stamp) + "</div>"
     )
 
 
@@ -499,20 +442,20 @@ def compare_html(
         differs = [str(t) for t in a_texts] != [str(t) for t in b_texts]
         attrs = f' class="gabacalc-differs" style="background:{DIFFERS_COLOUR}"' if differs else ""
         body.append(
-            f'<tr{attrs}><th style="{_CELL}">{_e(label)}</th>'
-            f'<td style="{_CELL}">{_lines(a_texts)}</td>'
-            f'<td style="{_CELL}">{_lines(b_texts)}</td>'
-            f'<td style="{_CELL}">{"differs" if differs else ""}</td></tr>'
+            f'<tr{attrs}><th style="{CELL_STYLE}">{esc(label)}</th>'
+            f'<td style="{CELL_STYLE}">{lines_html(a_texts)}</td>'
+            f'<td style="{CELL_STYLE}">{lines_html(b_texts)}</td>'
+            f'<td style="{CELL_STYLE}">{"differs" if differs else ""}</td></tr>'
         )
     a_name, b_name = names
     table = (
-        f'<table class="gabacalc-comparison" style="{_TABLE};width:100%;table-layout:fixed">'
+        f'<table class="gabacalc-comparison" style="{TABLE_STYLE};width:100%;table-layout:fixed">'
         '<colgroup><col style="width:12%"><col style="width:40%"><col style="width:40%">'
         '<col style="width:8%"></colgroup>'
-        f'<caption style="{_CAPTION}">Comparison: {_e(a_name)} and '
-        f"{_e(b_name)} (rows that differ highlighted)</caption>"
-        f'<thead><tr><th style="{_CELL}"></th><th style="{_CELL}">{_e(a_name)}</th>'
-        f'<th style="{_CELL}">{_e(b_name)}</th><th style="{_CELL}"></th></tr></thead>'
+        f'<caption style="{CAPTION_STYLE}">Comparison: {esc(a_name)} and '
+        f"{esc(b_name)} (rows that differ highlighted)</caption>"
+        f'<thead><tr><th style="{CELL_STYLE}"></th><th style="{CELL_STYLE}">{esc(a_name)}</th>'
+        f'<th style="{CELL_STYLE}">{esc(b_name)}</th><th style="{CELL_STYLE}"></th></tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
     s = first.summary
@@ -520,7 +463,7 @@ def compare_html(
     rules = _rules(rules or first.rules)
     side = "".join(
         # Each plan scrolls sideways on its own if its steps table is wider than half a page.
-        f'<div style="flex:1 1 0;width:0;min-width:0;overflow-x:auto"><h4>{_e(name)}</h4>'
+        f'<div style="flex:1 1 0;width:0;min-width:0;overflow-x:auto"><h4>{esc(name)}</h4>'
         f"{plan_html(plan, rules)}</div>"
         for name, plan in ((a_name, first), (b_name, second))
     )
@@ -548,9 +491,9 @@ def _flag_message(template: str, words: Mapping[str, str]) -> str | None:
 def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
     """A renal estimate as an HTML fragment: verification, CrCl and formula, weight, band.
 
-    The band is shown for a Cockcroft-Gault estimate (a patient with a serum creatinine is
-    never on dialysis); for a given CrCl it depends on the dialysis status, which a plan
-    shows.
+    The band is the one :func:`~gabacalc.core.renal.estimate_band` gives: the estimate's own
+    for a Cockcroft-Gault estimate; for a given CrCl it depends on the dialysis status, which
+    a plan shows.
 
     Parameters
     ----------
@@ -575,14 +518,38 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
     >>> "x 52.4 kg / (72 x 1.3 mg/dL) x 0.85 = 32.3 mL/min" in text
     True
     """
-    from gabacalc.core.renal import select_band
+    from gabacalc.core.renal import estimate_band
     from gabacalc.rules import default_rules
 
     rules = rules or default_rules()
     stamp = (__version__, rules.rules_version, rules.rules_sha256)
-    crcl = estimate.crcl_ml_min
+    band = estimate_band(estimate, rules)
+    codes = list(estimate.flag_codes)
+    words: dict[str, str] = {}
+    if estimate.crcl_ml_min is not None:
+        words["crcl_ml_min"] = str(estimate.crcl_text)
+    if band is not None:
+        codes += [c for c in band.flag_codes if c not in codes]
+        words.update(
+            min_daily_mg=fmt_number(band.min_daily_mg), max_daily_mg=fmt_number(band.max_daily_mg)
+        )
+    parts = [
+        '<div class="gabacalc-estimate">',
+        _banner(*stamp),
+        key_table("Renal estimate", _estimate_rows(estimate, band, rules)),
+        _flags_table(_estimate_flags(codes, words, rules)),
+        _footer(*stamp),
+        "</div>",
+    ]
+    return "".join(parts)
+
+
+def _estimate_rows(
+    estimate: RenalEstimate, band: BandChoice | None, rules: Rules
+) -> list[tuple[str, list[str]]]:
+    """The estimate's key figures: CrCl and formula, creatinine, weight, band and maximum."""
     rows: list[tuple[str, list[str]]] = []
-    if crcl is None:
+    if estimate.crcl_ml_min is None:
         rows.append(("CrCl", [estimate.formula_text]))
     else:
         rows.append(("CrCl", [f"{estimate.crcl_text} mL/min", estimate.formula_text]))
@@ -598,31 +565,29 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
         estimate.adjusted_weight_kg,
         estimate.bmi_kg_m2,
     )
-    words: dict[str, str] = {}
-    if crcl is not None:
-        words["crcl_ml_min"] = str(estimate.crcl_text)
-    codes = list(estimate.flag_codes)
-    if estimate.method == "cockcroft-gault":
-        band = select_band(estimate, "none", rules)
-        codes += [c for c in band.flag_codes if c not in codes]
-        words.update(
-            min_daily_mg=fmt_number(band.min_daily_mg), max_daily_mg=fmt_number(band.max_daily_mg)
-        )
-        rows.append(
-            (
-                "Band",
-                [
-                    f"{band.words}: "
-                    f"{_range_text(band.min_daily_mg, band.max_daily_mg, band.doses_per_day)}",
-                    band.reason,
-                    f"Edge rule: {rules.texts['band_edge_rule']}",
-                    f"Source: {band.band.source_id} {band.band.source_section}",
-                ],
-            )
-        )
-        rows.append(("Maximum", [f"{fmt_mg(band.max_daily_mg)}/day (renal band)"]))
-    else:
+    if band is None:
         rows.append(("Band", ["depends on the dialysis status: build a plan to see it"]))
+        return rows
+    rows.append(
+        (
+            "Band",
+            [
+                f"{band.words}: "
+                f"{_range_text(band.min_daily_mg, band.max_daily_mg, band.doses_per_day)}",
+                band.reason,
+                f"Edge rule: {rules.texts['band_edge_rule']}",
+                f"Source: {band.band.source_id} {band.band.source_section}",
+            ],
+        )
+    )
+    rows.append(("Maximum", [f"{fmt_mg(band.max_daily_mg)}/day (renal band)"]))
+    return rows
+
+
+def _estimate_flags(
+    codes: Sequence[str], words: Mapping[str, str], rules: Rules
+) -> list[dict[str, str]]:
+    """The flags' rows, each message filled in with the values known here."""
     flags = []
     for code in codes:
         row = rules.flags[code]
@@ -637,12 +602,4 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
                 "source_section": row["source_section"],
             }
         )
-    parts = [
-        '<div class="gabacalc-estimate">',
-        _banner(*stamp),
-        _key_table("Renal estimate", rows),
-        _flags_table(flags),
-        _footer(*stamp),
-        "</div>",
-    ]
-    return "".join(parts)
+    return flags
