@@ -469,10 +469,10 @@ def test_the_chart_has_no_offset_text_and_full_tick_dates(example_plan: gabacalc
 def test_long_product_names_never_wrap_between_count_and_product(
     example_plan: gabacalc.Plan,
 ) -> None:
-    from gabacalc.render.pdf import _keep
+    from gabacalc.render.pdf_base import keep_units
 
     # Wherever a count meets its unit, the space is a non-breaking one ...
-    assert _keep("take 1 capsule of 300 mg and 1 x 400 mg capsule") == (
+    assert keep_units("take 1 capsule of 300 mg and 1 x 400 mg capsule") == (
         "take 1\u00a0capsule of 300\u00a0mg and 1\u00a0x\u00a0400\u00a0mg\u00a0capsule"
     )
     # ... so that no line of the document ends between "1" and "capsule" or "300" and "mg".

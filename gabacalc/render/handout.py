@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import InputError
-from gabacalc.render.pdf import _canvas_class, _esc, _keep, _register_fonts, page_size
+from gabacalc.render.pdf_base import (
+    BOLD,
+    FONT,
+    canvas_class,
+    keep_units,
+    page_size,
+    pdf_escape,
+    register_fonts,
+)
 from gabacalc.render.phrases import (
     Identification,
     calendar_days,
@@ -33,8 +41,6 @@ __all__ = ["TICK_BOX", "handout_bytes"]
 
 #: The box a patient ticks for each dose taken.
 TICK_BOX = "\u2610"
-_FONT = "DejaVuSans"
-_BOLD = "DejaVuSans-Bold"
 _TIMES = (("morning", "Morning"), ("midday", "Midday"), ("bedtime", "Bedtime"))
 _GROUPS = (
     ("if you feel drowsy or dizzy", "If you feel drowsy or dizzy"),
@@ -49,19 +55,19 @@ def _styles() -> dict[str, Any]:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
 
-    body = ParagraphStyle("body", fontName=_FONT, fontSize=12, leading=16, spaceAfter=4)
+    body = ParagraphStyle("body", fontName=FONT, fontSize=12, leading=16, spaceAfter=4)
     return {
         "body": body,
         "cell": ParagraphStyle("cell", parent=body, fontSize=12, leading=15, spaceAfter=0),
-        "head": ParagraphStyle("head", parent=body, fontName=_BOLD, spaceAfter=0),
-        "h1": ParagraphStyle("h1", parent=body, fontName=_BOLD, fontSize=20, leading=24),
+        "head": ParagraphStyle("head", parent=body, fontName=BOLD, spaceAfter=0),
+        "h1": ParagraphStyle("h1", parent=body, fontName=BOLD, fontSize=20, leading=24),
         "h2": ParagraphStyle(
-            "h2", parent=body, fontName=_BOLD, fontSize=15, leading=19, spaceBefore=8
+            "h2", parent=body, fontName=BOLD, fontSize=15, leading=19, spaceBefore=8
         ),
         "banner": ParagraphStyle(
             "banner",
             parent=body,
-            fontName=_BOLD,
+            fontName=BOLD,
             fontSize=12,
             textColor=colors.white,
             backColor=colors.HexColor("#b00020"),
@@ -75,7 +81,7 @@ def _styles() -> dict[str, Any]:
 def _p(text: str, style: Any) -> Any:
     from reportlab.platypus import Paragraph
 
-    return Paragraph(_esc(_keep(text)).replace("\n", "<br/>"), style)
+    return Paragraph(pdf_escape(keep_units(text)).replace("\n", "<br/>"), style)
 
 
 def _changes(days: list[dict[str, Any]], plan: Plan) -> list[str]:
@@ -275,7 +281,7 @@ def handout_bytes(
     size = page_size(pagesize)
     if plan.formulary is None:
         raise InputError("this plan has no products to show; build it with build_plan")
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -291,6 +297,6 @@ def handout_bytes(
     )
     doc.build(
         _story(plan, identification, doc.width),
-        canvasmaker=_canvas_class(plan.summary, size, font_size=8),
+        canvasmaker=canvas_class(plan.summary, size, font_size=8),
     )
     return buffer.getvalue()

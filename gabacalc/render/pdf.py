@@ -20,14 +20,21 @@ from __future__ import annotations
 
 import io
 import os
-import re
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
-from gabacalc.errors import InputError
 from gabacalc.render.display import SEVERITY_COLOURS
+from gabacalc.render.pdf_base import (
+    BOLD,
+    FONT,
+    PAGE_SIZES,
+    canvas_class,
+    keep_units,
+    page_size,
+    page_stamp,
+    pdf_escape,
+    register_fonts,
+)
 from gabacalc.render.pdf_chart import chart_drawing
 from gabacalc.render.phrases import (
     Identification,
@@ -49,61 +56,23 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["PAGE_SIZES", "page_size", "pdf_bytes"]
 
-PAGE_SIZES = ("letter", "a4")
-
-
-def page_size(pagesize: str) -> tuple[float, float]:
-    """The reportlab page size for ``"letter"`` or ``"a4"`` (the PDF and the handout)."""
-    from reportlab.lib.pagesizes import A4, letter
-
-    sizes = dict(zip(PAGE_SIZES, (letter, A4), strict=True))
-    if pagesize not in sizes:
-        raise InputError(
-            f"page size {pagesize!r} is not one of: {', '.join(PAGE_SIZES)}", field="pagesize"
-        )
-    return sizes[pagesize]
-
-
-_FONT = "DejaVuSans"
-_BOLD = "DejaVuSans-Bold"
-
-
-@lru_cache(maxsize=1)
-def _register_fonts() -> None:
-    import importlib.util
-
-    from reportlab.lib.fonts import addMapping
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    # matplotlib ships DejaVu Sans; find it without importing matplotlib (slow to import).
-    spec = importlib.util.find_spec("matplotlib")
-    assert spec is not None and spec.submodule_search_locations
-    folder = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
-    pdfmetrics.registerFont(TTFont(_FONT, str(folder / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont(_BOLD, str(folder / "DejaVuSans-Bold.ttf")))
-    addMapping(_FONT, 0, 0, _FONT)
-    addMapping(_FONT, 1, 0, _BOLD)
-    addMapping(_FONT, 0, 1, _FONT)
-    addMapping(_FONT, 1, 1, _BOLD)
-
 
 def _styles() -> dict[str, Any]:
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
 
-    base = ParagraphStyle("body", fontName=_FONT, fontSize=8.5, leading=11)
+    base = ParagraphStyle("body", fontName=FONT, fontSize=8.5, leading=11)
     return {
         "body": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
         "sign": ParagraphStyle("sign", parent=base, fontSize=9, leading=20),
         "cell": ParagraphStyle("cell", parent=base, fontSize=7.5, leading=9),
-        "head": ParagraphStyle("head", parent=base, fontName=_BOLD, fontSize=7.5, leading=9),
-        "h1": ParagraphStyle("h1", parent=base, fontName=_BOLD, fontSize=14, leading=17),
+        "head": ParagraphStyle("head", parent=base, fontName=BOLD, fontSize=7.5, leading=9),
+        "h1": ParagraphStyle("h1", parent=base, fontName=BOLD, fontSize=14, leading=17),
         "h2": ParagraphStyle(
             "h2",
             parent=base,
-            fontName=_BOLD,
+            fontName=BOLD,
             fontSize=10.5,
             leading=13,
             spaceBefore=7,
@@ -113,7 +82,7 @@ def _styles() -> dict[str, Any]:
         "banner": ParagraphStyle(
             "banner",
             parent=base,
-            fontName=_BOLD,
+            fontName=BOLD,
             fontSize=11,
             leading=14,
             textColor=colors.white,
@@ -125,71 +94,10 @@ def _styles() -> dict[str, Any]:
     }
 
 
-def _esc(text: Any) -> str:
-    from xml.sax.saxutils import escape
-
-    # Escaped, so that typed text (a name with "<b>" or "&") appears literally; and with
-    # non-breaking spaces, so that a count never wraps away from its unit.
-    return escape(_keep(str(text)))
-
-
-def _stamp(summary: dict[str, Any]) -> str:
-    return (
-        f"{VERIFICATION_TEXT} | gabacalc {summary['gabacalc_version']} | rules "
-        f"{summary['rules_version']} sha256 {summary['rules_sha256'][:16]}"
-    )
-
-
-def _canvas_class(
-    summary: dict[str, Any], pagesize: tuple[float, float], font_size: float = 7
-) -> type:
-    """A canvas that holds its pages until the end, so each footer can say "of Y"."""
-    from reportlab.pdfgen.canvas import Canvas
-
-    stamp = _stamp(summary)
-    width, height = pagesize
-
-    class NumberedCanvas(Canvas):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._held: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:
-            self._held.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._held)
-            for number, state in enumerate(self._held, start=1):
-                self.__dict__.update(state)
-                self.setFont(_FONT, font_size)
-                self.drawString(36, height - 24, VERIFICATION_TEXT)
-                self.drawRightString(width - 36, height - 24, f"page {number} of {total}")
-                self.line(36, 30, width - 36, 30)
-                self.drawString(36, 20, stamp)
-                self.drawRightString(width - 36, 20, f"page {number} of {total}")
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
-
-
-_NBSP = "\u00a0"
-_KEEP = re.compile(
-    r"(?<=\d) (?=(mg|mL|x|capsules?|tablets?|days?)\b)|(?<=\bx) (?=\d)"
-    r"|(?<=\bmg) (?=(capsules?|tablets?|oral)\b)|(?<=\boral) (?=solution\b)"
-)
-
-
-def _keep(text: str) -> str:
-    """Non-breaking spaces inside "1 x 300 mg capsule", so a count never wraps from its product."""
-    return _KEEP.sub(_NBSP, text)
-
-
 def _para(text: str, style: Any) -> Any:
     from reportlab.platypus import Paragraph
 
-    return Paragraph(_esc(_keep(text)).replace("\n", "<br/>"), style)
+    return Paragraph(pdf_escape(keep_units(text)).replace("\n", "<br/>"), style)
 
 
 def _grid(data: list[list[Any]], widths: list[float], header: bool = True) -> Any:
@@ -293,7 +201,7 @@ def _dispensing_table(plan: Plan, styles: dict[str, Any], width: float) -> list[
     out = [
         Paragraph("Dispensing quantities", styles["h2"]),
         Paragraph(
-            _esc(
+            pdf_escape(
                 "Units of each product for each step (post-dialysis doses counted on the "
                 "dialysis days), and the totals to dispense."
             ),
@@ -302,7 +210,7 @@ def _dispensing_table(plan: Plan, styles: dict[str, Any], width: float) -> list[
         _grid(data, [width * 0.06, width * 0.24, *[width * rest] * len(products)]),
     ]
     if table["note"]:
-        out.append(Paragraph(_esc(table["note"]), styles["body"]))
+        out.append(Paragraph(pdf_escape(table["note"]), styles["body"]))
     return out
 
 
@@ -313,9 +221,9 @@ def _decision(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
     block = decision(plan)
     assert block is not None
     text = (
-        f"<b>{_esc(block['heading'])}</b><br/>{_esc(block['rule'])}<br/>"
-        f"<b>Continue:</b> {_esc(block['continue'])}<br/>"
-        f"<b>Or taper and consider alternatives:</b> {_esc(block['taper'])}"
+        f"<b>{pdf_escape(block['heading'])}</b><br/>{pdf_escape(block['rule'])}<br/>"
+        f"<b>Continue:</b> {pdf_escape(block['continue'])}<br/>"
+        f"<b>Or taper and consider alternatives:</b> {pdf_escape(block['taper'])}"
     )
     table = Table([[Paragraph(text, styles["body"])]], colWidths=[width])
     table.setStyle(
@@ -345,9 +253,10 @@ def _guidance(plan: Plan, styles: dict[str, Any]) -> list[Any]:
     for row in rows:
         out.append(
             Paragraph(
-                f"<b>{_esc(row['when'].capitalize())}.</b> {_esc(_keep(row['text']))} "
-                f"<font size='6.5'>(source: {_esc(row['source_id'])} "
-                f"{_esc(row['source_section'])})</font>",
+                f"<b>{pdf_escape(row['when'].capitalize())}.</b> "
+                f"{pdf_escape(keep_units(row['text']))} "
+                f"<font size='6.5'>(source: {pdf_escape(row['source_id'])} "
+                f"{pdf_escape(row['source_section'])})</font>",
                 styles["body"],
             )
         )
@@ -359,8 +268,8 @@ def _signatures(styles: dict[str, Any], width: float) -> list[Any]:
 
     cells = []
     for title, lines in signature_blocks():
-        text = f"<b>{_esc(title)}</b><br/>" + "<br/>".join(
-            f"{_esc(line)}: {'_' * 34}" for line in lines
+        text = f"<b>{pdf_escape(title)}</b><br/>" + "<br/>".join(
+            f"{pdf_escape(line)}: {'_' * 34}" for line in lines
         )
         cells.append(Paragraph(text, styles["sign"]))
     return [
@@ -380,10 +289,11 @@ def _flag_rows(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
     out = []
     for flag in plan.summary["flags"]:
         text = (
-            f"<b>{_esc(flag['severity'].upper())} {_esc(flag['code'])}</b>: "
-            f"{_esc(_keep(flag['message']))}<br/>What to do: {_esc(flag['action'])}<br/>"
-            f"<font size='6.5'>Source: {_esc(flag['source_id'])} "
-            f"{_esc(flag['source_section'])}</font>"
+            f"<b>{pdf_escape(flag['severity'].upper())} {pdf_escape(flag['code'])}</b>: "
+            f"{pdf_escape(keep_units(flag['message']))}<br/>"
+            f"What to do: {pdf_escape(flag['action'])}<br/>"
+            f"<font size='6.5'>Source: {pdf_escape(flag['source_id'])} "
+            f"{pdf_escape(flag['source_section'])}</font>"
         )
         table = Table([[Paragraph(text, styles["cell"])]], colWidths=[width])
         table.setStyle(
@@ -452,13 +362,13 @@ def _story(
     styles = _styles()
     s = plan.summary
     story: list[Any] = [
-        Paragraph(_esc(VERIFICATION_TEXT), styles["banner"]),
+        Paragraph(pdf_escape(VERIFICATION_TEXT), styles["banner"]),
         Paragraph(
             "Gabapentin taper plan" if s["kind"] == "taper" else "Gabapentin titration plan",
             styles["h1"],
         ),
         Paragraph(
-            _esc(
+            pdf_escape(
                 f"gabacalc {s['gabacalc_version']}; rule tables {s['rules_version']}, "
                 f"sha256 {s['rules_sha256']}. Immediate-release gabapentin only. "
                 "To check, sign and file."
@@ -481,10 +391,10 @@ def _story(
         story.append(Paragraph("Titration and maintenance, to the review", styles["h2"]))
         story.append(_steps_table([e for e in entries if not e["conditional"]], styles, width))
         story += _decision(plan, styles, width)
-        story.append(Paragraph(_esc(block["taper_heading"]), styles["h2"]))
+        story.append(Paragraph(pdf_escape(block["taper_heading"]), styles["h2"]))
         story.append(
             Paragraph(
-                _esc(
+                pdf_escape(
                     f"{s['taper']} taper: {s['taper_description']}. Steps never go up and "
                     f"none is skipped. {block['taper_note']}"
                 ),
@@ -497,7 +407,7 @@ def _story(
         story.append(Paragraph("Taper", styles["h2"]))
         story.append(
             Paragraph(
-                _esc(
+                pdf_escape(
                     f"{s['taper']} taper: {s['taper_description']}. Steps never go up and none "
                     f"is skipped. No gabapentin from {fmt_date(s['taper_end_date'])}."
                 ),
@@ -516,13 +426,14 @@ def _story(
             continue
         story.append(
             Paragraph(
-                f"<b>{_esc(source_id)}</b>: {_esc(source['citation'])} ({_esc(source['revision'])};"
-                f" {_esc(source['where'])})",
+                f"<b>{pdf_escape(source_id)}</b>: {pdf_escape(source['citation'])} "
+                f"({pdf_escape(source['revision'])};"
+                f" {pdf_escape(source['where'])})",
                 styles["small"],
             )
         )
     story.append(Spacer(1, 8))
-    story.append(Paragraph(_esc(VERIFICATION_TEXT), styles["banner"]))
+    story.append(Paragraph(pdf_escape(VERIFICATION_TEXT), styles["banner"]))
     return story
 
 
@@ -556,7 +467,7 @@ def pdf_bytes(
     from reportlab.platypus import SimpleDocTemplate
 
     size = page_size(pagesize)
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     invariant = 1 if os.environ.get("SOURCE_DATE_EPOCH") else 0
     doc = SimpleDocTemplate(
@@ -568,10 +479,10 @@ def pdf_bytes(
         bottomMargin=40,
         title="Gabapentin plan - " + VERIFICATION_TEXT,
         author=f"gabacalc {plan.summary['gabacalc_version']}",
-        subject=_stamp(plan.summary),
+        subject=page_stamp(plan.summary),
         creator=f"gabacalc {plan.summary['gabacalc_version']}",
         invariant=invariant,
     )
     story = _story(plan, rules or plan.rules or default_rules(), doc.width, identification)
-    doc.build(story, canvasmaker=_canvas_class(plan.summary, size))
+    doc.build(story, canvasmaker=canvas_class(plan.summary, size))
     return buffer.getvalue()
