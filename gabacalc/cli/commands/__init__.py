@@ -1,0 +1,1 @@
+"""The gabacalc commands, one module per kind: plans, the cohort, the examples and tables."""
