@@ -8,9 +8,10 @@ version and the rule tables' version and checksum, then the patient line, the re
 estimate, the band and the flags (a cohort: the run's counts). The next sheets are typed
 tables: real date cells (shown as YYYY-MM-DD, so never ``###`` in a narrow column), whole
 mg and decimals as numbers (shown in the reader's own locale), booleans as booleans, ids
-and other text as text cells exactly as given (a leading zero is kept and nothing is run
-as a formula), a frozen header row with a filter, and columns sized to their contents.
-Every sheet's printed header carries the verification text.
+and other text as text cells as given (a leading zero is kept; a text that a spreadsheet
+would run as a formula gets a leading apostrophe, the CSV's guard), a frozen header row
+with a filter, and columns sized to their contents. Every sheet's printed header carries
+the verification text.
 
 The same plan gives the same bytes when ``SOURCE_DATE_EPOCH`` is set (the workbook's
 creation time); otherwise it is now.
@@ -30,7 +31,7 @@ import pandas as pd
 
 from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import InputError
-from gabacalc.render.records import header_lines
+from gabacalc.render.records import header_lines, neutralise_cell
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
@@ -97,9 +98,9 @@ class _Book:
         """A first sheet: the banner, then one line a row, wrapped in a wide column."""
         sheet = self.sheet(name)
         sheet.set_column(0, 0, 110, self.wrap)
-        sheet.write_string(0, 0, lines[0], self.banner)
+        sheet.write_string(0, 0, neutralise_cell(lines[0]), self.banner)
         for row, line in enumerate(lines[1:], start=1):
-            sheet.write_string(row, 0, line)
+            sheet.write_string(row, 0, neutralise_cell(line))
 
     def table_sheet(self, name: str, frame: pd.DataFrame) -> None:
         """A typed table: one header row (frozen, with a filter), one row per frame row."""
@@ -123,7 +124,7 @@ class _Book:
                     width = max(width, len(f"{value:,}"))
                 else:
                     text = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
-                    sheet.write_string(row, col, text)
+                    sheet.write_string(row, col, neutralise_cell(text))
                     width = max(width, len(text))
             sheet.set_column(col, col, min(width + 2, _MAX_WIDTH))
         sheet.freeze_panes(1, 0)

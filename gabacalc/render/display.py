@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gabacalc._version import __version__
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
@@ -30,7 +30,7 @@ from gabacalc.render.html_blocks import (
     lines_html,
     text_html,
 )
-from gabacalc.render.records import source_ids
+from gabacalc.render.records import patient_text, source_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
@@ -120,24 +120,6 @@ def _flags_table(flags: Sequence[Mapping[str, str]]) -> str:
 # --------------------------------------------------------------------------------- plan
 
 
-def _patient_text(p: Mapping[str, Any], crcl_text: str | None) -> str:
-    parts = [
-        f"{fmt_number(p['age_years'])} years",
-        str(p["sex"]),
-        f"{fmt_number(p['weight_kg'])} kg",
-    ]
-    if p.get("height_cm") is not None:
-        parts.append(f"{fmt_number(p['height_cm'])} cm")
-    if p.get("scr") is not None:
-        parts.append(f"serum creatinine {fmt_number(p['scr'], 2)} {p['scr_unit']}")
-    if p.get("crcl_ml_min") is not None:
-        parts.append(f"CrCl given {crcl_text} mL/min")
-    parts.append(f"dialysis: {p['dialysis']}")
-    parts.append(f"risks: {', '.join(p['risks']) or 'none recorded'}")
-    parts.append(f"pain type: {p['pain_type']}")
-    return ", ".join(parts)
-
-
 def _target_rows(plan: Plan) -> list[tuple[str, list[str]]]:
     s = plan.summary
     target, requested, band_max = (
@@ -167,7 +149,7 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
     s = plan.summary
     patient = s["inputs"]["patient"]
     crcl = s["crcl_ml_min"]
-    rows: list[tuple[str, list[str]]] = [("Patient", [_patient_text(patient, s["crcl_text"])])]
+    rows: list[tuple[str, list[str]]] = [("Patient", [patient_text(s)])]
     if crcl is None:
         rows.append(("CrCl", [s["crcl_method"]]))
     else:

@@ -10,7 +10,8 @@ verification text, the gabacalc version, the rules version and checksum, and the
 flag codes are columns on every row, so they survive filtering and copying; the human
 context (patient line, renal estimate, band, flag wording) is in the JSON, the PDF and the
 workbook (:func:`header_lines`). Text cells a spreadsheet would run as a formula (starting
-with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe.
+with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a leading apostrophe
+(:func:`neutralise_cell`, the guard the workbook uses too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -56,14 +58,20 @@ _ALSO = re.compile(r"\balso ([a-z][a-z0-9]*(?:-[a-z0-9]+)+)")
 
 
 def neutralise_cell(text: str) -> str:
-    """Make a text cell safe to open in a spreadsheet (no formula, no comment mark).
+    """Make a text cell safe to open in a spreadsheet: the one formula guard of every writer.
+
+    A text a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+    tab or carriage return) gets a leading apostrophe; every other text, and every other
+    character, is kept exactly as given (an id "A#12" stays "A#12"). Applying it twice
+    changes nothing more.
 
     Examples
     --------
     >>> neutralise_cell("=HYPERLINK(1)"), neutralise_cell("1 x 100 mg capsule")
     ("'=HYPERLINK(1)", '1 x 100 mg capsule')
+    >>> neutralise_cell(neutralise_cell("-1")), neutralise_cell("id #3")
+    ("'-1", 'id #3')
     """
-    text = text.replace("#", "No. ")
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
@@ -100,8 +108,17 @@ def header_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def patient_text(summary: dict[str, Any]) -> str:
-    """The patient's inputs in one line, e.g. ``"72 years, female, 60 kg, 160 cm, ..."``."""
+def patient_text(summary: Mapping[str, Any]) -> str:
+    """The patient's inputs in one line: what every document and display says of the patient.
+
+    Examples
+    --------
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=72, sex="female", weight_kg=60, scr=1.3))
+    >>> patient_text(plan.summary)  # doctest: +NORMALIZE_WHITESPACE
+    '72 years, female, 60 kg, height not given, serum creatinine 1.3 mg/dL, no dialysis,
+    risks: none recorded, pain type: other'
+    """
     p = summary["inputs"]["patient"]
     parts = [f"{fmt_number(p['age_years'])} years", p["sex"], f"{fmt_number(p['weight_kg'])} kg"]
     parts.append(
@@ -112,8 +129,7 @@ def patient_text(summary: dict[str, Any]) -> str:
     if p["crcl_ml_min"] is not None:
         parts.append(f"CrCl given {summary['crcl_text']} mL/min")
     parts.append(_DIALYSIS_WORDS.get(p["dialysis"], p["dialysis"]))
-    if p["risks"]:
-        parts.append("risks: " + ", ".join(p["risks"]))
+    parts.append(f"risks: {', '.join(p['risks']) or 'none recorded'}")
     parts.append(f"pain type: {p['pain_type']}")
     return ", ".join(parts)
 
