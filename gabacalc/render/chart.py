@@ -153,7 +153,6 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     ['dose', 'taper', 'band-max']
     """
     from matplotlib import dates as mdates
-    from matplotlib import ticker
 
     if ax is None:
         import matplotlib.pyplot as plt
@@ -162,9 +161,43 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     s = plan.summary
     labels = chart_labels(s)
     schedule = plan.schedule
-    dates = schedule["date"]
-    is_taper = (schedule["phase"] == "taper").to_numpy()
+    _draw_phases(ax, schedule)
+    _draw_doses(ax, schedule, labels)
+    if s["current_daily_mg"] is not None:
+        _draw_current(ax, schedule, s["current_daily_mg"], labels["current"])
+    _draw_ceiling_and_dialysis(ax, schedule, labels)
+    if s["kind"] == "titration" and s["review_date"]:
+        ax.axvline(
+            mdates.date2num(pd.Timestamp(s["review_date"])),
+            color="black",
+            lw=1.2,
+            ls="-.",
+            gid="review",
+            label=labels["review"],
+        )
+    _format_axes(ax, schedule, s["current_daily_mg"])
+    ax.set_title(chart_title(s), fontsize=10)
+    ax.text(
+        0.01,
+        0.98,
+        stamp_text(s, short=True),
+        transform=ax.transAxes,
+        fontsize=6.5,
+        va="top",
+        ha="left",
+        gid="verification",
+        bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9, "pad": 2},
+    )
+    if legend:
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=7, frameon=False
+        )
+    return ax
 
+
+def _draw_phases(ax: Axes, schedule: pd.DataFrame) -> None:
+    """Each phase's days shaded in its colour."""
+    dates = schedule["date"]
     for phase, colour in _PHASE_COLOURS.items():
         days = dates[schedule["phase"] == phase]
         if len(days):
@@ -179,6 +212,11 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
                 zorder=0,
             )
 
+
+def _draw_doses(ax: Axes, schedule: pd.DataFrame, labels: dict[str, str]) -> None:
+    """The daily dose as steps, the taper dashed and joined to the last held dose."""
+    dates = schedule["date"]
+    is_taper = (schedule["phase"] == "taper").to_numpy()
     before = ~is_taper
     if before.any():
         x, y = _step_xy(dates[before], schedule["daily_mg"][before])
@@ -196,27 +234,33 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     else:
         ax.plot([], [], gid="taper")
 
-    if s["current_daily_mg"] is not None:
-        # The dose before day 1, so that the first change is visible (a re-plan or taper).
-        day0 = dates.iloc[0] - timedelta(days=7)
-        ax.step(
-            [day0, dates.iloc[0]],
-            [s["current_daily_mg"], s["current_daily_mg"]],
-            where="post",
-            color=_DOSE_COLOUR,
-            lw=2.2,
-            ls=":",
-            gid="current",
-            label=labels["current"],
-        )
-        ax.plot(
-            [dates.iloc[0]] * 2,
-            [s["current_daily_mg"], schedule["daily_mg"].iloc[0]],
-            color=_DOSE_COLOUR,
-            lw=1,
-            ls=":",
-        )
 
+def _draw_current(ax: Axes, schedule: pd.DataFrame, current_daily_mg: int, label: str) -> None:
+    """The dose before day 1, so that the first change is visible (a re-plan or taper)."""
+    dates = schedule["date"]
+    day0 = dates.iloc[0] - timedelta(days=7)
+    ax.step(
+        [day0, dates.iloc[0]],
+        [current_daily_mg, current_daily_mg],
+        where="post",
+        color=_DOSE_COLOUR,
+        lw=2.2,
+        ls=":",
+        gid="current",
+        label=label,
+    )
+    ax.plot(
+        [dates.iloc[0]] * 2,
+        [current_daily_mg, schedule["daily_mg"].iloc[0]],
+        color=_DOSE_COLOUR,
+        lw=1,
+        ls=":",
+    )
+
+
+def _draw_ceiling_and_dialysis(ax: Axes, schedule: pd.DataFrame, labels: dict[str, str]) -> None:
+    """The renal band maximum as a ceiling; each dialysis day's supplement on its dose."""
+    dates = schedule["date"]
     x, y = _step_xy(dates, schedule["max_daily_mg"])
     ax.step(
         x,
@@ -249,16 +293,13 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
             label=labels["post-dialysis"],
         )
 
-    if s["kind"] == "titration" and s["review_date"]:
-        ax.axvline(
-            mdates.date2num(pd.Timestamp(s["review_date"])),
-            color="black",
-            lw=1.2,
-            ls="-.",
-            gid="review",
-            label=labels["review"],
-        )
 
+def _format_axes(ax: Axes, schedule: pd.DataFrame, current_daily_mg: int | None) -> None:
+    """Axis labels, ticks that name day and month, and limits that hold every line."""
+    from matplotlib import dates as mdates
+    from matplotlib import ticker
+
+    dates = schedule["date"]
     ax.set_xlabel("Date")
     ax.set_ylabel("Total daily dose (mg/day)")
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: fmt_number(v, 0)))
@@ -273,28 +314,11 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     top = max(
         float(schedule["max_daily_mg"].max()),
         float((schedule["daily_mg"] + schedule["post_dialysis_mg"]).max()),
-        float(s["current_daily_mg"] or 0),
+        float(current_daily_mg or 0),
     )
     ax.set_ylim(0, top * 1.3 + 1)
-    first = dates.iloc[0] - timedelta(days=7 if s["current_daily_mg"] is not None else 0)
+    first = dates.iloc[0] - timedelta(days=7 if current_daily_mg is not None else 0)
     ax.set_xlim(first, dates.iloc[-1] + timedelta(days=1))
-    ax.set_title(chart_title(s), fontsize=10)
-    ax.text(
-        0.01,
-        0.98,
-        stamp_text(s, short=True),
-        transform=ax.transAxes,
-        fontsize=6.5,
-        va="top",
-        ha="left",
-        gid="verification",
-        bbox={"facecolor": "white", "edgecolor": "#999999", "alpha": 0.9, "pad": 2},
-    )
-    if legend:
-        ax.legend(
-            loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=7, frameon=False
-        )
-    return ax
 
 
 def figure_for(plan: Plan, width_in: float = 9.0, height_in: float = 5.2) -> Figure:
