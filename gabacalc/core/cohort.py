@@ -721,7 +721,7 @@ def _group(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def _plan_row(
     cells: Mapping[str, Any], rules: Rules, today: date
-) -> tuple[dict[str, Any], Patient, int | None]:
+) -> tuple[Mapping[str, Any], Patient, int | None]:
     """One row through the single-patient core: (summary, patient, current doses per day)."""
     patient_kw, options_kw, count = _row_kwargs(cells, today)
     patient = Patient(**patient_kw, rules=rules)
@@ -921,7 +921,7 @@ def _plain_name(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
-_Outcome = tuple[dict[str, Any], Patient, "int | None"]
+_Outcome = tuple[Mapping[str, Any], Patient, "int | None"]
 _TEXT_KEYS = ("titration", "taper", "start_date", "strengths_mg", "oral_solution")
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from gabacalc.render.records import step_records
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
+    from gabacalc.core.summary import Summary
 
 __all__ = ["FHIR_VERSION", "bundle_json", "plan_bundle", "write_fhir"]
 
@@ -79,7 +81,7 @@ def _words(take: str) -> str:
     return take.replace(" + ", " and ")
 
 
-def _stamp_text(summary: dict[str, Any]) -> str:
+def _stamp_text(summary: Mapping[str, Any]) -> str:
     return (
         f"{VERIFICATION_TEXT}. gabacalc {summary['gabacalc_version']}; rule tables "
         f"{summary['rules_version']} (sha256 {summary['rules_sha256']})."
@@ -95,7 +97,7 @@ def _recorded(when: datetime | None) -> str:
     return when.isoformat(timespec="seconds")
 
 
-def _dosages(row: dict[str, Any], summary: dict[str, Any], condition: str) -> list[Any]:
+def _dosages(row: dict[str, Any], summary: Summary, condition: str) -> list[Any]:
     """One Dosage per administration of a step, each with its time, dose and bounds."""
     bounds = {"start": row["start_date"], "end": row["end_date"]}
     per_day = {

@@ -117,7 +117,11 @@ def plan_calendar(plan: Plan) -> bytes:
         event(
             review,
             "gabacalc: efficacy review",
-            [s["review_rule"], s["review_with_benefit"], s["review_without_benefit"]],
+            [
+                s["review_rule"] or "",
+                s["review_with_benefit"] or "",
+                s["review_without_benefit"] or "",
+            ],
             "review",
         )
     data: bytes = calendar.to_ical()

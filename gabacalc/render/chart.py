@@ -12,6 +12,7 @@ maintenance), ``"taper"`` (conditional, dashed), ``"band-max"``, ``"review"``,
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from gabacalc.core.plan import Plan
+    from gabacalc.core.summary import Summary
 
 __all__ = ["figure_for", "figure_png", "plot_plan", "render_png", "stamp_text"]
 
@@ -39,7 +41,7 @@ _TAPER_COLOUR = "#a35200"
 _CEILING_COLOUR = "#b00020"
 
 
-def stamp_text(summary: dict[str, Any], short: bool = False) -> str:
+def stamp_text(summary: Mapping[str, Any], short: bool = False) -> str:
     """The verification line with the versions, as every output carries it.
 
     Examples
@@ -57,7 +59,7 @@ def stamp_text(summary: dict[str, Any], short: bool = False) -> str:
     )
 
 
-def chart_labels(summary: dict[str, Any]) -> dict[str, str]:
+def chart_labels(summary: Summary) -> dict[str, str]:
     """The legend's words, shared by the matplotlib chart and the PDF's drawing.
 
     Examples
@@ -77,7 +79,7 @@ def chart_labels(summary: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def chart_title(summary: dict[str, Any]) -> str:
+def chart_title(summary: Summary) -> str:
     """The chart's title: what the plan does (a climb, a re-plan from the current dose, or a
     taper to a stop), in words.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gabacalc._version import __version__
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
@@ -95,7 +95,7 @@ def _weight_rows(
     return rows
 
 
-def _flags_table(flags: Sequence[Mapping[str, str]]) -> str:
+def _flags_table(flags: Sequence[Mapping[str, Any]]) -> str:
     if not flags:
         return "<p>No flags.</p>"
     rows = [
@@ -190,7 +190,7 @@ def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
             ("Target reached", [f"{s['target_reached_date']} (day {s['target_reached_day']})"])
         )
     if s["review_date"] is not None:
-        rows.append(("Review", [s["review_date"], s["review_rule"]]))
+        rows.append(("Review", [s["review_date"], s["review_rule"] or ""]))
     if s["kind"] == "taper":
         taper = f"{s['taper_start_date']}; stopped from {s['taper_end_date']}"
     else:
@@ -227,7 +227,7 @@ def _review_table(plan: Plan) -> str:
                 (
                     "Taper",
                     [
-                        f"a taper of a current dose of {fmt_mg(s['current_daily_mg'])}/day: "
+                        f"a taper of a current dose of {fmt_mg(s['current_daily_mg'] or 0)}/day: "
                         f"from {s['taper_start_date']}, no gabapentin from {s['taper_end_date']}"
                     ],
                 )
@@ -236,8 +236,8 @@ def _review_table(plan: Plan) -> str:
     return key_table(
         "Review decision",
         [
-            ("Review on", [s["review_date"]]),
-            ("Decision", [s["review_with_benefit"], s["review_without_benefit"]]),
+            ("Review on", [s["review_date"] or ""]),
+            ("Decision", [s["review_with_benefit"] or "", s["review_without_benefit"] or ""]),
             ("Taper", [s["taper_note"]]),
         ],
     )

@@ -8,6 +8,7 @@ verification text and the stamp in every page's header and footer, with "page X 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def pdf_escape(text: Any) -> str:
     return escape(keep_units(str(text)))
 
 
-def page_stamp(summary: dict[str, Any]) -> str:
+def page_stamp(summary: Mapping[str, Any]) -> str:
     """The stamp line at the foot of every page."""
     return (
         f"{VERIFICATION_TEXT} | gabacalc {summary['gabacalc_version']} | rules "
@@ -85,7 +86,7 @@ def page_stamp(summary: dict[str, Any]) -> str:
 
 
 def canvas_class(
-    summary: dict[str, Any], pagesize: tuple[float, float], font_size: float = 7
+    summary: Mapping[str, Any], pagesize: tuple[float, float], font_size: float = 7
 ) -> type:
     """A canvas that holds its pages until the end, so each footer can say "of Y"."""
     from reportlab.pdfgen.canvas import Canvas

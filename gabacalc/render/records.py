@@ -20,7 +20,7 @@ import io
 import json
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -28,6 +28,7 @@ from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
+    from gabacalc.core.summary import Flag, Summary
     from gabacalc.render.phrases import Identification
 
 __all__ = [
@@ -53,7 +54,14 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: the major number rises when a change would break a reader.
 PLAN_SCHEMA_VERSION = "1.0"
 #: The provenance columns every row of a CSV carries (the plan summary's keys).
-STAMP_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
+#: The stamp every output carries (each a key of the plan summary).
+StampKey = Literal["verification", "gabacalc_version", "rules_version", "rules_sha256"]
+STAMP_COLUMNS: tuple[StampKey, ...] = (
+    "verification",
+    "gabacalc_version",
+    "rules_version",
+    "rules_sha256",
+)
 _ALSO = re.compile(r"\balso ([a-z][a-z0-9]*(?:-[a-z0-9]+)+)")
 
 
@@ -134,7 +142,7 @@ def patient_text(summary: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def dates_text(summary: dict[str, Any]) -> str:
+def dates_text(summary: Summary) -> str:
     """The key dates in one line, each with its weekday."""
     from gabacalc.render.phrases import fmt_date as day
 
@@ -153,7 +161,7 @@ def dates_text(summary: dict[str, Any]) -> str:
     )
 
 
-def flag_text(flag: dict[str, str]) -> str:
+def flag_text(flag: Flag) -> str:
     """One flag as a line: severity, code, message, what to do, source."""
     return (
         f"{flag['severity'].upper()} {flag['code']}: {flag['message']} "

@@ -7,6 +7,7 @@ except where a long sentence wraps; nothing depends on terminal colours.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from gabacalc.core.plan import Plan
     from gabacalc.core.renal import BandChoice, RenalEstimate
+    from gabacalc.core.summary import Flag
 
 __all__ = ["dispensing_lines", "estimate_text", "plan_text", "stamp_lines", "step_lines"]
 
@@ -37,7 +39,7 @@ _WIDTH = 100
 _LABEL = 14
 
 
-def stamp_lines(summary: dict[str, Any]) -> list[str]:
+def stamp_lines(summary: Mapping[str, Any]) -> list[str]:
     """The verification line and the versions, printed first and last."""
     return [
         VERIFICATION_TEXT,
@@ -83,7 +85,7 @@ def estimate_text(
     band: BandChoice,
     summary_stamp: dict[str, Any],
     band_rule: str,
-    flags: list[dict[str, str]] | None = None,
+    flags: list[Flag] | None = None,
 ) -> str:
     """The renal estimate and band only (``gabacalc crcl``), with the estimate's flags."""
     weight = None

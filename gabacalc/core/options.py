@@ -1,0 +1,322 @@
+"""The options of a plan: checked, with the defaults of ``tables/defaults.csv`` filled in.
+
+:func:`resolve_options` is the one place an option is checked; every entry point (a plan, a
+taper, a cohort row) goes through it, so a bad option is refused with the same words
+everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gabacalc.core.doses import Formulary
+from gabacalc.core.patient import Patient, check_in_limits, check_number
+from gabacalc.core.renal import WEIGHT_BASES
+from gabacalc.core.wording import fmt_as_given, fmt_number
+from gabacalc.errors import InputError, value_text
+from gabacalc.rules import Rules
+
+__all__ = ["WEEKDAYS", "PlanOptions", "dialysis_weekdays", "resolve_options"]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """The options a plan was built with, after defaults were applied and checked.
+
+    ``requested_*`` keep what the caller asked for; the plan records both.
+    """
+
+    weight_basis: str
+    start_daily_mg: int
+    target_daily_mg: int
+    titration: str
+    taper: str
+    review_weeks: int
+    start_date: date
+    strengths_mg: tuple[int, ...]
+    oral_solution: bool
+    dialysis_days: tuple[str, ...]
+    current_daily_mg: int | None = None
+    current_doses_per_day: int | None = None
+    chosen: tuple[str, ...] = ()
+    max_products: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options as asked for, as plain data (dates as ISO strings).
+
+        Options left to their defaults are None, so that re-building from this record
+        applies the same defaults (including the start-low rule) again.
+        """
+
+        def asked(name: str) -> Any:
+            return getattr(self, name) if name in self.chosen else None
+
+        return {
+            "weight_basis": self.weight_basis,
+            "start_daily_mg": asked("start_daily_mg"),
+            "target_daily_mg": asked("target_daily_mg"),
+            "titration": asked("titration"),
+            "taper": asked("taper"),
+            "review_weeks": self.review_weeks,
+            "start_date": self.start_date.isoformat(),
+            "strengths_mg": list(self.strengths_mg),
+            "oral_solution": self.oral_solution,
+            "dialysis_days": list(self.dialysis_days),
+            "current_daily_mg": self.current_daily_mg,
+            "current_doses_per_day": self.current_doses_per_day,
+            "max_products": self.max_products,
+        }
+
+
+def resolve_options(
+    patient: Patient,
+    rules: Rules,
+    *,
+    weight_basis: str | None = None,
+    start_daily_mg: float | None = None,
+    target_daily_mg: float | None = None,
+    titration: str | None = None,
+    taper: str | None = None,
+    review_weeks: float | None = None,
+    start_date: date | None = None,
+    strengths_mg: Iterable[int] | None = None,
+    oral_solution: bool = False,
+    dialysis_days: Iterable[str] | str | None = None,
+    current_daily_mg: float | None = None,
+    current_doses_per_day: int | None = None,
+    max_products: int | None = None,
+) -> PlanOptions:
+    """Check every option and fill the defaults from ``tables/defaults.csv``.
+
+    Raises
+    ------
+    InputError
+        An option outside its range or not among its choices, with the allowed values, or
+        of the wrong type (a patient that is not a Patient, a text where a list is due).
+    """
+    if not isinstance(patient, Patient):
+        raise InputError(
+            f"patient {value_text(patient)} is not a gabacalc Patient; build one with "
+            "Patient(age_years=..., sex=..., weight_kg=..., scr=... or crcl_ml_min=...)",
+            field="patient",
+        )
+    d = rules.defaults
+    chosen = tuple(
+        name
+        for name, value in (
+            ("start_daily_mg", start_daily_mg),
+            ("target_daily_mg", target_daily_mg),
+            ("titration", titration),
+            ("taper", taper),
+        )
+        if value is not None
+    )
+    basis = weight_basis if weight_basis is not None else d["weight_basis"]
+    if not isinstance(basis, str) or basis not in WEIGHT_BASES:
+        raise InputError(
+            f"weight basis {basis!r} is not one of: {', '.join(WEIGHT_BASES)}",
+            field="weight_basis",
+        )
+    start = _dose_in_limits(start_daily_mg, d["start_daily_mg"], "start_daily_mg", rules)
+    target = _dose_in_limits(target_daily_mg, d["target_daily_mg"], "target_daily_mg", rules)
+    titration_name = _preset(titration, d["titration"], rules.titration_presets, "titration")
+    taper_name = _preset(taper, d["taper"], rules.taper_presets, "taper")
+    weeks = _review_weeks(review_weeks, rules)
+    when = _start_date(start_date if start_date is not None else date.today(), rules)
+    if not isinstance(oral_solution, bool | np.bool_):
+        raise InputError(
+            f"oral_solution {value_text(oral_solution)} is not True or False", field="oral_solution"
+        )
+    formulary = Formulary.from_options(rules, _strengths(strengths_mg), bool(oral_solution))
+    days = dialysis_weekdays(dialysis_days, rules)
+    if dialysis_days is not None and patient.dialysis != "hemodialysis":
+        raise InputError(
+            f"dialysis days are given but dialysis is {patient.dialysis}; the days set the "
+            "post-hemodialysis supplement: give dialysis hemodialysis (--dialysis "
+            "hemodialysis), or leave the dialysis days out",
+            field="dialysis_days",
+        )
+    current = None
+    if current_daily_mg is not None:
+        current = _whole_mg(
+            check_in_limits(current_daily_mg, "current_daily_mg", rules), "current_daily_mg"
+        )
+    return PlanOptions(
+        weight_basis=basis,
+        start_daily_mg=start,
+        target_daily_mg=target,
+        titration=titration_name,
+        taper=taper_name,
+        review_weeks=weeks,
+        start_date=when,
+        strengths_mg=formulary.solid_mg,
+        oral_solution=bool(oral_solution),
+        dialysis_days=days,
+        current_daily_mg=current,
+        current_doses_per_day=_doses_per_day(current_doses_per_day),
+        chosen=chosen,
+        max_products=_max_products(max_products),
+    )
+
+
+def _dose_in_limits(value: float | None, default: str, field_name: str, rules: Rules) -> int:
+    """A daily dose option (or its default) within ``tables/input_limits.csv``, in whole mg."""
+    given = value if value is not None else default
+    return _whole_mg(check_in_limits(given, field_name, rules), field_name)
+
+
+def _preset(value: str | None, default: str, presets: Mapping[str, Any], kind: str) -> str:
+    """A titration or taper preset's name (or the default one), among the table's presets."""
+    name = value if value is not None else default
+    if not isinstance(name, str) or name not in presets:
+        raise InputError(
+            f"{kind} preset {name!r} is not one of: {', '.join(presets)}",
+            field=kind,
+        )
+    return name
+
+
+def _review_weeks(value: float | None, rules: Rules) -> int:
+    weeks_value = value if value is not None else rules.review["default_review_weeks"]
+    weeks = check_in_limits(weeks_value, "review_weeks", rules)
+    if weeks != int(weeks):
+        raise InputError(
+            f"review after {fmt_as_given(weeks)} weeks is not a whole number of weeks (4-6)",
+            field="review_weeks",
+        )
+    return int(weeks)
+
+
+def _doses_per_day(value: int | None) -> int | None:
+    """The administrations a day a current dose is taken in (1-3), or None."""
+    if value is None:
+        return None
+    count = check_number(value, "current_doses_per_day", "doses per day")
+    if count not in (1, 2, 3):
+        raise InputError(
+            f"doses per day {fmt_as_given(count)} is outside 1-3 (once, twice or "
+            "three times daily)",
+            field="current_doses_per_day",
+        )
+    return int(count)
+
+
+def _max_products(value: int | None) -> int | None:
+    """The most products (strength and form) a plan may use, or None for no limit."""
+    if value is None:
+        return None
+    number = check_number(value, "max_products", "products")
+    if number != int(number) or number < 1:
+        raise InputError(
+            f"at most {fmt_number(number, 2)} products is not a whole number of 1 or more; "
+            "give e.g. --max-products 2",
+            field="max_products",
+        )
+    return int(number)
+
+
+def _start_date(value: Any, rules: Rules) -> date:
+    """Day 1 as a date inside the plausible window of ``tables/clinical_thresholds.csv``."""
+    if value is pd.NaT:  # NaT passes for a datetime, but it is no date
+        raise InputError(
+            f"start date {value_text(value)} is not a date (YYYY-MM-DD)", field="start_date"
+        )
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        raise InputError(
+            f"start date {value_text(value)} is not a date (YYYY-MM-DD)", field="start_date"
+        )
+    earliest, latest = rules.start_date_window
+    if not earliest <= value <= latest:
+        raise InputError(
+            f"start date {value.isoformat()} is outside {earliest.isoformat()} to "
+            f"{latest.isoformat()} (gabacalc's window of plausible start dates); "
+            "check the year",
+            field="start_date",
+        )
+    return date(value.year, value.month, value.day)  # a plain date, not a subclass
+
+
+def _strengths(value: Any) -> tuple[int, ...] | None:
+    """The allowed strengths as whole mg, or None for the default ones."""
+    if value is None:
+        return None
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(
+            f"strengths_mg {value_text(value)} is not a list of strengths in mg; give e.g. "
+            "[100, 300, 400]",
+            field="strengths_mg",
+        )
+    strengths = []
+    for item in value:
+        mg = check_number(item, "strengths_mg", "strength")
+        if mg != int(mg):
+            raise InputError(
+                f"strength {fmt_number(mg, 2)} mg is not a whole number of mg; give e.g. "
+                "[100, 300, 400]",
+                field="strengths_mg",
+            )
+        strengths.append(int(mg))
+    return tuple(strengths)
+
+
+def _whole_mg(value: float, field_name: str) -> int:
+    if value != int(value):
+        raise InputError(
+            f"{field_name.replace('_', ' ')} {fmt_as_given(value)} mg is not a whole number of mg",
+            field=field_name,
+        )
+    return int(value)
+
+
+#: The spellings of each weekday accepted for dialysis days: the name and its standard
+#: abbreviations (any case). Anything else is refused, so "monkey" is never read as Monday.
+_DAY_SPELLINGS = {
+    spelling: day
+    for day, spellings in (
+        ("mon", ("mon", "monday")),
+        ("tue", ("tue", "tues", "tuesday")),
+        ("wed", ("wed", "weds", "wednesday")),
+        ("thu", ("thu", "thur", "thurs", "thursday")),
+        ("fri", ("fri", "friday")),
+        ("sat", ("sat", "saturday")),
+        ("sun", ("sun", "sunday")),
+    )
+    for spelling in spellings
+}
+
+
+def dialysis_weekdays(value: Iterable[str] | str | None, rules: Rules) -> tuple[str, ...]:
+    """The hemodialysis weekdays (default ``tables/defaults.csv``'s), in week order."""
+    if value is None:
+        value = rules.defaults["dialysis_days"].split(";")
+    if isinstance(value, str):
+        value = value.replace(";", ",").split(",")
+    elif isinstance(value, bytes | Mapping) or not isinstance(value, Iterable):
+        raise InputError(
+            f"dialysis days {value_text(value)} is not a list of weekdays; use e.g. mon,wed,fri",
+            field="dialysis_days",
+        )
+    days = []
+    for item in value:
+        name = _DAY_SPELLINGS.get(str(item).strip().lower().rstrip("."))
+        if name is None:
+            raise InputError(
+                f"dialysis day {value_text(item)} is not a weekday; give day names or their "
+                "abbreviations, e.g. mon,wed,fri or Monday,Wednesday,Friday",
+                field="dialysis_days",
+            )
+        if name not in days:
+            days.append(name)
+    if not days:
+        raise InputError("no dialysis days given; use e.g. mon,wed,fri", field="dialysis_days")
+    return tuple(sorted(days, key=WEEKDAYS.index))
