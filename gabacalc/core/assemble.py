@@ -97,18 +97,15 @@ class Concluded:
 def conclude(course: Course) -> Concluded:
     """The dialysis supplement, the flags and the summary of a course (no frames)."""
     hemodialysis = course.patient.dialysis == "hemodialysis"
-    review_index = course.review_index
-    taper_index = review_index + 1 if review_index is not None else 0
-    stop_index = len(course.days) - 1
     supplement = Supplements(course.rules, course.band, course.formulary)
     post_dialysis_target = dialysis_supplement(course, supplement) if hemodialysis else None
     flags = worded_flags(course.rules, course.flag_codes, course.context)
     return Concluded(
-        summary=summary_of(course, post_dialysis_target, taper_index, stop_index, flags),
+        summary=summary_of(course, post_dialysis_target, flags),
         supplement=supplement,
         hemodialysis=hemodialysis,
-        taper_index=taper_index,
-        stop_index=stop_index,
+        taper_index=course.taper_index,
+        stop_index=course.stop_index,
     )
 
 

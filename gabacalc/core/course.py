@@ -73,6 +73,16 @@ class Course:
         return self.schedule.review_index
 
     @property
+    def taper_index(self) -> int:
+        """The taper's first day (day 0 for a taper, the day after the review for a plan)."""
+        return self.review_index + 1 if self.review_index is not None else 0
+
+    @property
+    def stop_index(self) -> int:
+        """The first day with no gabapentin (the last day)."""
+        return len(self.days) - 1
+
+    @property
     def target_split(self) -> Split:
         """The target's regimen (a taper's: the dose it comes down from)."""
         found = self.schedule.target_split

@@ -131,19 +131,9 @@ def resolve_options(
     taper_name = _preset(taper, d["taper"], rules.taper_presets, "taper")
     weeks = _review_weeks(review_weeks, rules)
     when = _start_date(start_date if start_date is not None else date.today(), rules)
-    if not isinstance(oral_solution, bool | np.bool_):
-        raise InputError(
-            f"oral_solution {value_text(oral_solution)} is not True or False", field="oral_solution"
-        )
-    formulary = Formulary.from_options(rules, _strengths(strengths_mg), bool(oral_solution))
-    days = dialysis_weekdays(dialysis_days, rules)
-    if dialysis_days is not None and patient.dialysis != "hemodialysis":
-        raise InputError(
-            f"dialysis days are given but dialysis is {patient.dialysis}; the days set the "
-            "post-hemodialysis supplement: give dialysis hemodialysis (--dialysis "
-            "hemodialysis), or leave the dialysis days out",
-            field="dialysis_days",
-        )
+    solution = _oral_solution(oral_solution)
+    formulary = Formulary.from_options(rules, _strengths(strengths_mg), solution)
+    days = _dialysis_days_for(patient, dialysis_days, rules)
     current = None
     if current_daily_mg is not None:
         current = _whole_mg(
@@ -158,13 +148,36 @@ def resolve_options(
         review_weeks=weeks,
         start_date=when,
         strengths_mg=formulary.solid_mg,
-        oral_solution=bool(oral_solution),
+        oral_solution=solution,
         dialysis_days=days,
         current_daily_mg=current,
         current_doses_per_day=_doses_per_day(current_doses_per_day),
         chosen=chosen,
         max_products=_max_products(max_products),
     )
+
+
+def _oral_solution(value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise InputError(
+            f"oral_solution {value_text(value)} is not True or False", field="oral_solution"
+        )
+    return bool(value)
+
+
+def _dialysis_days_for(
+    patient: Patient, value: Iterable[str] | str | None, rules: Rules
+) -> tuple[str, ...]:
+    """The dialysis days, refused when given for a patient not on hemodialysis."""
+    days = dialysis_weekdays(value, rules)
+    if value is not None and patient.dialysis != "hemodialysis":
+        raise InputError(
+            f"dialysis days are given but dialysis is {patient.dialysis}; the days set the "
+            "post-hemodialysis supplement: give dialysis hemodialysis (--dialysis "
+            "hemodialysis), or leave the dialysis days out",
+            field="dialysis_days",
+        )
+    return days
 
 
 def _dose_in_limits(value: float | None, default: str, field_name: str, rules: Rules) -> int:

@@ -7,7 +7,7 @@ files, cohort mode) is checked by mypy; :class:`Flag` is one raised flag, worded
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from gabacalc._version import __version__
@@ -143,22 +143,11 @@ def worded_flags(rules: Rules, codes: Sequence[str], context: Mapping[str, Any])
     return out
 
 
-def summary_of(
-    course: Course,
-    post_dialysis_mg: int | None,
-    taper_index: int,
-    stop_index: int,
-    flags: list[Flag],
-) -> Summary:
+def summary_of(course: Course, post_dialysis_mg: int | None, flags: list[Flag]) -> Summary:
     """The summary of a course (a taper's with :func:`taper_summary` applied)."""
     patient, options, rules = course.patient, course.options, course.rules
-    estimate, band = course.estimate, course.band
+    estimate, band, start = course.estimate, course.band, course.options.start_date
     reached_index, review_index = course.reached_index, course.review_index
-    start = options.start_date
-
-    def iso(i: int) -> str:
-        return (start + timedelta(days=i)).isoformat()
-
     titration = rules.titration_presets[options.titration]
     taper = rules.taper_presets[options.taper]
     summary: Summary = {
@@ -203,15 +192,15 @@ def summary_of(
         "review_weeks": options.review_weeks,
         "max_products": options.max_products,
         "allowed_forms": course.formulary.forms_text(),
-        "start_date": iso(0),
-        "target_reached_date": None if reached_index is None else iso(reached_index),
+        "start_date": _iso(start, 0),
+        "target_reached_date": None if reached_index is None else _iso(start, reached_index),
         "target_reached_day": None if reached_index is None else reached_index + 1,
-        "review_date": None if review_index is None else iso(review_index),
+        "review_date": None if review_index is None else _iso(start, review_index),
         "review_rule": rules.texts["review_rule"],
         "review_with_benefit": rules.texts["review_with_benefit"],
         "review_without_benefit": rules.texts["review_without_benefit"],
-        "taper_start_date": iso(taper_index),
-        "taper_end_date": iso(stop_index),
+        "taper_start_date": _iso(start, course.taper_index),
+        "taper_end_date": _iso(start, course.stop_index),
         "taper_note": rules.texts["taper_conditional"]
         + " The taper end date is the first day with no gabapentin.",
         "post_dialysis_mg": post_dialysis_mg,
@@ -226,6 +215,10 @@ def summary_of(
         "inputs": {"patient": patient.as_dict(), "options": options.as_dict()},
     }
     return taper_summary(summary, rules) if course.kind == "taper" else summary
+
+
+def _iso(start: date, day_index: int) -> str:
+    return (start + timedelta(days=day_index)).isoformat()
 
 
 def _weight_source(course: Course) -> str:
