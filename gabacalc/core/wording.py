@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from gabacalc.rules.provenance import VERIFICATION_TEXT
+
 __all__ = [
     "VERIFICATION_TEXT",
     "administration_times",
@@ -25,9 +27,6 @@ __all__ = [
     "is_exact",
     "printable",
 ]
-
-#: Carried by every output a person can see.
-VERIFICATION_TEXT = "Illustrative plan - requires physician verification"
 
 _FREQUENCY = {1: "once daily", 2: "twice daily", 3: "three times daily"}
 _TIMES = {1: ("bedtime",), 2: ("morning", "bedtime"), 3: ("morning", "midday", "bedtime")}
