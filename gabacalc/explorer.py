@@ -38,7 +38,7 @@ from gabacalc.core.plan import WEEKDAYS, Plan, build_plan
 from gabacalc.core.renal import WEIGHT_BASES
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, frequency_text
 from gabacalc.errors import GabacalcError, InputError
-from gabacalc.render.chart import figure_for, figure_png, stamp_text
+from gabacalc.render.chart import figure_for, figure_png
 from gabacalc.render.display import compare_html, error_html, plan_html
 from gabacalc.rules import Rules, default_rules
 
@@ -554,7 +554,7 @@ class Explorer(widgets.VBox):
         s = self.plan.summary
         return (
             f"<gabacalc explorer: {s['band_words']}, {fmt_mg(s['start_daily_mg'])}/day to "
-            f"{fmt_mg(s['target_daily_mg'])}/day | {stamp_text(s)}>"
+            f"{fmt_mg(s['target_daily_mg'])}/day | {self.plan.provenance.one_line()}>"
         )
 
 

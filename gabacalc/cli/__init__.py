@@ -33,8 +33,7 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     from gabacalc.rules import default_rules
 
     try:
-        rules = default_rules()
-        tables = f"rule tables {rules.rules_version} (sha256 {rules.rules_sha256})"
+        tables = default_rules().provenance.tables_text()
     except GabacalcError as error:
         tables = f"rule tables not usable: {error}"
     click.echo(f"gabacalc {__version__}\n{tables}\n{VERIFICATION_TEXT}")

@@ -89,6 +89,4 @@ def emit(
     flags = plan.summary["flags"]
     if flags:
         report("Flags: " + ", ".join(f"{f['code']} ({f['severity']})" for f in flags))
-    from gabacalc.render.terminal import stamp_lines
-
-    report(" | ".join(stamp_lines(plan.summary)))
+    report(" | ".join(plan.provenance.lines()))

@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gabacalc._version import __version__
 from gabacalc.core.course import Course
 from gabacalc.core.engine import Day
 from gabacalc.core.options import WEEKDAYS
 from gabacalc.core.summary import Summary, summary_of, worded_flags
 from gabacalc.core.supplement import Supplements, dialysis_supplement
-from gabacalc.core.wording import VERIFICATION_TEXT, frequency_text
+from gabacalc.core.wording import frequency_text
 
 __all__ = ["SCHEDULE_COLUMNS", "STEP_COLUMNS", "Concluded", "conclude", "frames"]
 
@@ -119,12 +118,7 @@ def frames(course: Course, concluded: Concluded) -> tuple[pd.DataFrame, pd.DataF
         columns[name] = np.asarray(records[name], dtype=np.int64)
     schedule = pd.DataFrame(columns, columns=list(SCHEDULE_COLUMNS))
     steps = _steps(course.days, records, concluded.hemodialysis)
-    attrs = {
-        "verification": VERIFICATION_TEXT,
-        "gabacalc_version": __version__,
-        "rules_version": course.rules.rules_version,
-        "rules_sha256": course.rules.rules_sha256,
-    }
+    attrs = course.rules.provenance.columns()
     schedule.attrs.update(attrs)
     steps.attrs.update(attrs)
     return schedule, steps

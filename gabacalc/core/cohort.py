@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gabacalc._version import __version__
 from gabacalc.core.patient import (
     _UNIT_ALIASES,
     DIALYSIS_CHOICES,
@@ -74,9 +73,8 @@ from gabacalc.core.renal import (
     scr_in_mg_dl,
 )
 from gabacalc.core.startlow import respiratory_risks, start_low_applies
-from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import GabacalcError, InputError, value_text
-from gabacalc.rules import Rules
+from gabacalc.rules import PROVENANCE_COLUMNS, Rules
 from gabacalc.rules.flags import codes_in, highest_severity, in_severity_order
 
 __all__ = [
@@ -165,7 +163,7 @@ AUDIT_COLUMNS = (
     "audit_too_many_doses",
     "audit_excess_doses",
 )
-TRACE_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
+TRACE_COLUMNS = PROVENANCE_COLUMNS
 #: Every output column, in order (the audit columns only with current-dose columns).
 OUTPUT_COLUMNS = (
     "id",
@@ -1258,12 +1256,7 @@ def _assemble(
         frame["audit_excess_doses"] = pd.arrays.IntegerArray(extra, ~has_count)
     frame["status"] = _take_text(["ok", "error"], status, categorical)
     frame["error"] = _take_text(errors, error_codes, categorical)
-    trace = {
-        "verification": VERIFICATION_TEXT,
-        "gabacalc_version": __version__,
-        "rules_version": rules.rules_version,
-        "rules_sha256": rules.rules_sha256,
-    }
+    trace = rules.provenance.columns()
     for name, value in trace.items():
         frame[name] = _take_text([value], np.zeros(n, dtype=np.int64), categorical)
     # The columns are this call's own arrays (the id's is copy-on-write): no copy of each.

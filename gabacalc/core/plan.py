@@ -42,7 +42,7 @@ from gabacalc.core.renal import BandChoice, RenalEstimate
 from gabacalc.core.summary import Flag, Summary
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg
 from gabacalc.errors import InputError
-from gabacalc.rules import Rules
+from gabacalc.rules import Provenance, Rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -93,6 +93,23 @@ class Plan:
     def flags(self) -> list[Flag]:
         """The flags raised for this plan (code, severity, message, action, source_id)."""
         return list(self.summary["flags"])
+
+    @property
+    def provenance(self) -> Provenance:
+        """The stamp every output of this plan carries: its rule tables', built once with them.
+
+        Examples
+        --------
+        >>> from datetime import date
+        >>> from gabacalc import Patient, build_plan
+        >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+        ...                   start_date=date(2026, 1, 5))
+        >>> plan.provenance.rules_sha256 == plan.summary["rules_sha256"]
+        True
+        """
+        if self.rules is not None:
+            return self.rules.provenance
+        return Provenance.from_record(self.summary)
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Draw the plan (daily dose against date) on ``ax`` and return the Axes.

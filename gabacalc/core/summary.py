@@ -10,9 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from gabacalc._version import __version__
 from gabacalc.core.doses import Split
-from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+from gabacalc.core.wording import fmt_mg, fmt_number
 from gabacalc.rules import Rules
 from gabacalc.rules.flags import in_severity_order
 
@@ -150,11 +149,12 @@ def summary_of(course: Course, post_dialysis_mg: int | None, flags: list[Flag]) 
     reached_index, review_index = course.reached_index, course.review_index
     titration = rules.titration_presets[options.titration]
     taper = rules.taper_presets[options.taper]
+    stamp = rules.provenance
     summary: Summary = {
-        "verification": VERIFICATION_TEXT,
-        "gabacalc_version": __version__,
-        "rules_version": rules.rules_version,
-        "rules_sha256": rules.rules_sha256,
+        "verification": stamp.verification,
+        "gabacalc_version": stamp.gabacalc_version,
+        "rules_version": stamp.rules_version,
+        "rules_sha256": stamp.rules_sha256,
         "crcl_ml_min": estimate.crcl_ml_min,
         "crcl_text": estimate.crcl_text,
         "crcl_method": estimate.formula_text,

@@ -37,12 +37,11 @@ from typing import IO, Any, cast
 import numpy as np
 import pandas as pd
 
-from gabacalc._version import __version__
 from gabacalc.core.cohort import INPUT_COLUMNS, TRACE_COLUMNS, check_columns, plan_frame
-from gabacalc.core.wording import VERIFICATION_TEXT, printable
+from gabacalc.core.wording import printable
 from gabacalc.errors import GabacalcError, InputError
 from gabacalc.files.atomic import atomic_open, temp_folder
-from gabacalc.rules import Rules, default_rules
+from gabacalc.rules import Provenance, Rules, default_rules
 
 __all__ = [
     "CohortReport",
@@ -122,6 +121,11 @@ class CohortReport:
     gabacalc_version: str
     rules_version: str
     rules_sha256: str
+
+    @property
+    def provenance(self) -> Provenance:
+        """The stamp the run's results carry."""
+        return Provenance(self.gabacalc_version, self.rules_version, self.rules_sha256)
 
     def summary_text(self) -> str:
         """One line for a person, e.g. ``"1,000 rows: 2 errors, 310 flagged"``."""
@@ -284,12 +288,7 @@ def run_cohort_file(
     rules = rules or default_rules()
     today = date.today()  # one day 1 for every row of the run
     counts = dict.fromkeys(_COUNTS, 0)
-    trace = {
-        "verification": VERIFICATION_TEXT,
-        "gabacalc_version": __version__,
-        "rules_version": rules.rules_version,
-        "rules_sha256": rules.rules_sha256,
-    }
+    trace = rules.provenance.columns()
     with contextlib.ExitStack() as stack:
         handle = stack.enter_context(atomic_open(target, "wb"))
         sync = stack.enter_context(_BackgroundSync(handle))
@@ -336,9 +335,9 @@ def run_cohort_file(
             too_many_doses=counts["too_many_doses"],
             chunks=chunks,
             out_format=out_format,
-            gabacalc_version=__version__,
-            rules_version=rules.rules_version,
-            rules_sha256=rules.rules_sha256,
+            gabacalc_version=trace["gabacalc_version"],
+            rules_version=trace["rules_version"],
+            rules_sha256=trace["rules_sha256"],
         )
         if xlsx_path is not None:
             _write_workbook(handle, out_format, report, xlsx_path)

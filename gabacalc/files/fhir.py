@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,13 +78,6 @@ def _mg(value: int) -> dict[str, Any]:
 def _words(take: str) -> str:
     """What to take, with words rather than symbols ("and", not "+")."""
     return take.replace(" + ", " and ")
-
-
-def _stamp_text(summary: Mapping[str, Any]) -> str:
-    return (
-        f"{VERIFICATION_TEXT}. gabacalc {summary['gabacalc_version']}; rule tables "
-        f"{summary['rules_version']} (sha256 {summary['rules_sha256']})."
-    )
 
 
 def _recorded(when: datetime | None) -> str:
@@ -176,7 +168,8 @@ def plan_record_bundle(plan: Plan, recorded: datetime | None = None) -> dict[str
         }
     ]
     conditional = s["kind"] == "titration"
-    stamp = _stamp_text(s)
+    provenance = plan.provenance
+    stamp = provenance.sentence()
     requests: list[str] = []
     rows = step_records(plan.steps)
     for row in rows:
@@ -250,7 +243,7 @@ def plan_record_bundle(plan: Plan, recorded: datetime | None = None) -> dict[str
                 "agent": [
                     {
                         "type": {"text": "software that drafted the plan"},
-                        "who": {"display": f"gabacalc {s['gabacalc_version']}"},
+                        "who": {"display": f"gabacalc {provenance.gabacalc_version}"},
                     }
                 ],
                 "entity": [
@@ -259,10 +252,9 @@ def plan_record_bundle(plan: Plan, recorded: datetime | None = None) -> dict[str
                         "what": {
                             "identifier": {
                                 "system": "urn:gabacalc:rules-sha256",
-                                "value": s["rules_sha256"],
+                                "value": provenance.rules_sha256,
                             },
-                            "display": f"gabacalc rule tables {s['rules_version']} "
-                            f"(sha256 {s['rules_sha256']})",
+                            "display": f"gabacalc {provenance.tables_text()}",
                         },
                     }
                 ],

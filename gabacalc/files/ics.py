@@ -75,14 +75,11 @@ def plan_calendar(plan: Plan) -> bytes:
     except ImportError:
         raise InputError(_HINT, field="ics") from None
     s = plan.summary
-    stamp = (
-        f"{VERIFICATION_TEXT}. gabacalc {s['gabacalc_version']}; rule tables "
-        f"{s['rules_version']} (sha256 {s['rules_sha256']})."
-    )
+    stamp = plan.provenance.sentence()
     seed = json.dumps(s, sort_keys=True, default=str)
     stamp_time = _stamp_time()
     calendar = Calendar()
-    calendar.add("prodid", f"-//gabacalc//gabacalc {s['gabacalc_version']}//EN")
+    calendar.add("prodid", f"-//gabacalc//gabacalc {plan.provenance.gabacalc_version}//EN")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"gabacalc plan ({VERIFICATION_TEXT})")
 

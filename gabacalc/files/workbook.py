@@ -32,6 +32,7 @@ import pandas as pd
 from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import InputError
 from gabacalc.render.records import header_lines, neutralise_cell
+from gabacalc.rules import Provenance
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
@@ -209,12 +210,8 @@ def results_workbook(results: pd.DataFrame, summary_line: str | None = None) -> 
             "results, or split the cohort",
             field="xlsx",
         )
-    stamp = results.attrs
-    lines = [
-        VERIFICATION_TEXT,
-        f"gabacalc {stamp.get('gabacalc_version', '')}; rule tables "
-        f"{stamp.get('rules_version', '')}; rules sha256 {stamp.get('rules_sha256', '')}",
-    ]
+    stamp = Provenance.from_record(results.attrs)
+    lines = [stamp.verification, stamp.record_line()]
     if summary_line:
         lines.append(f"Cohort: {summary_line}")
     lines.append(

@@ -12,14 +12,13 @@ maintenance), ``"taper"`` (conditional, dashed), ``"band-max"``, ``"review"``,
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+from gabacalc.core.wording import fmt_mg, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -28,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
     from gabacalc.core.summary import Summary
 
-__all__ = ["figure_for", "figure_png", "plot_plan", "render_png", "stamp_text"]
+__all__ = ["figure_for", "figure_png", "plot_plan", "render_png"]
 
 _PHASE_COLOURS = {
     "titration": "#dbe9f6",
@@ -39,24 +38,6 @@ _PHASE_COLOURS = {
 _DOSE_COLOUR = "#1f4e79"
 _TAPER_COLOUR = "#a35200"
 _CEILING_COLOUR = "#b00020"
-
-
-def stamp_text(summary: Mapping[str, Any], short: bool = False) -> str:
-    """The verification line with the versions, as every output carries it.
-
-    Examples
-    --------
-    >>> stamp = {"gabacalc_version": "0.1.0", "rules_version": "2026.11.1",
-    ...          "rules_sha256": "ab" * 32}
-    >>> stamp_text(stamp, short=True).split(" | ")
-    ['Illustrative plan - requires physician verification', 'gabacalc 0.1.0',
-     'rules 2026.11.1 (sha256 abababababab)']
-    """
-    sha = summary["rules_sha256"]
-    return (
-        f"{VERIFICATION_TEXT} | gabacalc {summary['gabacalc_version']} | "
-        f"rules {summary['rules_version']} (sha256 {sha[:12] if short else sha})"
-    )
 
 
 def chart_labels(summary: Summary) -> dict[str, str]:
@@ -182,7 +163,7 @@ def plot_plan(plan: Plan, ax: Axes | None = None, legend: bool = True) -> Axes:
     ax.text(
         0.01,
         0.98,
-        stamp_text(s, short=True),
+        plan.provenance.one_line(sha_chars=12),
         transform=ax.transAxes,
         fontsize=6.5,
         va="top",
@@ -330,7 +311,7 @@ def figure_for(plan: Plan, width_in: float = 9.0, height_in: float = 5.2) -> Fig
     fig = Figure(figsize=(width_in, height_in), dpi=100)
     ax = fig.subplots()
     plot_plan(plan, ax)
-    fig.text(0.5, 0.01, stamp_text(plan.summary), ha="center", va="bottom", fontsize=6)
+    fig.text(0.5, 0.01, plan.provenance.one_line(), ha="center", va="bottom", fontsize=6)
     fig.subplots_adjust(left=0.09, right=0.98, top=0.93, bottom=0.3)
     return fig
 

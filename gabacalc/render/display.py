@@ -17,8 +17,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gabacalc._version import __version__
-from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.core.wording import fmt_mg, fmt_number, frequency_text
 from gabacalc.render.html_blocks import (
     CAPTION_STYLE,
     CELL_STYLE,
@@ -35,7 +34,7 @@ from gabacalc.render.records import patient_text, source_ids
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
     from gabacalc.core.renal import BandChoice, RenalEstimate
-    from gabacalc.rules import Rules
+    from gabacalc.rules import Provenance, Rules
 
 __all__ = ["SEVERITY_COLOURS", "compare_html", "error_html", "estimate_html", "plan_html"]
 
@@ -47,21 +46,19 @@ DIFFERS_COLOUR = "#ffe08a"
 _TIMES = ("morning", "midday", "bedtime")
 
 
-def _banner(gabacalc_version: str, rules_version: str, rules_sha256: str) -> str:
+def _banner(stamp: Provenance) -> str:
+    sha = stamp.rules_sha256
     return (
         '<div style="border:2px solid #b00020;padding:0.4em 0.6em;margin:0 0 0.6em 0">'
-        f"<strong>{esc(VERIFICATION_TEXT)}</strong><br>"
-        f"gabacalc {esc(gabacalc_version)} | rule tables {esc(rules_version)} "
-        f'(sha256 <span title="{esc(rules_sha256)}">{esc(rules_sha256[:12])}</span>)'
+        f"<strong>{esc(stamp.verification)}</strong><br>"
+        f"gabacalc {esc(stamp.gabacalc_version)} | rule tables {esc(stamp.rules_version)} "
+        f'(sha256 <span title="{esc(sha)}">{esc(sha[:12])}</span>)'
         "</div>"
     )
 
 
-def _footer(gabacalc_version: str, rules_version: str, rules_sha256: str) -> str:
-    return (
-        f"<p><small>{esc(VERIFICATION_TEXT)}. gabacalc {esc(gabacalc_version)}; rule tables "
-        f"{esc(rules_version)}, sha256 {esc(rules_sha256)}.</small></p>"
-    )
+def _footer(stamp: Provenance) -> str:
+    return f"<p><small>{esc(stamp.verification)}. {esc(stamp.footer_text())}.</small></p>"
 
 
 def _range_text(min_daily_mg: int, max_daily_mg: int, doses_per_day: int) -> str:
@@ -335,17 +332,16 @@ def plan_html(plan: Plan, rules: Rules | None = None) -> str:
     >>> "CrCl above 30 and below 60 mL/min" in text
     True
     """
-    s = plan.summary
-    stamp = (s["gabacalc_version"], s["rules_version"], s["rules_sha256"])
+    stamp = plan.provenance
     parts = [
         '<div class="gabacalc-plan">',
-        _banner(*stamp),
+        _banner(stamp),
         key_table("Illustrative gabapentin plan: key figures", _key_rows(plan)),
         _flags_table(plan.flags),
         _review_table(plan),
         _steps_table(plan),
         _sources_section(plan, _rules(rules or plan.rules)),
-        _footer(*stamp),
+        _footer(stamp),
         "</div>",
     ]
     return "".join(parts)
@@ -369,13 +365,13 @@ def error_html(message: str, rules: Rules | None = None) -> str:
     True
     """
     rules = _rules(rules)
-    stamp = (__version__, rules.rules_version, rules.rules_sha256)
+    stamp = rules.provenance
     return (
         '<div class="gabacalc-error">'
-        + _banner(*stamp)
+        + _banner(stamp)
         + '<p role="alert" style="border-left:4px solid #b00020;padding:0.3em 0.6em;'
         f'background:{SEVERITY_COLOURS["warning"]}"><strong>No plan:</strong> '
-        f"{text_html(message)}</p>" + _footer(*stamp) + "</div>"
+        f"{text_html(message)}</p>" + _footer(stamp) + "</div>"
     )
 
 
@@ -440,8 +436,7 @@ def compare_html(
         f'<th style="{CELL_STYLE}">{esc(b_name)}</th><th style="{CELL_STYLE}"></th></tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
     )
-    s = first.summary
-    stamp = (s["gabacalc_version"], s["rules_version"], s["rules_sha256"])
+    stamp = first.provenance
     rules = _rules(rules or first.rules)
     side = "".join(
         # Each plan scrolls sideways on its own if its steps table is wider than half a page.
@@ -451,10 +446,10 @@ def compare_html(
     )
     return (
         '<div class="gabacalc-compare" style="width:100%">'
-        + _banner(*stamp)
+        + _banner(stamp)
         + table
         + f'<div style="display:flex;gap:1em;align-items:flex-start;width:100%">{side}</div>'
-        + _footer(*stamp)
+        + _footer(stamp)
         + "</div>"
     )
 
@@ -504,7 +499,7 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
     from gabacalc.rules import default_rules
 
     rules = rules or default_rules()
-    stamp = (__version__, rules.rules_version, rules.rules_sha256)
+    stamp = rules.provenance
     band = estimate_band(estimate, rules)
     codes = list(estimate.flag_codes)
     words: dict[str, str] = {}
@@ -517,10 +512,10 @@ def estimate_html(estimate: RenalEstimate, rules: Rules | None = None) -> str:
         )
     parts = [
         '<div class="gabacalc-estimate">',
-        _banner(*stamp),
+        _banner(stamp),
         key_table("Renal estimate", _estimate_rows(estimate, band, rules)),
         _flags_table(_estimate_flags(codes, words, rules)),
-        _footer(*stamp),
+        _footer(stamp),
         "</div>",
     ]
     return "".join(parts)

@@ -291,12 +291,12 @@ def handout_bytes(
         topMargin=40,
         bottomMargin=44,
         title="Your gabapentin schedule - " + VERIFICATION_TEXT,
-        author=f"gabacalc {plan.summary['gabacalc_version']}",
-        creator=f"gabacalc {plan.summary['gabacalc_version']}",
+        author=f"gabacalc {plan.provenance.gabacalc_version}",
+        creator=f"gabacalc {plan.provenance.gabacalc_version}",
         invariant=1 if os.environ.get("SOURCE_DATE_EPOCH") else 0,
     )
     doc.build(
         _story(plan, identification, doc.width),
-        canvasmaker=canvas_class(plan.summary, size, font_size=8),
+        canvasmaker=canvas_class(plan.provenance, size, font_size=8),
     )
     return buffer.getvalue()

@@ -31,7 +31,6 @@ from gabacalc.render.pdf_base import (
     canvas_class,
     keep_units,
     page_size,
-    page_stamp,
     pdf_escape,
     register_fonts,
 )
@@ -369,8 +368,7 @@ def _story(
         ),
         Paragraph(
             pdf_escape(
-                f"gabacalc {s['gabacalc_version']}; rule tables {s['rules_version']}, "
-                f"sha256 {s['rules_sha256']}. Immediate-release gabapentin only. "
+                f"{plan.provenance.footer_text()}. Immediate-release gabapentin only. "
                 "To check, sign and file."
             ),
             styles["small"],
@@ -478,11 +476,11 @@ def pdf_bytes(
         topMargin=36,
         bottomMargin=40,
         title="Gabapentin plan - " + VERIFICATION_TEXT,
-        author=f"gabacalc {plan.summary['gabacalc_version']}",
-        subject=page_stamp(plan.summary),
-        creator=f"gabacalc {plan.summary['gabacalc_version']}",
+        author=f"gabacalc {plan.provenance.gabacalc_version}",
+        subject=plan.provenance.page_line(),
+        creator=f"gabacalc {plan.provenance.gabacalc_version}",
         invariant=invariant,
     )
     story = _story(plan, rules or plan.rules or default_rules(), doc.width, identification)
-    doc.build(story, canvasmaker=canvas_class(plan.summary, size))
+    doc.build(story, canvasmaker=canvas_class(plan.provenance, size))
     return buffer.getvalue()

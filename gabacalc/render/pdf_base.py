@@ -8,13 +8,13 @@ verification text and the stamp in every page's header and footer, with "page X 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import InputError
+from gabacalc.rules import Provenance
 
 __all__ = [
     "BOLD",
@@ -23,7 +23,6 @@ __all__ = [
     "canvas_class",
     "keep_units",
     "page_size",
-    "page_stamp",
     "pdf_escape",
     "register_fonts",
 ]
@@ -77,21 +76,13 @@ def pdf_escape(text: Any) -> str:
     return escape(keep_units(str(text)))
 
 
-def page_stamp(summary: Mapping[str, Any]) -> str:
-    """The stamp line at the foot of every page."""
-    return (
-        f"{VERIFICATION_TEXT} | gabacalc {summary['gabacalc_version']} | rules "
-        f"{summary['rules_version']} sha256 {summary['rules_sha256'][:16]}"
-    )
-
-
 def canvas_class(
-    summary: Mapping[str, Any], pagesize: tuple[float, float], font_size: float = 7
+    provenance: Provenance, pagesize: tuple[float, float], font_size: float = 7
 ) -> type:
     """A canvas that holds its pages until the end, so each footer can say "of Y"."""
     from reportlab.pdfgen.canvas import Canvas
 
-    stamp = page_stamp(summary)
+    stamp = provenance.page_line()
     width, height = pagesize
 
     class NumberedCanvas(Canvas):

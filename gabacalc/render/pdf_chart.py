@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from gabacalc.core.wording import fmt_number
-from gabacalc.render.chart import chart_labels, chart_title, stamp_text
+from gabacalc.render.chart import chart_labels, chart_title
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
@@ -86,8 +86,8 @@ def chart_drawing(plan: Plan, width: float, height: float) -> Any:
                fontSize=8.5, textAnchor="middle")
     )  # fmt: skip
     drawing.add(
-        String(frame.left + 4, frame.plot_top - 9, stamp_text(s, short=True), fontName=_FONT,
-               fontSize=5.5)
+        String(frame.left + 4, frame.plot_top - 9, plan.provenance.one_line(sha_chars=12),
+               fontName=_FONT, fontSize=5.5)
     )  # fmt: skip
     keys = [("dose", "#1f4e79", None), ("taper", "#a35200", [4, 2.5])]
     if current is not None:

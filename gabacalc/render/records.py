@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number
+from gabacalc.core.wording import fmt_mg, fmt_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
@@ -97,9 +97,8 @@ def header_lines(plan: Plan) -> list[str]:
     """
     s = plan.summary
     lines = [
-        VERIFICATION_TEXT,
-        f"gabacalc {s['gabacalc_version']}; rule tables {s['rules_version']}; "
-        f"rules sha256 {s['rules_sha256']}",
+        plan.provenance.verification,
+        plan.provenance.record_line(),
         f"Patient: {patient_text(s)}",
         f"Renal estimate: {s['crcl_method']}",
         f"Band: {s['band_words']}, {fmt_number(s['min_daily_mg'])} to "
@@ -267,10 +266,7 @@ def plan_record(plan: Plan, identification: Identification | None = None) -> dic
     rows = step_records(plan.steps)
     record: dict[str, Any] = {
         "schema_version": PLAN_SCHEMA_VERSION,
-        "verification": VERIFICATION_TEXT,
-        "gabacalc_version": s["gabacalc_version"],
-        "rules_version": s["rules_version"],
-        "rules_sha256": s["rules_sha256"],
+        **plan.provenance.columns(),
         "summary": s,
         "steps": rows,
     }

@@ -7,10 +7,9 @@ except where a long sentence wraps; nothing depends on terminal colours.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg, fmt_number, frequency_text
+from gabacalc.core.wording import fmt_mg, fmt_number, frequency_text
 from gabacalc.render.phrases import (
     BLANK,
     Identification,
@@ -32,20 +31,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
     from gabacalc.core.renal import BandChoice, RenalEstimate
     from gabacalc.core.summary import Flag
+    from gabacalc.rules import Provenance
 
-__all__ = ["dispensing_lines", "estimate_text", "plan_text", "stamp_lines", "step_lines"]
+__all__ = ["dispensing_lines", "estimate_text", "plan_text", "step_lines"]
 
 _WIDTH = 100
 _LABEL = 14
-
-
-def stamp_lines(summary: Mapping[str, Any]) -> list[str]:
-    """The verification line and the versions, printed first and last."""
-    return [
-        VERIFICATION_TEXT,
-        f"gabacalc {summary['gabacalc_version']} | rule tables {summary['rules_version']} "
-        f"(sha256 {summary['rules_sha256']})",
-    ]
 
 
 def _field(label: str, text: str) -> list[str]:
@@ -83,7 +74,7 @@ def _estimate_fields(
 def estimate_text(
     estimate: RenalEstimate,
     band: BandChoice,
-    summary_stamp: dict[str, Any],
+    provenance: Provenance,
     band_rule: str,
     flags: list[Flag] | None = None,
 ) -> str:
@@ -102,7 +93,7 @@ def estimate_text(
         else f"{band.words}: {fmt_number(band.min_daily_mg)} to {fmt_mg(band.max_daily_mg)} "
         f"a day once daily ({band.band.source_id} {band.band.source_section})"
     )
-    lines = [*stamp_lines(summary_stamp), ""]
+    lines = [*provenance.lines(), ""]
     lines += _estimate_fields(
         estimate.crcl_text, estimate.formula_text, weight, band_text, band.reason, band_rule
     )
@@ -112,7 +103,7 @@ def estimate_text(
             lines += _field(f"  {flag['severity'].upper()}", f"{flag['code']}: {flag['message']}")
             lines += _field("", f"What to do: {flag['action']}")
             lines += _field("", f"Source: {flag['source_id']} {flag['source_section']}")
-    lines += ["", VERIFICATION_TEXT]
+    lines += ["", provenance.verification]
     return "\n".join(lines) + "\n"
 
 
@@ -204,7 +195,7 @@ def plan_text(plan: Plan, identification: Identification | None = None) -> str:
         f"{s['band_words']}: {fmt_number(s['min_daily_mg'])} to {fmt_mg(s['max_daily_mg'])} "
         f"a day, {frequency_text(s['doses_per_day'])} ({s['band_source']})"
     )
-    lines = [*stamp_lines(s), "", "Identification and verification"]
+    lines = [*plan.provenance.lines(), "", "Identification and verification"]
     for label, value in [*identification_rows(identification), ("Prepared", prepared_text())]:
         lines.append(f"  {label + ':':<28}{value}")
     lines += ["", "Basis"]
@@ -272,5 +263,5 @@ def plan_text(plan: Plan, identification: Identification | None = None) -> str:
     for title, fields in signature_blocks():
         lines.append(f"  {title}")
         lines += [f"    {field + ':':<11}{BLANK}" for field in fields]
-    lines += ["", *stamp_lines(s)]
+    lines += ["", *plan.provenance.lines()]
     return "\n".join(lines) + "\n"

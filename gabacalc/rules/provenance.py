@@ -14,26 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 from gabacalc._version import __version__
 
-__all__ = ["PROVENANCE_COLUMNS", "VERIFICATION_TEXT", "Provenance", "ProvenanceColumns"]
+__all__ = ["PROVENANCE_COLUMNS", "VERIFICATION_TEXT", "Provenance"]
 
 #: Carried by every output a person can see.
 VERIFICATION_TEXT = "Illustrative plan - requires physician verification"
 
 #: The provenance columns every CSV row, JSON record, summary and ``attrs`` carries, in order.
 PROVENANCE_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
-
-
-class ProvenanceColumns(TypedDict):
-    """The stamp as columns (the keys of :data:`PROVENANCE_COLUMNS`, in that order)."""
-
-    verification: str
-    gabacalc_version: str
-    rules_version: str
-    rules_sha256: str
 
 
 @dataclass(frozen=True)
@@ -71,7 +62,7 @@ class Provenance:
         return cls(__version__, rules_version, rules_sha256)
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Provenance:
+    def from_record(cls, record: Mapping[Any, Any]) -> Provenance:
         """The stamp a record carries (a plan summary, a results file's ``attrs``).
 
         A key the record lacks reads as blank; the label is always gabacalc's own, never
@@ -83,8 +74,9 @@ class Provenance:
             rules_sha256=str(record.get("rules_sha256", "")),
         )
 
-    def columns(self) -> ProvenanceColumns:
-        """The stamp as the columns of a CSV row, a JSON record or a plan summary."""
+    def columns(self) -> dict[str, str]:
+        """The stamp as the columns of a CSV row, a JSON record or a plan summary, in the
+        order of :data:`PROVENANCE_COLUMNS`."""
         return {
             "verification": self.verification,
             "gabacalc_version": self.gabacalc_version,

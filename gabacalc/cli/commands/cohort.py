@@ -111,7 +111,6 @@ def cohort(
     INPUT is a .csv, .csv.gz or .parquet file, or - for CSV on standard input.
     """
     from gabacalc.files.cohort_io import default_workers, run_cohort_file
-    from gabacalc.render.terminal import stamp_lines
 
     show = (sys.stderr.isatty() and not quiet) if progress is None else progress
     with user_errors(), contextlib.ExitStack() as stack:
@@ -131,10 +130,5 @@ def cohort(
     if xlsx_path:
         click.echo(f"Wrote {xlsx_path}")
     click.echo(report.summary_text())
-    stamp = {
-        "gabacalc_version": report.gabacalc_version,
-        "rules_version": report.rules_version,
-        "rules_sha256": report.rules_sha256,
-    }
-    for line in stamp_lines(stamp):
+    for line in report.provenance.lines():
         click.echo(line)

@@ -6,7 +6,6 @@ from typing import Any
 
 import click
 
-from gabacalc._version import __version__
 from gabacalc.cli.choices import NUMBER, TAPER, TITRATION
 from gabacalc.cli.failures import user_errors
 from gabacalc.cli.options import (
@@ -139,10 +138,5 @@ def crcl(**kw: Any) -> None:
         estimate = estimate_crcl(patient, basis or rules.defaults["weight_basis"], rules)
         band = select_band(estimate, patient.dialysis, rules)
         flags = estimate_flags(patient, basis, rules)
-        stamp = {
-            "gabacalc_version": __version__,
-            "rules_version": rules.rules_version,
-            "rules_sha256": rules.rules_sha256,
-        }
-        text = estimate_text(estimate, band, stamp, rules.texts["band_edge_rule"], flags)
+        text = estimate_text(estimate, band, rules.provenance, rules.texts["band_edge_rule"], flags)
         click.echo(text, nl=False)
