@@ -164,7 +164,7 @@ def test_a_cockcroft_gault_estimate_prints_in_its_band(
     shown = printed(r"= " + NUMBER + " mL/min", estimate.formula_text)[0]
     assert (shown > IMPLAUSIBLE) == (value > IMPLAUSIBLE), (shown, value)
     assert_same_band(value, printed(r"CrCl " + NUMBER + " mL/min", band.reason), "band reason")
-    text = estimate_text(estimate, band, gabacalc.build_plan(patient).summary, "rule")
+    text = estimate_text(estimate, band, gabacalc.build_plan(patient).provenance, "rule")
     assert_same_band(value, printed(r"CrCl +" + NUMBER + " mL/min:", text), "terminal crcl")
     plan = gabacalc.build_plan(patient, start_date=START)
     start_low = [f for f in plan.flags if f["code"] == "START_LOW_DEFAULT"]
