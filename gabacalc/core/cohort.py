@@ -35,26 +35,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gabacalc.core.course import context_codes, context_flag_codes
+from gabacalc.core.options import dialysis_weekdays, resolve_options
 from gabacalc.core.patient import (
-    _UNIT_ALIASES,
     DIALYSIS_CHOICES,
     PATIENT_FIELDS,
+    SCR_UNIT_ALIASES,
     SCR_UNITS,
     SEXES,
     Patient,
-    _choice,
+    checked_choice,
+    checked_risks,
     checked_rules,
     in_limits,
     older_adult,
 )
-from gabacalc.core.patient import _risks as _parse_risks
-from gabacalc.core.plan import (
-    _dialysis_days,
-    context_codes,
-    context_flag_codes,
-    resolve_options,
-    summary_from_options,
-)
+from gabacalc.core.plan import summary_from_options
 from gabacalc.core.renal import (
     WEIGHT_BASES,
     WEIGHT_USED,
@@ -368,7 +364,7 @@ def _parse(df: pd.DataFrame, rules: Rules, today: date) -> _Columns:
                 return name != "sex", choices.index(default) if default else -1
             text = aliases.get(str(cell).strip().lower(), cell)
             try:
-                return True, choices.index(_choice(text, name, label, tuple(choices)))
+                return True, choices.index(checked_choice(text, name, label, tuple(choices)))
             except InputError:
                 return False, -1
 
@@ -378,7 +374,7 @@ def _parse(df: pd.DataFrame, rules: Rules, today: date) -> _Columns:
 
     sex = choice_column("sex", SEXES, "", "sex", {})
     dialysis = choice_column("dialysis", DIALYSIS_CHOICES, "none", "dialysis", {})
-    unit = choice_column("scr_unit", SCR_UNITS, "mg/dL", "creatinine unit", _UNIT_ALIASES)
+    unit = choice_column("scr_unit", SCR_UNITS, "mg/dL", "creatinine unit", SCR_UNIT_ALIASES)
     pains = tuple(rules.pain_types)
     pain_idx = choice_column("pain_type", pains, "other", "pain type", {})
 
@@ -394,7 +390,7 @@ def _parse(df: pd.DataFrame, rules: Rules, today: date) -> _Columns:
         if _missing(cell):
             return True, ()
         try:
-            return True, _parse_risks(cell, rules)
+            return True, checked_risks(cell, rules)
         except (InputError, TypeError, AttributeError):
             return False, ()
 
@@ -435,7 +431,7 @@ def _parse(df: pd.DataFrame, rules: Rules, today: date) -> _Columns:
 
     def days(cell: Any) -> tuple[bool, tuple[str, ...]]:
         try:
-            return True, _dialysis_days(None if _missing(cell) else _plain(cell), rules)
+            return True, dialysis_weekdays(None if _missing(cell) else _plain(cell), rules)
         except (InputError, TypeError):
             return False, ()
 

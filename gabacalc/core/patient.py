@@ -15,22 +15,29 @@ from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules, default_rules
 
 __all__ = [
+    "BOTH_SCR_AND_CRCL",
     "DIALYSIS_CHOICES",
+    "NO_RENAL_FUNCTION",
     "PATIENT_FIELDS",
+    "SCR_ON_DIALYSIS",
     "SCR_UNITS",
+    "SCR_UNIT_ALIASES",
     "SEXES",
     "Patient",
     "check_in_limits",
     "check_number",
+    "checked_choice",
+    "checked_risks",
     "checked_rules",
     "in_limits",
     "older_adult",
+    "renal_input_refusal",
 ]
 
 SEXES = ("female", "male")
 SCR_UNITS = ("mg/dL", "umol/L")
 DIALYSIS_CHOICES = ("none", "hemodialysis", "peritoneal")
-_UNIT_ALIASES = {"mg/dl": "mg/dL", "umol/l": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L"}
+SCR_UNIT_ALIASES = {"mg/dl": "mg/dL", "umol/l": "umol/L", "µmol/l": "umol/L", "μmol/l": "umol/L"}
 
 
 def checked_rules(rules: Any) -> Rules:
@@ -122,6 +129,42 @@ def older_adult(age_years: Any, rules: Rules) -> Any:
     return age_years >= rules.threshold("older_adult_age_years")
 
 
+#: The renal-input refusals of :func:`renal_input_refusal` (0: the inputs are accepted).
+BOTH_SCR_AND_CRCL, SCR_ON_DIALYSIS, NO_RENAL_FUNCTION = 1, 2, 3
+
+
+def renal_input_refusal(has_scr: Any, has_crcl: Any, on_dialysis: Any) -> Any:
+    """Which renal-input rule of :class:`Patient` refuses the inputs (scalar or array).
+
+    The one statement of these rules: Patient raises the refusal's message, and cohort mode
+    plans a row that one applies to through Patient, so that it gets that message. 0: none
+    applies; :data:`BOTH_SCR_AND_CRCL`: a creatinine and a CrCl, give one;
+    :data:`SCR_ON_DIALYSIS`: a creatinine on dialysis (Cockcroft-Gault needs a steady state);
+    :data:`NO_RENAL_FUNCTION`: no creatinine, CrCl or dialysis status.
+
+    Parameters
+    ----------
+    has_scr, has_crcl, on_dialysis : bool or numpy.ndarray of bool
+        Whether a serum creatinine and a CrCl are given, and whether on dialysis.
+
+    Examples
+    --------
+    >>> renal_input_refusal(True, False, False), renal_input_refusal(True, True, False)
+    (0, 1)
+    >>> no = np.array([False, False])
+    >>> renal_input_refusal(np.array([True, False]), no, np.array([True, False]))
+    array([2, 3])
+    """
+    # One expression for a scalar and an array alike ("^ True" is "not" for both); the
+    # three cases exclude each other, the first taking precedence.
+    both = has_scr & has_crcl
+    scr_on_dialysis = has_scr & on_dialysis & (both ^ True)
+    nothing = (has_scr | has_crcl | on_dialysis) ^ True
+    return (
+        BOTH_SCR_AND_CRCL * both + SCR_ON_DIALYSIS * scr_on_dialysis + NO_RENAL_FUNCTION * nothing
+    )
+
+
 def check_in_limits(
     value: Any, parameter: str, rules: Rules, *, field: str | None = None, hint: str = ""
 ) -> float:
@@ -153,7 +196,15 @@ def check_in_limits(
     raise InputError(message + (f" ({hint})" if hint else ""), field=field or parameter)
 
 
-def _choice(value: Any, field: str, label: str, choices: tuple[str, ...]) -> str:
+def checked_choice(value: Any, field: str, label: str, choices: tuple[str, ...]) -> str:
+    """``value`` as the one of ``choices`` it names (case and spaces aside), or an InputError
+    naming the choices.
+
+    Examples
+    --------
+    >>> checked_choice(" Female", "sex", "sex", SEXES)
+    'female'
+    """
     text = value.strip() if isinstance(value, str) else ""
     for choice in choices:
         if text.lower() == choice.lower():
@@ -231,43 +282,50 @@ class Patient:
     def __post_init__(self) -> None:
         rules = checked_rules(self.rules)
         set_ = object.__setattr__  # normalise fields of this frozen dataclass once
-        set_(self, "sex", _choice(self.sex, "sex", "sex", SEXES))
-        set_(self, "dialysis", _choice(self.dialysis, "dialysis", "dialysis", DIALYSIS_CHOICES))
-        unit = _UNIT_ALIASES.get(str(self.scr_unit).strip().lower(), self.scr_unit)
-        set_(self, "scr_unit", _choice(unit, "scr_unit", "creatinine unit", SCR_UNITS))
-        set_(self, "risks", _risks(self.risks, rules))
+        set_(self, "sex", checked_choice(self.sex, "sex", "sex", SEXES))
+        set_(
+            self,
+            "dialysis",
+            checked_choice(self.dialysis, "dialysis", "dialysis", DIALYSIS_CHOICES),
+        )
+        unit = SCR_UNIT_ALIASES.get(str(self.scr_unit).strip().lower(), self.scr_unit)
+        set_(self, "scr_unit", checked_choice(unit, "scr_unit", "creatinine unit", SCR_UNITS))
+        set_(self, "risks", checked_risks(self.risks, rules))
         set_(
             self,
             "pain_type",
-            _choice(self.pain_type, "pain_type", "pain type", tuple(rules.pain_types)),
+            checked_choice(self.pain_type, "pain_type", "pain type", tuple(rules.pain_types)),
         )
         set_(self, "age_years", check_in_limits(self.age_years, "age_years", rules))
         set_(self, "weight_kg", check_in_limits(self.weight_kg, "weight_kg", rules))
         if self.height_cm is not None:
             set_(self, "height_cm", check_in_limits(self.height_cm, "height_cm", rules))
-        if self.scr is not None and self.crcl_ml_min is not None:
+        refusal = renal_input_refusal(
+            self.scr is not None, self.crcl_ml_min is not None, self.dialysis != "none"
+        )
+        if refusal == BOTH_SCR_AND_CRCL:
             raise InputError(
                 "both serum creatinine and a creatinine clearance were given; give one: "
                 "scr to estimate CrCl, or crcl_ml_min for a measured CrCl",
                 field="crcl_ml_min",
             )
-        if self.scr is not None:
-            if self.dialysis != "none":
-                raise InputError(
-                    f"serum creatinine is not used on {dialysis_words(self.dialysis)} "
-                    "(Cockcroft-Gault needs a steady state); leave scr out, or give a "
-                    "measured residual CrCl as crcl_ml_min",
-                    field="scr",
-                )
-            set_(self, "scr", self._checked_scr(rules))
-        elif self.crcl_ml_min is not None:
-            set_(self, "crcl_ml_min", check_in_limits(self.crcl_ml_min, "crcl_ml_min", rules))
-        elif self.dialysis == "none":
+        if refusal == SCR_ON_DIALYSIS:
+            raise InputError(
+                f"serum creatinine is not used on {dialysis_words(self.dialysis)} "
+                "(Cockcroft-Gault needs a steady state); leave scr out, or give a "
+                "measured residual CrCl as crcl_ml_min",
+                field="scr",
+            )
+        if refusal == NO_RENAL_FUNCTION:
             raise InputError(
                 "no renal function given: give serum creatinine (scr, with scr_unit) or a "
                 "measured creatinine clearance (crcl_ml_min), or a dialysis status",
                 field="scr",
             )
+        if self.scr is not None:
+            set_(self, "scr", self._checked_scr(rules))
+        elif self.crcl_ml_min is not None:
+            set_(self, "crcl_ml_min", check_in_limits(self.crcl_ml_min, "crcl_ml_min", rules))
 
     def _checked_scr(self, rules: Rules) -> float:
         if self.scr_unit == "mg/dL":
@@ -313,8 +371,15 @@ class Patient:
         }
 
 
-def _risks(value: Any, rules: Rules) -> tuple[str, ...]:
-    """Known risk names, in the table's order, each once."""
+def checked_risks(value: Any, rules: Rules) -> tuple[str, ...]:
+    """Known risk names, in the table's order, each once ("a;b", "a,b" or a list), or an
+    InputError naming the known ones.
+
+    Examples
+    --------
+    >>> checked_risks("falls; opioids", default_rules())
+    ('opioids', 'falls')
+    """
     if value is None:
         return ()
     if isinstance(value, str):
