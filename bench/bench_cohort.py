@@ -255,7 +255,7 @@ def loop_ratio(rows: int, repeat: int) -> tuple[list[float], float]:
     """plan_cohort on ``rows`` patients (``repeat`` times) and build_plan in a loop (once)."""
     import gabacalc
     from gabacalc import plan_cohort
-    from gabacalc.core.cohort import _row_kwargs
+    from gabacalc.core.cohort_parse import row_kwargs
 
     cohort = synthetic_cohort(rows, seed=11)
     today = date(2026, 1, 5)
@@ -266,7 +266,7 @@ def loop_ratio(rows: int, repeat: int) -> tuple[list[float], float]:
         vectorised.append(time.perf_counter() - start)
     start = time.perf_counter()
     for record in cohort.to_dict("records"):
-        patient_kw, options_kw, _ = _row_kwargs(record, today)
+        patient_kw, options_kw, _ = row_kwargs(record, today)
         with contextlib.suppress(gabacalc.InputError):
             gabacalc.build_plan(gabacalc.Patient(**patient_kw), **options_kw)
     return vectorised, time.perf_counter() - start

@@ -982,14 +982,14 @@ def test_a_rule_that_answers_differently_for_an_array_is_a_gabacalc_error_naming
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The self-check compares each key's plan with its own row; it names the rule."""
-    import gabacalc.core.cohort
+    import gabacalc.core.cohort_renal
 
-    real = gabacalc.core.cohort.body_mass_index
+    real = gabacalc.core.cohort_renal.body_mass_index
 
     def off_for_arrays(weight_kg: Any, height_cm: Any) -> Any:
         return real(weight_kg, height_cm) * 1.01
 
-    monkeypatch.setattr(gabacalc.core.cohort, "body_mass_index", off_for_arrays)
+    monkeypatch.setattr(gabacalc.core.cohort_renal, "body_mass_index", off_for_arrays)
     with pytest.raises(gabacalc.GabacalcError) as error:
         plan_cohort(clinic())
     assert not isinstance(error.value, AssertionError)

@@ -1,0 +1,161 @@
+"""The flag codes of every cohort row: the key's plan's dose codes and the row's own.
+
+A key's plan (one patient, through build_plan's core) gives the start-low, dose and
+post-dialysis codes; each row's own estimate, band and safety context give the rest. They
+are merged in the core's order (:func:`gabacalc.rules.flags.in_severity_order`), once per
+distinct combination, and each row takes its combination's codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from gabacalc.core.cohort_parse import CohortColumns, group_rows
+from gabacalc.core.cohort_renal import BandArrays, RenalArrays
+from gabacalc.core.course import context_codes, context_flag_codes
+from gabacalc.core.patient import Patient
+from gabacalc.rules import Rules
+from gabacalc.rules.flags import codes_in, highest_severity, in_severity_order
+
+__all__ = ["Outcome", "codes_of", "row_flags", "severity"]
+
+#: A row planned through the single-patient core: (its summary's result columns and
+#: ``flag_codes``, patient, current doses per day).
+Outcome = tuple[dict[str, Any], Patient, "int | None"]
+
+# Flag codes by where a plan raises them (gabacalc.rules.flags, the one registry).
+_START_LOW_CODES = codes_in("start_low")
+_PER_ROW_CODES = codes_in("estimate", "band")
+_DIALYSIS_CODES = codes_in("dialysis")
+
+_DoseCodes = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def codes_of(summary: Mapping[str, Any]) -> list[str]:
+    """The flag codes of a planned row's summary, in the plan's order."""
+    return list(summary["flag_codes"])
+
+
+def severity(rules: Rules, codes: Sequence[str]) -> str | None:
+    """The highest severity among ``codes`` (None without any)."""
+    return highest_severity(codes, rules.flags)
+
+
+def row_flags(
+    rules: Rules,
+    cols: CohortColumns,
+    renal: RenalArrays,
+    bands: BandArrays,
+    group: np.ndarray,
+    reps: Sequence[Outcome | None],
+    older: np.ndarray,
+) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Each planned row's flag codes, as codes into a table of distinct code tuples."""
+    out = np.full(cols.n, -1, dtype=np.int64)
+    rows = np.flatnonzero(group >= 0)
+    if not len(rows):
+        return out, []
+    estimate_kind, estimate_table = _estimate_codes(renal)
+    band_kind, band_table = _band_codes(bands)
+    context_index, context_table = _context_codes(rules, cols, group, reps, older, rows)
+    dose_table = [_dose_codes(rules, rep) for rep in reps]
+    combos, first = group_rows([group[rows], estimate_kind[rows], band_kind[rows], context_index])
+    # Many combinations give the same codes: each distinct tuple is merged and kept once.
+    merged: dict[tuple[Any, ...], int] = {}
+    table: dict[tuple[str, ...], int] = {}
+    combo_codes = np.empty(len(first), dtype=np.int64)
+    for k, p in enumerate(first.tolist()):
+        i = rows[p]
+        start_low, dose, dialysis = dose_table[group[i]]
+        parts = (
+            start_low,
+            estimate_table[estimate_kind[i]],
+            band_table[band_kind[i]],
+            dose,
+            context_table[context_index[p]],
+            dialysis,
+        )
+        if parts not in merged:
+            # The core's flag order: groups in raised order, then severity.
+            codes = tuple(in_severity_order([c for part in parts for c in part], rules.flags))
+            merged[parts] = table.setdefault(codes, len(table))
+        combo_codes[k] = merged[parts]
+    out[rows] = combo_codes[combos]
+    return out, list(table)
+
+
+def _estimate_codes(renal: RenalArrays) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """The estimate's codes (estimate_crcl): a given CrCl, or Cockcroft-Gault without a
+    height, or with a height under 60 inches; an implausibly high estimate; an older
+    adult's low creatinine. As a kind per row and the kinds' codes."""
+    estimated = renal.method == 0
+    kind = np.select([renal.method == 1, estimated & renal.short, renal.no_height], [1, 2, 3], 0)
+    kind = kind + 4 * renal.implausible + 8 * renal.low_scr
+    base_table = [(), ("CRCL_GIVEN",), ("SHORT_STATURE_IBW",), ("NO_HEIGHT",)]
+    table = [
+        (
+            *base,
+            *(("CRCL_IMPLAUSIBLE_HIGH",) if k & 1 else ()),
+            *(("LOW_SCR_OLDER_ADULT",) if k & 2 else ()),
+        )
+        for k in range(4)
+        for base in base_table
+    ]
+    return kind, table
+
+
+def _band_codes(bands: BandArrays) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """The band's codes (select_band), as a kind per row and the kinds' codes."""
+    kind = np.where(bands.hd_no_residual, 2, np.where(bands.peritoneal, 4, 0))
+    kind = kind + bands.scaled.astype(np.int64)
+    table: list[tuple[str, ...]] = []
+    for dialysis_codes in ((), ("HD_NO_RESIDUAL_CRCL",), ("PERITONEAL_DIALYSIS",)):
+        table.extend([dialysis_codes, (*dialysis_codes, "PROPORTIONAL_REDUCTION")])
+    return kind, table
+
+
+def _context_codes(
+    rules: Rules,
+    cols: CohortColumns,
+    group: np.ndarray,
+    reps: Sequence[Outcome | None],
+    older: np.ndarray,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """The safety context's codes (context_flag_codes) of ``rows``, once per distinct
+    context: a context index per row of ``rows`` and the contexts' codes."""
+    targets = np.array([r[0]["target_daily_mg"] if r else 0 for r in reps] or [0])
+    target = targets[group[rows]]
+    index, first = group_rows([cols.risk_codes[rows], older[rows], cols.pain_codes[rows], target])
+    table = [
+        tuple(
+            context_codes(
+                cols.risk_values[cols.risk_codes[rows[p]]],
+                bool(older[rows[p]]),
+                cols.pain_values[cols.pain_codes[rows[p]]],
+                int(target[p]),
+                rules,
+            )
+        )
+        for p in first
+    ]
+    return index, table
+
+
+def _dose_codes(rules: Rules, rep: Outcome | None) -> _DoseCodes:
+    """A key's plan's codes that come from its doses: (start-low, dose, post-dialysis)."""
+    if rep is None:
+        return (), (), ()
+    summary, patient, _ = rep
+    per_patient = _PER_ROW_CODES | set(
+        context_flag_codes(patient, summary["target_daily_mg"], rules)
+    )
+    codes = codes_of(summary)
+    return (
+        tuple(c for c in codes if c in _START_LOW_CODES),
+        tuple(c for c in codes if c not in per_patient | _START_LOW_CODES | _DIALYSIS_CODES),
+        tuple(c for c in codes if c in _DIALYSIS_CODES),
+    )
