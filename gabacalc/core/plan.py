@@ -35,7 +35,6 @@ from gabacalc.core.course import context_flag_codes as context_flag_codes
 from gabacalc.core.course import estimate_flags as estimate_flags
 from gabacalc.core.doses import Formulary
 from gabacalc.core.options import WEEKDAYS, PlanOptions, resolve_options
-from gabacalc.core.options import dialysis_weekdays as _dialysis_days  # noqa: F401 (cohort.py)
 from gabacalc.core.patient import Patient, checked_rules
 from gabacalc.core.record import recorded_inputs
 from gabacalc.core.renal import BandChoice, RenalEstimate
