@@ -12,6 +12,7 @@ from collections.abc import Hashable, Iterable
 
 from gabacalc.core.patient import PATIENT_FIELDS
 from gabacalc.errors import InputError
+from gabacalc.rules import PROVENANCE_COLUMNS
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -110,7 +111,7 @@ AUDIT_COLUMNS = (
     "audit_too_many_doses",
     "audit_excess_doses",
 )
-TRACE_COLUMNS = ("verification", "gabacalc_version", "rules_version", "rules_sha256")
+TRACE_COLUMNS = PROVENANCE_COLUMNS
 #: Every output column, in order (the audit columns only with current-dose columns).
 OUTPUT_COLUMNS = (
     "id",

@@ -16,14 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gabacalc._version import __version__
 from gabacalc.core.cohort_columns import INT_FIELDS, KEY_FIELDS, SUMMARY_COLUMNS
 from gabacalc.core.cohort_flags import Outcome, codes_of, row_flags, severity
 from gabacalc.core.cohort_parse import CohortColumns
 from gabacalc.core.cohort_renal import METHOD_NAMES, BandArrays, RenalArrays
 from gabacalc.core.patient import DIALYSIS_CHOICES
 from gabacalc.core.renal import WEIGHT_BASES, WEIGHT_USED, band_label
-from gabacalc.core.wording import VERIFICATION_TEXT
 from gabacalc.errors import GabacalcError, InputError
 from gabacalc.rules import Rules
 
@@ -81,12 +79,7 @@ def assemble(
         frame.update(_audit(parts, status, count))
     frame["status"] = _take_text(["ok", "error"], status, categorical)
     frame["error"] = _take_text(errors, error_codes, categorical)
-    trace = {
-        "verification": VERIFICATION_TEXT,
-        "gabacalc_version": __version__,
-        "rules_version": rules.rules_version,
-        "rules_sha256": rules.rules_sha256,
-    }
+    trace = rules.provenance.columns()
     for name, value in trace.items():
         frame[name] = _take_text([value], np.zeros(cols.n, dtype=np.int8), categorical)
     # The columns are this call's own arrays (the id's is copy-on-write): no copy of each.
