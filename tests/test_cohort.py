@@ -588,20 +588,21 @@ def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
     """Results are the same bytes whether or not pyarrow (the fast writer) is installed."""
     pytest.importorskip("pyarrow")
     from gabacalc.core.cohort import plan_frame
-    from gabacalc.files import cohort_io
+    from gabacalc.files import cohort_write
+    from gabacalc.files.cohort_read import cohort_chunks
 
     source = tmp_path / "cohort.csv"
     _write_cohort(source)
-    assert cohort_io._csv_renderer() is cohort_io._render_csv_arrow
-    chunks = [block.frame() for block, _, _ in cohort_io._chunks(source, "csv", 13)]
+    assert cohort_write.csv_renderer() is cohort_write.render_csv_arrow
+    chunks = [block.frame() for block, _, _ in cohort_chunks(source, "csv", 13)]
     planned = [plan_frame(c, RULES, date(2026, 1, 5), {}, categorical=True) for c in chunks]
     arrow, python, python_by_5 = io.BytesIO(), io.BytesIO(), io.BytesIO()
     for k, result in enumerate(planned):
-        cohort_io._render_csv_arrow(result, k == 0, arrow)
-        cohort_io._render_csv(result, k == 0, python)
-    monkeypatch.setattr(cohort_io, "_RENDER_ROWS", 5)  # the Python writer, 5 rows at a time
+        cohort_write.render_csv_arrow(result, k == 0, arrow)
+        cohort_write.render_csv_python(result, k == 0, python)
+    monkeypatch.setattr(cohort_write, "RENDER_ROWS", 5)  # the Python writer, 5 rows at a time
     for k, result in enumerate(planned):
-        cohort_io._render_csv(result, k == 0, python_by_5)
+        cohort_write.render_csv_python(result, k == 0, python_by_5)
     written = arrow.getvalue()
     assert written == python.getvalue() == python_by_5.getvalue()
     assert written.count(b"\n") == 61  # the header and every row
@@ -815,13 +816,15 @@ def test_a_worker_that_dies_gives_one_error_and_leaves_nothing(
     import multiprocessing
     import os
 
-    from gabacalc.files import cohort_io
+    from gabacalc.files import cohort_pool
 
     source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
     _write_cohort(source, rows=20)
     target.write_text("the previous results\n")
-    monkeypatch.setattr(cohort_io, "_pool_context", lambda **_: multiprocessing.get_context("fork"))
-    monkeypatch.setattr(cohort_io._Planner, "__call__", lambda *_: os._exit(9))
+    monkeypatch.setattr(
+        cohort_pool, "pool_context", lambda **_: multiprocessing.get_context("fork")
+    )
+    monkeypatch.setattr(cohort_pool.Planner, "__call__", lambda *_: os._exit(9))
     with pytest.raises(gabacalc.GabacalcError, match="a worker process stopped before it finished"):
         run_cohort_file(source, target, chunk_rows=5, workers=2)
     assert target.read_text() == "the previous results\n"

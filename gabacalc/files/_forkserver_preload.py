@@ -4,7 +4,8 @@ The fork server is a child of the run; each worker it starts asks to end with it
 the workers end when the run ends, even when it is killed outright (``kill -9``), the fork
 server asks Linux to end it when the run ends (the workers hold a pipe that would keep it
 waiting), first of all, so that it never outlives a run that ends while it starts.
-Importing gabacalc.files.cohort_io here means each worker starts with gabacalc loaded already.
+Importing gabacalc.files.cohort_io (the run and every module it joins, the pool among them)
+here means each worker starts with gabacalc loaded already.
 The fork server and its workers write nothing to stderr (see below).
 """
 

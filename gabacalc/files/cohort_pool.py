@@ -1,0 +1,285 @@
+"""Planning chunks: in this process, or in worker processes that end with the run.
+
+Chunks go to the workers in file order and come back in that order; a worker writes a
+chunk's CSV to a part file that the run appends to the output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Generator, Hashable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from gabacalc.core.cohort import plan_frame
+from gabacalc.errors import GabacalcError
+from gabacalc.files.atomic import temp_folder
+from gabacalc.files.cohort_parse import CsvBlock
+from gabacalc.files.cohort_write import csv_renderer
+from gabacalc.rules import Rules
+
+#: Worker processes the command line starts unless told: each holds a chunk's data and
+#: plans, so more than a few costs memory for little gain.
+_MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """Worker processes for a cohort file: the CPUs this process may use, at most 4.
+
+    Examples
+    --------
+    >>> 1 <= default_workers() <= 4
+    True
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, _MAX_DEFAULT_WORKERS))
+
+
+# ----------------------------------------------------------------------------- planning
+
+COUNTS = ("rows", "errors", "flagged", "above_band_max", "too_many_doses")
+
+
+def _chunk_counts(result: pd.DataFrame) -> dict[str, int]:
+    """What a planned chunk adds to the report (see :class:`CohortReport`)."""
+    ok = result["status"] == "ok"
+    flagged = result["flag_severity"] == "warning"
+    above = too_many = 0
+    if "audit_too_many_doses" in result.columns:
+        above_rows = result["audit_above_band_max"].fillna(False).astype(bool)
+        doses_rows = result["audit_too_many_doses"].fillna(False).astype(bool)
+        above, too_many = int(above_rows.sum()), int(doses_rows.sum())
+        flagged |= doses_rows
+    return {
+        "rows": len(result),
+        "errors": int((~ok).sum()),
+        "flagged": int((flagged.fillna(False).astype(bool) & ok).sum()),
+        "above_band_max": above,
+        "too_many_doses": too_many,
+    }
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A planned chunk and its counts. The payload is, for Parquet, the result frame; for
+    CSV, None (written already) or the part file a worker wrote it to."""
+
+    payload: Any
+    counts: dict[str, int]
+
+
+class Planner:
+    """Plans chunks one after another, keeping one plan per key across them (per file).
+
+    What a worker process runs, too: each worker has its own.
+    """
+
+    def __init__(self, rules: Rules, today: date, out_format: str) -> None:
+        self.rules, self.today = rules, today
+        self.cache: dict[Hashable, Any] = {}
+        self.render = csv_renderer() if out_format == "csv" else None
+
+    def __call__(self, chunk: pd.DataFrame | CsvBlock, header: bool, sink: IO[bytes]) -> Planned:
+        """Plan a chunk; CSV results are written to ``sink`` (with the header row if asked)."""
+        frame = chunk.frame() if isinstance(chunk, CsvBlock) else chunk
+        result = plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
+        del frame  # the input's cells are not needed to write the results
+        if self.render is None:
+            return Planned(result, _chunk_counts(result))
+        self.render(result, header, sink)
+        return Planned(None, _chunk_counts(result))
+
+
+_WORKER_PLANNER: list[Planner] = []  # the planner of a worker process (set when it starts)
+
+
+def _start_worker(rules: Rules, today: date, out_format: str, run: int, copied: bool) -> None:
+    _end_with_parent(run, copied)
+    _WORKER_PLANNER.append(Planner(rules, today, out_format))
+
+
+def _end_with_parent(run: int, copied: bool) -> None:
+    """Make this worker process end when the run that started it ends, however it ends.
+
+    The run stops its workers itself on an error, Ctrl-C, SIGTERM or SIGHUP (it handles
+    the signal and shuts the pool down); so a worker ignores SIGINT (a Ctrl-C reaches the
+    whole process group) and takes SIGTERM and SIGHUP plainly. If the run is killed
+    outright (``kill -9``), Linux sends the worker SIGKILL as its parent (the run, or the
+    fork server the run started, which ends with it) goes; elsewhere a thread waits for
+    the parent to go and ends the worker. ``run`` is the run's process id; ``copied``
+    says the worker is a copy of it (fork), not started by a fork server.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # a forked worker starts with them held
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    if sys.platform == "linux":
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The parent may have gone before the request was made: a copy's parent is the
+        # run; a fork server's workers end with it, and it with the run.
+        if (copied and os.getppid() != run) or _gone(run):
+            os._exit(1)
+        return
+    watched = multiprocessing.parent_process()
+    if watched is not None:  # pragma: no cover - not on Linux
+
+        def wait_for_parent() -> None:
+            watched.join()
+            os._exit(1)
+
+        threading.Thread(target=wait_for_parent, daemon=True).start()
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (on Linux, a process ended but not yet reaped counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_STOP_SIGNALS = {
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while a worker may be forked, and take them after.
+
+    Python ignores an exception raised in its fork handlers, so a signal that arrives
+    during a fork would be lost (and the run go on); held, it arrives just after.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not on POSIX
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _plan_in_worker(chunk: pd.DataFrame | CsvBlock, header: bool, part: Path) -> Planned:
+    """Plan a chunk in a worker; CSV goes to the file ``part`` (not back through a pipe)."""
+    with part.open("wb") as sink:
+        planned = _WORKER_PLANNER[0](chunk, header, sink)
+    return Planned(part, planned.counts) if planned.payload is None else planned
+
+
+_COPY_BYTES = 1 << 22
+
+
+def append_part(part: Path, handle: IO[bytes]) -> None:
+    """Append a worker's part file to the output, then remove it."""
+    with part.open("rb") as source:
+        shutil.copyfileobj(source, handle, _COPY_BYTES)
+    part.unlink()
+
+
+def planned_chunks(
+    chunks: Iterator[tuple[Any, int, int]],
+    planner: tuple[Rules, date, str],
+    workers: int,
+    target: Path,
+    handle: IO[bytes],
+) -> Generator[tuple[Planned, int, int], None, None]:
+    """(planned chunk, done, total) in file order, planned here or by worker processes.
+
+    With workers, at most ``workers + 1`` chunks are in flight at once (memory stays flat)
+    and results are taken in the order the chunks were read. A worker writes a chunk's
+    CSV to a part file in a temporary folder beside ``target``; the folder is removed
+    when the run ends, however it ends.
+    """
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None) if workers > 1 else None
+    in_order = itertools.chain([first] if second is None else [first, second], chunks)
+    if second is None:  # one process: no start-up cost for a small file
+        here = Planner(*planner)
+        for k, (chunk, done, total) in enumerate(in_order):
+            yield here(chunk, k == 0, handle), done, total
+        return
+    context = pool_context(may_fork=isinstance(first[0], CsvBlock))
+    folder = temp_folder(target)
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(*planner, os.getpid(), context.get_start_method() == "fork"),
+    )
+    try:
+        pending: deque[tuple[Future[Planned], int, int]] = deque()
+        for k, (chunk, done, total) in enumerate(in_order):
+            part = folder / f"{k}.csv"
+            with _signals_held():  # submit may fork a worker
+                future = pool.submit(_plan_in_worker, chunk, k == 0, part)
+            pending.append((future, done, total))
+            del chunk
+            if len(pending) > workers:
+                future, done_then, total_then = pending.popleft()
+                yield future.result(), done_then, total_then
+        while pending:
+            future, done_then, total_then = pending.popleft()
+            yield future.result(), done_then, total_then
+    except BrokenProcessPool:
+        raise GabacalcError(
+            "a worker process stopped before it finished (out of memory, or stopped from "
+            "outside); run again with --workers 1 or a smaller --chunk-rows; nothing was "
+            "written"
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pool_context(*, may_fork: bool) -> Any:
+    """How worker processes start.
+
+    Copying this process ("fork") is fastest: a worker has gabacalc imported already. It is
+    safe only while this process runs no other thread that could hold a lock (the lock
+    would stay held in the copy): so only on Linux, with no other Python thread (as in a
+    command-line run), and for CSV input (``may_fork``; reading Parquet starts pyarrow's
+    threads). Otherwise (e.g. in Jupyter), a fork server that has imported gabacalc once
+    starts the workers (:mod:`gabacalc.files._forkserver_preload`: it ends with this process);
+    where there is none (Windows), each starts a fresh interpreter.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if may_fork and sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["gabacalc.files._forkserver_preload"])
+        return context
+    return multiprocessing.get_context("spawn")
