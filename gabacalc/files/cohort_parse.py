@@ -151,7 +151,7 @@ def row_blocks(
             cut = ends[used + need - 1]
             block, first_line = pending[start:cut], lines + used + 1
             start, used = cut, used + need
-            if block.strip(_BLANK):
+            if _NOT_BLANK.search(block):
                 yield block, first_line, offset + cut
                 header_done = True
         lines += used
@@ -159,11 +159,13 @@ def row_blocks(
         pending, ends = pending[start:], [e - start for e in ends[used:]]
         if not data:
             break
-    if pending.strip(_BLANK):  # the last lines (the last perhaps without a newline)
+    if _NOT_BLANK.search(pending):  # the last lines (the last perhaps without a newline)
         yield pending, lines + 1, offset + len(pending)
 
 
 _BLANK = b"\xef\xbb\xbf \t\r\n"  # a byte-order mark and white space
+# A byte that is not blank: found at once in a block of rows, where strip would copy it.
+_NOT_BLANK = re.compile(b"[^" + re.escape(_BLANK) + b"]")
 _NEWLINE, _CR, _QUOTE = ord("\n"), ord("\r"), ord('"')
 _CELL_STARTS = np.array([ord(","), _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
 
