@@ -4,6 +4,7 @@ plain Python; both give the same bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -12,6 +13,8 @@ import pandas as pd
 
 # A cell a spreadsheet would run as a formula starts with one of these (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The same rule for pyarrow's compute functions, made from that one list.
+_FORMULA_PATTERN = "^[" + "".join(re.escape(start) for start in _FORMULA_START) + "]"
 
 
 def csv_renderer() -> Callable[[pd.DataFrame, bool, IO[bytes]], None]:
@@ -120,5 +123,5 @@ def _arrow_column(column: pd.Series) -> Any:
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
         return pa.array(column, from_pandas=True)
     text = pa.array(column.astype("str"), type=pa.string(), from_pandas=True)
-    risky = pc.match_substring_regex(text, "^[=+\\-@\t\r]")
+    risky = pc.match_substring_regex(text, _FORMULA_PATTERN)
     return pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
