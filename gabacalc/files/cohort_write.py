@@ -4,17 +4,13 @@ plain Python; both give the same bytes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
-# A cell a spreadsheet would run as a formula starts with one of these (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# The same rule for pyarrow's compute functions, made from that one list.
-_FORMULA_PATTERN = "^[" + "".join(re.escape(start) for start in _FORMULA_START) + "]"
+from gabacalc.render.records import neutralise_cell
 
 
 def csv_renderer() -> Callable[[pd.DataFrame, bool, IO[bytes]], None]:
@@ -58,13 +54,8 @@ def render_csv_arrow(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None
     pa_csv.write_csv(table, sink, options)
 
 
-def _harmless(text: str) -> str:
-    """Prefix ``'`` to a text a spreadsheet would run as a formula."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _quoted(text: str) -> str:
-    return '"' + _harmless(text).replace('"', '""') + '"'
+    return '"' + neutralise_cell(text).replace('"', '""') + '"'
 
 
 #: Decimals are written to this many places. Rounded values are 0 or at least 1e-6, and
@@ -110,11 +101,10 @@ def _csv_cells(column: pd.Series) -> np.ndarray:
 def _arrow_column(column: pd.Series) -> Any:
     """A result column as pyarrow writes it for :func:`render_csv_arrow`."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        categories = [_harmless(str(v)) for v in column.cat.categories]
+        categories = [neutralise_cell(str(v)) for v in column.cat.categories]
         codes = column.cat.codes.to_numpy()
         indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
         return pa.DictionaryArray.from_arrays(indices, pa.array(categories, type=pa.string()))
@@ -122,6 +112,5 @@ def _arrow_column(column: pd.Series) -> Any:
         return pa.array(_rounded(column), from_pandas=True)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
         return pa.array(column, from_pandas=True)
-    text = pa.array(column.astype("str"), type=pa.string(), from_pandas=True)
-    risky = pc.match_substring_regex(text, _FORMULA_PATTERN)
-    return pc.if_else(risky, pc.binary_join_element_wise("'", text, ""), text)
+    texts = column.astype("str").map(neutralise_cell, na_action="ignore")
+    return pa.array(texts, type=pa.string(), from_pandas=True)
