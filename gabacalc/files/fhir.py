@@ -43,7 +43,7 @@ from gabacalc.render.records import step_records
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
-    from gabacalc.core.summary import Summary
+    from gabacalc.core.summary import Flag, Summary
 
 __all__ = ["FHIR_VERSION", "bundle_json", "plan_bundle", "write_fhir"]
 
@@ -150,6 +150,66 @@ def _products(row: dict[str, Any]) -> str:
     return "gabapentin " + " and ".join(names) if names else "gabapentin"
 
 
+def _request(
+    row: dict[str, Any],
+    rows: list[dict[str, Any]],
+    s: Summary,
+    patient_url: str,
+    stamp: str,
+    conditional: bool,
+) -> dict[str, Any]:
+    """One step's MedicationRequest: a draft proposal with its notes and dosages."""
+    taper_if = conditional and row["phase"] == "taper"
+    condition = (
+        f"Only if there is no clear benefit at the efficacy review on {s['review_date']}: "
+        if taper_if
+        else ""
+    )
+    notes = [{"text": stamp}]
+    if taper_if:
+        notes.append({"text": f"{condition}{s['taper_note']} {s['review_without_benefit']}"})
+    if row["phase"] == "maintenance" and s["review_date"]:
+        notes.append({"text": f"Efficacy review on {s['review_date']}. {s['review_rule']}"})
+    if row["limited_by"]:
+        notes.append({"text": f"Dose limited by the {row['limited_by']} ({s['band_words']})."})
+    if row is rows[-2] and not rows[-1]["daily_mg"]:
+        notes.append({"text": f"No gabapentin from {rows[-1]['start_date']}."})
+    request = {
+        "resourceType": "MedicationRequest",
+        "identifier": [{"system": "urn:gabacalc:step", "value": str(row["step"])}],
+        "status": "draft",
+        "intent": "proposal",
+        "medicationCodeableConcept": {"text": _products(row)},
+        "subject": {"reference": patient_url},
+        "note": notes,
+        "dosageInstruction": _dosages(row, s, condition),
+    }
+    if taper_if:
+        request["reasonCode"] = [
+            {"text": "taper if there is no clear benefit at the efficacy review"}
+        ]
+    else:
+        request["reasonCode"] = [{"text": f"{row['phase']}: {row['reason']}"}]
+    return request
+
+
+def _issue(flag: Flag, patient_url: str, requests: list[str]) -> dict[str, Any]:
+    """One flag's DetectedIssue, naming the requests it concerns."""
+    return {
+        "resourceType": "DetectedIssue",
+        "status": "preliminary",
+        "code": {
+            "coding": [{"system": _FLAG_SYSTEM, "code": flag["code"]}],
+            "text": flag["code"],
+        },
+        "severity": _SEVERITY[flag["severity"]],
+        "patient": {"reference": patient_url},
+        "implicated": [{"reference": r} for r in requests],
+        "detail": f"{flag['message']} (source: {flag['source_id']} {flag['source_section']})",
+        "mitigation": [{"action": {"text": flag["action"]}}],
+    }
+
+
 def plan_record_bundle(plan: Plan, recorded: datetime | None = None) -> dict[str, Any]:
     """The Bundle as plain JSON data, before the models check it (see :func:`plan_bundle`)."""
     s = plan.summary
@@ -177,61 +237,13 @@ def plan_record_bundle(plan: Plan, recorded: datetime | None = None) -> dict[str
             continue  # the stop day: the last request's period ends the day before
         url = urn("request", row["step"])
         requests.append(url)
-        taper_if = conditional and row["phase"] == "taper"
-        condition = (
-            f"Only if there is no clear benefit at the efficacy review on {s['review_date']}: "
-            if taper_if
-            else ""
-        )
-        notes = [{"text": stamp}]
-        if taper_if:
-            notes.append({"text": f"{condition}{s['taper_note']} {s['review_without_benefit']}"})
-        if row["phase"] == "maintenance" and s["review_date"]:
-            notes.append({"text": f"Efficacy review on {s['review_date']}. {s['review_rule']}"})
-        if row["limited_by"]:
-            notes.append({"text": f"Dose limited by the {row['limited_by']} ({s['band_words']})."})
-        if row is rows[-2] and not rows[-1]["daily_mg"]:
-            notes.append({"text": f"No gabapentin from {rows[-1]['start_date']}."})
-        request = {
-            "resourceType": "MedicationRequest",
-            "identifier": [{"system": "urn:gabacalc:step", "value": str(row["step"])}],
-            "status": "draft",
-            "intent": "proposal",
-            "medicationCodeableConcept": {"text": _products(row)},
-            "subject": {"reference": patient_url},
-            "note": notes,
-            "dosageInstruction": _dosages(row, s, condition),
-        }
-        if taper_if:
-            request["reasonCode"] = [
-                {"text": "taper if there is no clear benefit at the efficacy review"}
-            ]
-        else:
-            request["reasonCode"] = [{"text": f"{row['phase']}: {row['reason']}"}]
+        request = _request(row, rows, s, patient_url, stamp, conditional)
         entries.append({"fullUrl": url, "resource": request})
     issues: list[str] = []
     for n, flag in enumerate(s["flags"]):
         url = urn("issue", n)
         issues.append(url)
-        entries.append(
-            {
-                "fullUrl": url,
-                "resource": {
-                    "resourceType": "DetectedIssue",
-                    "status": "preliminary",
-                    "code": {
-                        "coding": [{"system": _FLAG_SYSTEM, "code": flag["code"]}],
-                        "text": flag["code"],
-                    },
-                    "severity": _SEVERITY[flag["severity"]],
-                    "patient": {"reference": patient_url},
-                    "implicated": [{"reference": r} for r in requests],
-                    "detail": f"{flag['message']} (source: {flag['source_id']} "
-                    f"{flag['source_section']})",
-                    "mitigation": [{"action": {"text": flag["action"]}}],
-                },
-            }
-        )
+        entries.append({"fullUrl": url, "resource": _issue(flag, patient_url, requests)})
     entries.append(
         {
             "fullUrl": urn("provenance"),
