@@ -166,7 +166,6 @@ def _story(plan: Plan, identification: Identification | None, width: float) -> l
 
     assert plan.formulary is not None
     styles = _styles()
-    s = plan.summary
     days = calendar_days(plan)
     story: list[Any] = [
         _p(VERIFICATION_TEXT, styles["banner"]),
@@ -176,16 +175,37 @@ def _story(plan: Plan, identification: Identification | None, width: float) -> l
         story.append(_p(f"For: {identification.patient_name}", styles["body"]))
     else:
         story.append(_p("For: " + "_" * 30, styles["body"]))
+    story += _what_for(plan, days, styles)
+    story += _medicine(plan, days, styles)
+    story += _when_it_changes(plan, days, styles)
+    story.append(_p("Clinic phone number: " + "_" * 30, styles["body"]))
+    story += _week_tables(plan, styles, width)
+    groups = _advice(plan, styles)
+    # The last advice, the phone line and the closing label stay on one page together.
+    closing = [
+        Spacer(1, 8),
+        _p("Clinic phone number: " + "_" * 30, styles["body"]),
+        _p(VERIFICATION_TEXT, styles["banner"]),
+    ]
+    for group in groups[:-1]:
+        story.append(KeepTogether(group))
+    story.append(KeepTogether([*(groups[-1] if groups else []), *closing]))
+    return story
+
+
+def _what_for(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) -> list[Any]:
+    """What the medicine is for, and how the doses are measured and taken."""
+    assert plan.formulary is not None
     what_for = [r["text"] for r in guidance_rows(plan, "patient") if r["key"] == "what-for"]
-    story.append(_p("What this medicine is for", styles["h2"]))
-    story += [_p(t, styles["body"]) for t in what_for]
+    out = [_p("What this medicine is for", styles["h2"])]
+    out += [_p(t, styles["body"]) for t in what_for]
     liquid = any(
         portion.is_solution
         for day in days
         for column in ("morning_mg", "midday_mg", "bedtime_mg", "post_dialysis_mg")
         for portion in (plan.formulary.portions(int(day[column])) if day[column] else ())
     )
-    story.append(
+    out.append(
         _p(
             "Doses are in milligrams (mg). "
             + (
@@ -199,33 +219,45 @@ def _story(plan: Plan, identification: Identification | None, width: float) -> l
             styles["body"],
         )
     )
-    story.append(_p("Your medicine", styles["h2"]))
+    return out
+
+
+def _medicine(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) -> list[Any]:
+    """What each product the schedule uses looks like."""
+    assert plan.formulary is not None
+    out = [_p("Your medicine", styles["h2"])]
     looks: dict[str, str] = {}
     for day in days:
         for column in ("morning_mg", "midday_mg", "bedtime_mg", "post_dialysis_mg"):
             for portion in plan.formulary.portions(int(day[column])) if day[column] else ():
                 looks[portion.product] = portion.appearance
     for product, appearance in looks.items():
-        story.append(_p(f"{product.capitalize()}: {appearance}.", styles["body"]))
-    story.append(
+        out.append(_p(f"{product.capitalize()}: {appearance}.", styles["body"]))
+    out.append(
         _p(
             "This is how the brand looks. Your pharmacy's medicine may look different: "
             "check the label on the box.",
             styles["body"],
         )
     )
-    story.append(_p("When your dose changes", styles["h2"]))
-    story += [_p(line, styles["body"]) for line in _changes(days, plan)]
+    return out
+
+
+def _when_it_changes(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) -> list[Any]:
+    """When the dose changes, the dialysis days, then the review or the stop."""
+    s = plan.summary
+    out = [_p("When your dose changes", styles["h2"])]
+    out += [_p(line, styles["body"]) for line in _changes(days, plan)]
     if any(d["post_dialysis_mg"] for d in days):
-        story.append(
+        out.append(
             _p(
                 "On dialysis days, take the extra dose after each dialysis session.",
                 styles["body"],
             )
         )
     if s["kind"] == "titration":
-        story.append(_p("Your review appointment", styles["h2"]))
-        story.append(
+        out.append(_p("Your review appointment", styles["h2"]))
+        out.append(
             _p(
                 f"{fmt_date(s['review_date'])}. Your doctor will ask if the medicine helps. "
                 "Then you will either keep taking the same dose, or lower it slowly, as your "
@@ -234,32 +266,26 @@ def _story(plan: Plan, identification: Identification | None, width: float) -> l
             )
         )
     else:
-        story.append(_p("When you stop", styles["h2"]))
-        story.append(
+        out.append(_p("When you stop", styles["h2"]))
+        out.append(
             _p(
                 f"From {fmt_date(s['taper_end_date'])} you take no more gabapentin. Lower the "
                 "dose only as this schedule shows.",
                 styles["body"],
             )
         )
-    story.append(_p("Clinic phone number: " + "_" * 30, styles["body"]))
-    story += _week_tables(plan, styles, width)
+    return out
+
+
+def _advice(plan: Plan, styles: dict[str, Any]) -> list[list[Any]]:
+    """The patient's advice in titled groups: drowsy or dizzy, a missed dose, never, help."""
     rows = guidance_rows(plan, "patient")
     groups = []
     for key, title in _GROUPS:
         texts = [r["text"] for r in rows if r["when"] == key]
         if texts:
             groups.append([_p(title, styles["h2"]), *(_p(t, styles["body"]) for t in texts)])
-    # The last advice, the phone line and the closing label stay on one page together.
-    closing = [
-        Spacer(1, 8),
-        _p("Clinic phone number: " + "_" * 30, styles["body"]),
-        _p(VERIFICATION_TEXT, styles["banner"]),
-    ]
-    for group in groups[:-1]:
-        story.append(KeepTogether(group))
-    story.append(KeepTogether([*(groups[-1] if groups else []), *closing]))
-    return story
+    return groups
 
 
 def handout_bytes(
