@@ -30,6 +30,7 @@ from gabacalc.errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.doses import Formulary, Portion
     from gabacalc.core.plan import Plan
+    from gabacalc.core.summary import Summary
 
 __all__ = [
     "BLANK",
@@ -425,17 +426,37 @@ def dispensing(plan: Plan) -> dict[str, Any]:
     assert plan.formulary is not None
     s = plan.summary
     products = products_used(plan)
+    unit = _units(plan, products)
+    steps = _step_units(plan, products)
+    return {
+        "products": products,
+        "unit": unit,
+        "steps": steps,
+        "totals": _totals(s, steps, products),
+        "note": _misuse_note(s),
+    }
+
+
+def _units(plan: Plan, products: list[str]) -> dict[str, str]:
+    """What each product is counted in: "capsules", "tablets" or "mL"."""
+    assert plan.formulary is not None
     portion_of = {}
     schedule = plan.schedule
-    entries = step_entries(plan)
     for column in ("morning_mg", "midday_mg", "bedtime_mg", "post_dialysis_mg"):
         for mg in schedule[column].unique():
             for portion in plan.formulary.portions(int(mg)) if mg else ():
                 portion_of[portion.product] = portion
-    unit = {
+    return {
         name: "mL" if portion_of[name].is_solution else portion_of[name].unit_name + "s"
         for name in products
     }
+
+
+def _step_units(plan: Plan, products: list[str]) -> list[dict[str, Any]]:
+    """Each step with the units of each product for all its days."""
+    assert plan.formulary is not None
+    schedule = plan.schedule
+    entries = step_entries(plan)
     day_units = [
         _day_units(plan.formulary, row)
         for row in schedule[["morning_mg", "midday_mg", "bedtime_mg", "post_dialysis_mg"]].to_dict(
@@ -460,40 +481,48 @@ def dispensing(plan: Plan) -> dict[str, Any]:
                 "units": {name: _plain_number(total[name]) for name in products},
             }
         )
+    return steps
 
-    def add(rows: list[dict[str, Any]]) -> dict[str, float]:
-        out: dict[str, float] = dict.fromkeys(products, 0)
-        for row in rows:
-            for name in products:
-                out[name] += row["units"][name]
-        return {name: _plain_number(out[name]) for name in products}
 
+def _add(rows: list[dict[str, Any]], products: list[str]) -> dict[str, float]:
+    out: dict[str, float] = dict.fromkeys(products, 0)
+    for row in rows:
+        for name in products:
+            out[name] += row["units"][name]
+    return {name: _plain_number(out[name]) for name in products}
+
+
+def _totals(s: Summary, steps: list[dict[str, Any]], products: list[str]) -> list[dict[str, Any]]:
+    """The totals to the review and for the conditional taper, or for the whole taper."""
     totals = []
     if s["kind"] == "titration":
         totals.append(
             {
                 "label": f"Day 1 to the review on {fmt_date(s['review_date'])}",
-                "units": add([r for r in steps if r["phase"] != "taper"]),
+                "units": _add([r for r in steps if r["phase"] != "taper"], products),
             }
         )
         totals.append(
             {
                 "label": "Taper (only if there is no clear benefit at the review)",
-                "units": add([r for r in steps if r["phase"] == "taper"]),
+                "units": _add([r for r in steps if r["phase"] == "taper"], products),
             }
         )
     else:
-        totals.append({"label": "Taper", "units": add(steps)})
-    note = ""
+        totals.append({"label": "Taper", "units": _add(steps, products)})
+    return totals
+
+
+def _misuse_note(s: Summary) -> str:
+    """How to dispense when a misuse history is flagged ("" otherwise)."""
     if any(f["code"] == "MISUSE" for f in s["flags"]):
         if s["kind"] == "titration":
-            note = (
+            return (
                 "Misuse history flagged: dispense at most the quantities to the review on "
                 f"{fmt_date(s['review_date'])}; supply the taper only once it is decided."
             )
-        else:
-            note = "Misuse history flagged: dispense one taper step at a time."
-    return {"products": products, "unit": unit, "steps": steps, "totals": totals, "note": note}
+        return "Misuse history flagged: dispense one taper step at a time."
+    return ""
 
 
 def _plain_number(value: float) -> float:
