@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from gabacalc.core.plan import Plan
     from gabacalc.core.renal import BandChoice, RenalEstimate
-    from gabacalc.core.summary import Flag
+    from gabacalc.core.summary import Flag, Summary
     from gabacalc.rules import Provenance
 
 __all__ = ["dispensing_lines", "estimate_text", "plan_text", "step_lines"]
@@ -178,28 +178,14 @@ def dispensing_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def plan_text(plan: Plan, identification: Identification | None = None) -> str:
-    """The whole plan as terminal text: the same content as the PDF.
-
-    Examples
-    --------
-    >>> from datetime import date
-    >>> from gabacalc import Patient, build_plan
-    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
-    ...                   start_date=date(2026, 1, 5))
-    >>> print(plan_text(plan).splitlines()[0])
-    Illustrative plan - requires physician verification
-    """
+def _basis_lines(plan: Plan) -> list[str]:
+    """The basis: patient, CrCl, schemes, band, edge rule, doses, forms, dialysis, dates."""
     s = plan.summary
     band_text = (
         f"{s['band_words']}: {fmt_number(s['min_daily_mg'])} to {fmt_mg(s['max_daily_mg'])} "
         f"a day, {frequency_text(s['doses_per_day'])} ({s['band_source']})"
     )
-    lines = [*plan.provenance.lines(), "", "Identification and verification"]
-    for label, value in [*identification_rows(identification), ("Prepared", prepared_text())]:
-        lines.append(f"  {label + ':':<28}{value}")
-    lines += ["", "Basis"]
-    lines += _field("Patient", patient_text(s))
+    lines = _field("Patient", patient_text(s))
     crcl = (
         s["crcl_method"]
         if s["crcl_text"] is None
@@ -230,13 +216,25 @@ def plan_text(plan: Plan, identification: Identification | None = None) -> str:
         )
         lines += _field("Dialysis", f"{amount} after each hemodialysis session (days: {days})")
     lines += _field("Dates", dates_text(s))
-    lines += ["", "Flags"]
+    return lines
+
+
+def _flag_lines(s: Summary) -> list[str]:
+    """Each flag with what to do and its source, or "none"."""
+    lines: list[str] = []
     for flag in s["flags"]:
         lines += _field(f"  {flag['severity'].upper()}", f"{flag['code']}: {flag['message']}")
         lines += _field("", f"What to do: {flag['action']}")
         lines += _field("", f"Source: {flag['source_id']} {flag['source_section']}")
     if not s["flags"]:
         lines.append("  none")
+    return lines
+
+
+def _step_lines(plan: Plan) -> list[str]:
+    """The steps: to the review, the decision and the conditional taper; or the taper."""
+    s = plan.summary
+    lines: list[str] = []
     entries = step_entries(plan)
     block = decision(plan)
     if block is not None:
@@ -253,6 +251,30 @@ def plan_text(plan: Plan, identification: Identification | None = None) -> str:
         lines += ["", "Taper"]
         lines += _field("", f"{s['taper']} taper: {s['taper_description']}.")
         lines += _entry_lines(entries)
+    return lines
+
+
+def plan_text(plan: Plan, identification: Identification | None = None) -> str:
+    """The whole plan as terminal text: the same content as the PDF.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from gabacalc import Patient, build_plan
+    >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
+    ...                   start_date=date(2026, 1, 5))
+    >>> print(plan_text(plan).splitlines()[0])
+    Illustrative plan - requires physician verification
+    """
+    s = plan.summary
+    lines = [*plan.provenance.lines(), "", "Identification and verification"]
+    for label, value in [*identification_rows(identification), ("Prepared", prepared_text())]:
+        lines.append(f"  {label + ':':<28}{value}")
+    lines += ["", "Basis"]
+    lines += _basis_lines(plan)
+    lines += ["", "Flags"]
+    lines += _flag_lines(s)
+    lines += _step_lines(plan)
     lines += ["", "Dispensing quantities (units for each step, then the totals)"]
     lines += dispensing_lines(plan)
     lines += ["", "What to do when, and counselling"]
