@@ -353,36 +353,12 @@ def _inputs_rows(plan: Plan) -> list[tuple[str, str]]:
     return rows
 
 
-def _story(
-    plan: Plan, rules: Rules, width: float, identification: Identification | None
-) -> list[Any]:
+def _steps(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
+    """The steps: to the review, the decision and the conditional taper; or the taper."""
     from reportlab.platypus import Paragraph, Spacer
 
-    styles = _styles()
     s = plan.summary
-    story: list[Any] = [
-        Paragraph(pdf_escape(VERIFICATION_TEXT), styles["banner"]),
-        Paragraph(
-            "Gabapentin taper plan" if s["kind"] == "taper" else "Gabapentin titration plan",
-            styles["h1"],
-        ),
-        Paragraph(
-            pdf_escape(
-                f"{plan.provenance.footer_text()}. Immediate-release gabapentin only. "
-                "To check, sign and file."
-            ),
-            styles["small"],
-        ),
-    ]
-    story += _identification(identification, styles, width)
-    story.append(Paragraph("Basis", styles["h2"]))
-    story.append(_key_value_table(_inputs_rows(plan), styles, width))
-    story.append(Spacer(1, 4))
-    # Drawn as vectors (no matplotlib import: most of the command's time). Its size
-    # keeps the chart, and the first flags, on page 1.
-    story.append(chart_drawing(plan, width, width * 0.42))
-    story.append(Paragraph("Flags", styles["h2"]))
-    story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
+    story: list[Any] = []
     entries = step_entries(plan)
     block = decision(plan)
     if block is not None:
@@ -414,10 +390,14 @@ def _story(
         )
         story.append(Spacer(1, 3))
         story.append(_steps_table(entries, styles, width))
-    story += _dispensing_table(plan, styles, width)
-    story += _guidance(plan, styles)
-    story += _signatures(styles, width)
-    story.append(Paragraph("Sources", styles["h2"]))
+    return story
+
+
+def _sources(plan: Plan, rules: Rules, styles: dict[str, Any]) -> list[Any]:
+    """The full citation of every source the plan names."""
+    from reportlab.platypus import Paragraph
+
+    story: list[Any] = [Paragraph("Sources", styles["h2"])]
     for source_id in source_ids(plan):
         source = rules.sources.get(source_id)
         if source is None:
@@ -430,6 +410,44 @@ def _story(
                 styles["small"],
             )
         )
+    return story
+
+
+def _story(
+    plan: Plan, rules: Rules, width: float, identification: Identification | None
+) -> list[Any]:
+    from reportlab.platypus import Paragraph, Spacer
+
+    styles = _styles()
+    s = plan.summary
+    story: list[Any] = [
+        Paragraph(pdf_escape(VERIFICATION_TEXT), styles["banner"]),
+        Paragraph(
+            "Gabapentin taper plan" if s["kind"] == "taper" else "Gabapentin titration plan",
+            styles["h1"],
+        ),
+        Paragraph(
+            pdf_escape(
+                f"{plan.provenance.footer_text()}. Immediate-release gabapentin only. "
+                "To check, sign and file."
+            ),
+            styles["small"],
+        ),
+    ]
+    story += _identification(identification, styles, width)
+    story.append(Paragraph("Basis", styles["h2"]))
+    story.append(_key_value_table(_inputs_rows(plan), styles, width))
+    story.append(Spacer(1, 4))
+    # Drawn as vectors (no matplotlib import: most of the command's time). Its size
+    # keeps the chart, and the first flags, on page 1.
+    story.append(chart_drawing(plan, width, width * 0.42))
+    story.append(Paragraph("Flags", styles["h2"]))
+    story.extend(_flag_rows(plan, styles, width) or [Paragraph("None.", styles["body"])])
+    story += _steps(plan, styles, width)
+    story += _dispensing_table(plan, styles, width)
+    story += _guidance(plan, styles)
+    story += _signatures(styles, width)
+    story += _sources(plan, rules, styles)
     story.append(Spacer(1, 8))
     story.append(Paragraph(pdf_escape(VERIFICATION_TEXT), styles["banner"]))
     return story
