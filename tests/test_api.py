@@ -54,6 +54,17 @@ def test_every_public_function_has_a_numpydoc_example_that_runs(name: str) -> No
     assert any(t.name.endswith(f".{function.__name__}") and t.examples for t in found)
 
 
+@pytest.mark.parametrize("name", ["build_plan", "build_taper"])
+def test_every_parameter_of_an_entry_point_is_documented_once(name: str) -> None:
+    """The shared option entries (core/options.py) reach every entry point's docstring."""
+    function = getattr(gabacalc, name)
+    doc = inspect.getdoc(function) or ""
+    parameters = doc.split("\nParameters\n----------\n")[1].split("\n\n")[0]
+    documented = [line.split(" : ")[0] for line in parameters.splitlines() if " : " in line]
+    assert "{options}" not in doc
+    assert documented == list(inspect.signature(function).parameters)
+
+
 def test_the_package_is_marked_typed() -> None:
     assert (Path(gabacalc.__file__).parent / "py.typed").is_file()
 

@@ -7,10 +7,11 @@ everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,9 +23,106 @@ from gabacalc.core.wording import fmt_as_given, fmt_number
 from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules
 
-__all__ = ["WEEKDAYS", "PlanOptions", "dialysis_weekdays", "resolve_options"]
+__all__ = [
+    "OPTION_DOCS",
+    "WEEKDAYS",
+    "PlanOptions",
+    "dialysis_weekdays",
+    "document_options",
+    "resolve_options",
+]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+#: The numpydoc entry of each option, written once: :func:`document_options` puts them into
+#: the docstrings of the entry points that take them (build_plan, build_taper).
+OPTION_DOCS: dict[str, str] = {
+    "weight_basis": """\
+weight_basis : {"auto", "actual", "ideal", "adjusted"}, optional
+    Weight for Cockcroft-Gault (default ``auto``).""",
+    "start_daily_mg": """\
+start_daily_mg : int, optional
+    First day's dose [mg/day], 100-300 (default 300).""",
+    "target_daily_mg": """\
+target_daily_mg : int, optional
+    Dose to titrate to [mg/day], 300-3,600 (default 1,800); clamped to the band.""",
+    "titration": """\
+titration : {"label-phn", "weekly", "gentle"}, optional
+    Titration preset from ``tables/titration_presets.csv`` (default ``weekly``).""",
+    "taper": """\
+taper : {"weekly", "gradual"}, optional
+    Taper preset from ``tables/taper_presets.csv`` (default ``weekly``).""",
+    "review_weeks": """\
+review_weeks : int, optional
+    Efficacy review after 4-6 weeks (default 6), and at least 14 days at target.""",
+    "start_date": """\
+start_date : datetime.date, optional
+    Day 1 (default today).""",
+    "strengths_mg": """\
+strengths_mg : sequence of int, optional
+    Capsule/tablet strengths allowed [mg] (default 100, 300, 400, 600, 800).""",
+    "oral_solution": """\
+oral_solution : bool
+    Allow the 50 mg/mL oral solution, measured in 0.5 mL steps (default False).""",
+    "dialysis_days": """\
+dialysis_days : sequence of str, optional
+    Hemodialysis weekdays (default mon, wed, fri).""",
+    "current_daily_mg": """\
+current_daily_mg : int, optional
+    Re-plan from a dose the patient already takes [mg/day] (e.g. after renal function
+    changed). Above the band maximum it is lowered at once to the band maximum
+    (gabapentin accumulates); above the target it comes down by the taper preset's
+    steps, each held at least 7 days; below the target, titration goes on from it.
+    The current dose and what changes on day 1 are flagged (``CURRENT_DOSE``).""",
+    "current_doses_per_day": """\
+current_doses_per_day : int, optional
+    How many administrations a day the current dose is taken in (1-3); a reduction
+    never uses more.""",
+    "max_products": """\
+max_products : int, optional
+    Keep the plan to at most this many products (strength and form): among the allowed
+    products, the set that reaches the highest target, then starts nearest the requested
+    start, then needs the fewest units (within a set, ``tables/preferred_combinations.csv``
+    names the combinations preferred, e.g. 700 mg as 400 mg and 300 mg).""",
+    "rules": """\
+rules : Rules, optional
+    Rule tables (default the shipped ones).""",
+}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def document_options(*names: str) -> Callable[[_F], _F]:
+    """Put the :data:`OPTION_DOCS` entries of ``names``, in that order, where the decorated
+    function's docstring has a line ``{options}`` (as pandas' ``doc`` decorator shares
+    parameter text): each option is described once, and ``help()`` shows it in full.
+
+    Examples
+    --------
+    >>> @document_options("start_date")
+    ... def f(start_date=None):
+    ...     '''Do it.
+    ...
+    ...     Parameters
+    ...     ----------
+    ...     {options}
+    ...     '''
+    >>> print(f.__doc__.splitlines()[4])
+        start_date : datetime.date, optional
+    """
+
+    def apply(function: _F) -> _F:
+        doc = function.__doc__
+        if doc is None:  # python -OO strips docstrings
+            return function
+        marker = "    {options}\n"
+        if marker not in doc:
+            raise ValueError(f"{function.__name__}'s docstring has no line {{options}}")
+        entries = "\n".join(OPTION_DOCS[name] for name in names)
+        function.__doc__ = doc.replace(marker, textwrap.indent(entries, "    ") + "\n")
+        return function
+
+    return apply
 
 
 @dataclass(frozen=True)

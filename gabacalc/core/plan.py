@@ -34,7 +34,7 @@ from gabacalc.core.course import context_codes as context_codes
 from gabacalc.core.course import context_flag_codes as context_flag_codes
 from gabacalc.core.course import estimate_flags as estimate_flags
 from gabacalc.core.doses import Formulary
-from gabacalc.core.options import WEEKDAYS, PlanOptions, resolve_options
+from gabacalc.core.options import WEEKDAYS, PlanOptions, document_options, resolve_options
 from gabacalc.core.patient import Patient, checked_rules
 from gabacalc.core.record import recorded_inputs
 from gabacalc.core.renal import BandChoice, RenalEstimate
@@ -56,6 +56,24 @@ __all__ = [
     "rebuild_plan",
     "resolve_options",
 ]
+
+#: The options build_plan takes, in its order (each documented once, in OPTION_DOCS).
+_PLAN_OPTIONS = (
+    "weight_basis",
+    "start_daily_mg",
+    "target_daily_mg",
+    "titration",
+    "taper",
+    "review_weeks",
+    "start_date",
+    "strengths_mg",
+    "oral_solution",
+    "dialysis_days",
+    "current_daily_mg",
+    "current_doses_per_day",
+    "max_products",
+    "rules",
+)
 
 
 @dataclass(frozen=True)
@@ -228,6 +246,7 @@ class Plan:
         )
 
 
+@document_options(*_PLAN_OPTIONS)
 def build_plan(
     patient: Patient,
     *,
@@ -251,42 +270,7 @@ def build_plan(
     Parameters
     ----------
     patient : Patient
-    weight_basis : {"auto", "actual", "ideal", "adjusted"}, optional
-        Weight for Cockcroft-Gault (default ``auto``).
-    start_daily_mg : int, optional
-        First day's dose [mg/day], 100-300 (default 300).
-    target_daily_mg : int, optional
-        Dose to titrate to [mg/day], 300-3,600 (default 1,800); clamped to the band.
-    titration : {"label-phn", "weekly", "gentle"}, optional
-        Titration preset from ``tables/titration_presets.csv`` (default ``weekly``).
-    taper : {"weekly", "gradual"}, optional
-        Taper preset from ``tables/taper_presets.csv`` (default ``weekly``).
-    review_weeks : int, optional
-        Efficacy review after 4-6 weeks (default 6), and at least 14 days at target.
-    start_date : datetime.date, optional
-        Day 1 (default today).
-    strengths_mg : sequence of int, optional
-        Capsule/tablet strengths allowed [mg] (default 100, 300, 400, 600, 800).
-    oral_solution : bool
-        Allow the 50 mg/mL oral solution, measured in 0.5 mL steps (default False).
-    dialysis_days : sequence of str, optional
-        Hemodialysis weekdays (default mon, wed, fri).
-    current_daily_mg : int, optional
-        Re-plan from a dose the patient already takes [mg/day] (e.g. after renal function
-        changed). Above the band maximum it is lowered at once to the band maximum
-        (gabapentin accumulates); above the target it comes down by the taper preset's
-        steps, each held at least 7 days; below the target, titration goes on from it.
-        The current dose and what changes on day 1 are flagged (``CURRENT_DOSE``).
-    current_doses_per_day : int, optional
-        How many administrations a day the current dose is taken in (1-3); a reduction
-        never uses more.
-    max_products : int, optional
-        Keep the plan to at most this many products (strength and form): among the allowed
-        products, the set that reaches the highest target, then starts nearest the requested
-        start, then needs the fewest units (within a set, ``tables/preferred_combinations.csv``
-        names the combinations preferred, e.g. 700 mg as 400 mg and 300 mg).
-    rules : Rules, optional
-        Rule tables (default the shipped ones).
+    {options}
 
     Returns
     -------
@@ -323,13 +307,7 @@ def build_plan(
     True
     """
     rules = checked_rules(rules)
-    if current_doses_per_day is not None and current_daily_mg is None:
-        # Never a silent choice: doses a day without the dose they split would be ignored.
-        raise InputError(
-            "current doses per day were given without a current dose; give the current dose "
-            "(current_daily_mg / --current-mg) too, or leave both out for a new start",
-            field="current_daily_mg",
-        )
+    _check_current_dose_given(current_daily_mg, current_doses_per_day)
     options = resolve_options(
         patient,
         rules,
@@ -348,6 +326,18 @@ def build_plan(
         max_products=max_products,
     )
     return plan_from_options(patient, options, rules)
+
+
+def _check_current_dose_given(
+    current_daily_mg: float | None, current_doses_per_day: int | None
+) -> None:
+    """Never a silent choice: doses a day without the dose they split would be ignored."""
+    if current_doses_per_day is not None and current_daily_mg is None:
+        raise InputError(
+            "current doses per day were given without a current dose; give the current dose "
+            "(current_daily_mg / --current-mg) too, or leave both out for a new start",
+            field="current_daily_mg",
+        )
 
 
 def plan_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Plan:
@@ -460,6 +450,16 @@ def summary_from_options(patient: Patient, options: PlanOptions, rules: Rules) -
 # --------------------------------------------------------------------- other entry points
 
 
+@document_options(
+    "current_doses_per_day",
+    "taper",
+    "weight_basis",
+    "start_date",
+    "strengths_mg",
+    "oral_solution",
+    "dialysis_days",
+    "rules",
+)
 def build_taper(
     patient: Patient,
     current_daily_mg: float,
@@ -479,6 +479,14 @@ def build_taper(
     maximum, the band maximum, flagged). Steps never go up, each lasts at least 7 days, and
     the last day is 0 mg. The returned plan has only taper days; its ``target_daily_mg`` is
     the current dose after any renal lowering, and its review date is day 1.
+
+    Parameters
+    ----------
+    patient : Patient
+    current_daily_mg : int
+        The dose the patient takes now [mg/day]; above the band maximum it is lowered at
+        once to the band maximum (flagged).
+    {options}
 
     Examples
     --------
