@@ -80,7 +80,14 @@ def check_plan_invariants(plan: gabacalc.Plan) -> None:
         review = sched.loc[sched["date"].dt.date.astype(str) == s["review_date"], "day"]
         assert int(review.iloc[0]) - 1 == max(s["review_weeks"] * 7, reached_day - 1 + 14)
         assert sched.loc[sched["day"] == reached_day, "daily_mg"].item() == s["target_daily_mg"]
-    # 7. Every output carries the verification text, the version and the checksum.
+    # 7. The summary says why the target is below the dose asked for, and only then: the
+    # renal band where its maximum is lower, the allowed strengths where they make less.
+    target, asked = s["target_daily_mg"], s["requested_target_daily_mg"]
+    expected = ["renal band"] if maximum < asked else []
+    expected += ["allowed strengths"] if target < min(asked, maximum) else []
+    assert s["target_limited_by"] == expected
+    assert bool(expected) == (target < asked)
+    # 8. Every output carries the verification text, the version and the checksum.
     for attrs in (sched.attrs, plan.steps.attrs):
         assert attrs["verification"] == gabacalc.VERIFICATION_TEXT
         assert attrs["rules_sha256"] == s["rules_sha256"]

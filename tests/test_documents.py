@@ -397,6 +397,7 @@ def test_the_json_schema_refuses_a_record_that_breaks_it(example_plan: gabacalc.
         {k: v for k, v in good.items() if k != "rules_sha256"},
         {**good, "steps": [{**good["steps"][0], "daily_mg": "300 mg"}]},
         {**good, "summary": {**good["summary"], "review_date": "27/02/2026"}},
+        {**good, "summary": {**good["summary"], "target_limited_by": ["preference"]}},
     ]
     for record in broken:
         assert not validator.is_valid(record)

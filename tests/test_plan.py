@@ -119,6 +119,29 @@ def test_renal_clamp_is_recorded_on_the_days_it_binds() -> None:
     assert "TARGET_LIMITED_RENAL" in codes
 
 
+def test_the_summary_says_why_the_target_is_below_the_one_asked_for() -> None:
+    """The core says why (the renal band, the allowed strengths); the renderers only word it."""
+
+    def limited_by(plan: gabacalc.Plan) -> list[str]:
+        return plan.summary["target_limited_by"]
+
+    assert limited_by(build_plan(YOUNG_NORMAL, start_date=MONDAY)) == []
+    crcl_40 = Patient(age_years=60, sex="male", weight_kg=70, crcl_ml_min=40)
+    assert limited_by(build_plan(crcl_40, start_date=MONDAY)) == ["renal band"]
+    only_100 = build_plan(YOUNG_NORMAL, target_daily_mg=2050, strengths_mg=[100], start_date=MONDAY)
+    assert (only_100.summary["target_daily_mg"], limited_by(only_100)) == (
+        2000,
+        ["allowed strengths"],
+    )
+    crcl_7_5 = Patient(age_years=60, sex="male", weight_kg=70, crcl_ml_min=7.5)
+    assert limited_by(build_plan(crcl_7_5, start_date=MONDAY)) == [
+        "renal band",
+        "allowed strengths",
+    ]  # the scaled maximum 150 mg/day; capsules make 100
+    assert limited_by(build_taper(crcl_40, 1800, start_date=MONDAY)) == ["renal band"]
+    assert limited_by(build_taper(YOUNG_NORMAL, 1800, start_date=MONDAY)) == []
+
+
 def test_review_is_the_later_of_the_review_weeks_and_14_days_at_target() -> None:
     fast = build_plan(YOUNG_NORMAL, titration="label-phn", review_weeks=4, start_date=MONDAY)
     assert fast.summary["review_date"] == "2026-02-02"  # 4 weeks (target on day 12)

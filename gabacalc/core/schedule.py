@@ -36,7 +36,7 @@ from gabacalc.core.steps import fewer_words, lowered_at_once, reduction, taper_d
 from gabacalc.core.taper import NoGradualStep, cut_range
 from gabacalc.rules import Rules, TitrationPreset
 
-__all__ = ["Schedule", "ScheduleKey", "schedule", "schedule_key"]
+__all__ = ["Schedule", "ScheduleKey", "schedule", "schedule_key", "target_limit_reasons"]
 
 #: How many schedules are kept per rule tables (a cohort has far fewer distinct keys).
 CACHE_SIZE = 4096
@@ -70,11 +70,14 @@ class Schedule:
 
     ``reached_index`` and ``review_index`` are None for a taper; ``target_split`` is a
     taper's held dose (the one it comes down from). ``flag_codes`` are in raised order.
+    ``target_limited_by`` says why the target (a taper's held dose) is below the dose asked
+    for (see :func:`target_limit_reasons`); empty where it is the dose asked for.
     """
 
     days: tuple[Day, ...]
     target_daily_mg: int
     target_cap_mg: int
+    target_limited_by: tuple[str, ...]
     reached_index: int | None
     review_index: int | None
     flag_codes: tuple[str, ...]
@@ -169,18 +172,16 @@ def _titration_schedule(engine: Engine, key: ScheduleKey) -> Schedule:
     if target_split is None:
         raise engine.impossible("cannot make a target dose", target_cap)
     target = target_split.daily_mg
-    target_limits: list[str] = []
-    if band.max_daily_mg < key.target_daily_mg:
-        target_limits.append(LIMIT_RENAL)
+    target_limited_by = target_limit_reasons(key.target_daily_mg, band.max_daily_mg, target)
+    if LIMIT_RENAL in target_limited_by:
         codes.append("TARGET_LIMITED_RENAL")
-    if target < target_cap:
-        target_limits.append(LIMIT_STRENGTHS)
+    if LIMIT_STRENGTHS in target_limited_by:
         codes.append("TARGET_LIMITED_STRENGTHS")
     if target < band.min_daily_mg:
         codes.append("TARGET_BELOW_BAND_RANGE")
 
     preset = rules.titration_presets[key.titration]
-    capped = tuple(target_limits) or (LIMIT_TARGET,)
+    capped = target_limited_by or (LIMIT_TARGET,)
     if key.current_daily_mg is not None:
         days = _titration_from_current(engine, key, preset, target, capped, codes)
         codes.append("CURRENT_DOSE")
@@ -194,7 +195,7 @@ def _titration_schedule(engine: Engine, key: ScheduleKey) -> Schedule:
     maintenance = Day(
         split=days[reached_index].split,
         phase="maintenance",
-        limited_by=tuple(target_limits),
+        limited_by=target_limited_by,
         reason="maintenance at the target dose until the efficacy review",
         source_id=rules.source_of("review_rule.csv")[0],
     )
@@ -205,11 +206,33 @@ def _titration_schedule(engine: Engine, key: ScheduleKey) -> Schedule:
         days=tuple(days),
         target_daily_mg=target,
         target_cap_mg=target_cap,
+        target_limited_by=target_limited_by,
         reached_index=reached_index,
         review_index=review_index,
         flag_codes=tuple(codes),
         fewer_doses_steps=fewer_words(engine),
     )
+
+
+def target_limit_reasons(requested_mg: int, band_max_mg: int, made_mg: int) -> tuple[str, ...]:
+    """Why a target (a taper's: the dose it holds) is below the dose asked for [mg/day].
+
+    The renal band maximum where it is below the dose asked for; the allowed strengths
+    where they make less than the lower of the two; both, or neither (the dose as asked).
+
+    Examples
+    --------
+    >>> target_limit_reasons(1800, 1400, 1400), target_limit_reasons(1800, 3600, 1800)
+    (('renal band',), ())
+    >>> target_limit_reasons(1800, 700, 600)
+    ('renal band', 'allowed strengths')
+    """
+    limits: list[str] = []
+    if band_max_mg < requested_mg:
+        limits.append(LIMIT_RENAL)
+    if made_mg < min(requested_mg, band_max_mg):
+        limits.append(LIMIT_STRENGTHS)
+    return tuple(limits)
 
 
 def _titration_from_start(
@@ -310,6 +333,7 @@ def _taper_schedule(engine: Engine, key: ScheduleKey) -> Schedule:
         days=tuple(days),
         target_daily_mg=held.daily_mg,
         target_cap_mg=held.daily_mg,
+        target_limited_by=target_limit_reasons(current, band.max_daily_mg, held.daily_mg),
         reached_index=None,
         review_index=None,
         flag_codes=tuple(codes),

@@ -75,6 +75,9 @@ class Summary(TypedDict):
     requested_start_daily_mg: int
     target_daily_mg: int
     requested_target_daily_mg: int
+    #: Why the target (a taper's: the dose it holds) is below the requested one (a taper's:
+    #: the current dose): "renal band", "allowed strengths", both, or none (as requested).
+    target_limited_by: list[str]
     target_doses_per_day: int
     target_regimen: str
     titration: str | None
@@ -180,6 +183,7 @@ def summary_of(course: Course, post_dialysis_mg: int | None, flags: list[Flag]) 
         "requested_start_daily_mg": options.start_daily_mg,
         "target_daily_mg": course.target,
         "requested_target_daily_mg": options.target_daily_mg,
+        "target_limited_by": list(course.schedule.target_limited_by),
         "target_doses_per_day": course.target_split.doses_per_day,
         "target_regimen": regimen_text(course.target_split),
         "titration": options.titration,

@@ -17,6 +17,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gabacalc.core.engine import LIMIT_RENAL, LIMIT_STRENGTHS
 from gabacalc.core.wording import fmt_mg, fmt_number, frequency_text
 from gabacalc.render.html_blocks import (
     CAPTION_STYLE,
@@ -119,11 +120,7 @@ def _flags_table(flags: Sequence[Mapping[str, Any]]) -> str:
 
 def _target_rows(plan: Plan) -> list[tuple[str, list[str]]]:
     s = plan.summary
-    target, requested, band_max = (
-        s["target_daily_mg"],
-        s["requested_target_daily_mg"],
-        s["max_daily_mg"],
-    )
+    target, requested = s["target_daily_mg"], s["requested_target_daily_mg"]
     regimen = f"{fmt_mg(target)}/day: {s['target_regimen']}"
     if s["kind"] == "taper":
         asked = f"the current dose of {fmt_mg(requested)}/day"
@@ -132,14 +129,14 @@ def _target_rows(plan: Plan) -> list[tuple[str, list[str]]]:
         chosen = s["inputs"]["options"]["target_daily_mg"] is not None
         asked = f"the {'requested' if chosen else 'default'} target of {fmt_mg(requested)}/day"
         label = "Target"
-    if target >= requested:
+    if not s["target_limited_by"]:
         return [(label, [regimen, f"as {asked}"])]
-    why = []
-    if band_max < requested:
-        why.append(f"the renal band maximum is {fmt_mg(band_max)}/day")
-    if target < min(requested, band_max):
-        why.append(f"the allowed forms make at most {fmt_mg(target)}/day within it")
-    return [(label, [regimen, f"lowered from {asked}: {'; '.join(why)}"])]
+    words = {
+        LIMIT_RENAL: f"the renal band maximum is {fmt_mg(s['max_daily_mg'])}/day",
+        LIMIT_STRENGTHS: f"the allowed forms make at most {fmt_mg(target)}/day within it",
+    }
+    why = "; ".join(words[limit] for limit in s["target_limited_by"])
+    return [(label, [regimen, f"lowered from {asked}: {why}"])]
 
 
 def _key_rows(plan: Plan) -> list[tuple[str, list[str]]]:
