@@ -214,18 +214,8 @@ def estimate_crcl(
     """
     rules = rules or default_rules()
     weights = _candidates(patient, weight_basis, rules)
-    if patient.crcl_ml_min is not None:
-        given = patient.crcl_ml_min
-        text = (
-            f"given: {crcl_text(given, rules, decimals=2)} mL/min "
-            "(measured or calculated outside gabacalc)"
-        )
-        return _unestimated(given, "given", text, "not used: CrCl was given", weights, rules)
-    if patient.scr is None:
-        text = f"not estimated: {dialysis_words(patient.dialysis)} without a residual CrCl"
-        reason = "not used: CrCl not estimated on dialysis"
-        return _unestimated(None, "not estimated", text, reason, weights, rules)
-
+    if patient.crcl_ml_min is not None or patient.scr is None:
+        return _unestimated(patient, weights, rules)
     used, used_kg, reason = weight_choice(
         weight_basis,
         patient.weight_kg,
@@ -298,10 +288,18 @@ def _candidates(patient: Patient, weight_basis: str, rules: Rules) -> _Candidate
     )
 
 
-def _unestimated(
-    crcl: float | None, method: str, text: str, reason: str, weights: _Candidates, rules: Rules
-) -> RenalEstimate:
-    """A CrCl given, or none (dialysis): no formula and no weight used."""
+def _unestimated(patient: Patient, weights: _Candidates, rules: Rules) -> RenalEstimate:
+    """A CrCl given, or none (dialysis without a creatinine): no formula, no weight used."""
+    crcl = patient.crcl_ml_min
+    if crcl is not None:
+        method, reason = "given", "not used: CrCl was given"
+        text = (
+            f"given: {crcl_text(crcl, rules, decimals=2)} mL/min "
+            "(measured or calculated outside gabacalc)"
+        )
+    else:
+        method, reason = "not estimated", "not used: CrCl not estimated on dialysis"
+        text = f"not estimated: {dialysis_words(patient.dialysis)} without a residual CrCl"
     return RenalEstimate(
         crcl_ml_min=crcl,
         crcl_text=None if crcl is None else crcl_text(crcl, rules, decimals=2),
