@@ -205,7 +205,7 @@ def test_the_band_reason_says_unrounded_only_beside_an_unrounded_value() -> None
 def test_a_scale_just_below_one_is_not_printed_as_one() -> None:
     patient = gabacalc.Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=14.9999)
     label = select_band(estimate_crcl(patient), "none").label
-    assert label.endswith("= 0.99999")
+    assert label.endswith("(factor 0.99999)")
 
 
 @pytest.mark.parametrize(

@@ -138,7 +138,9 @@ def test_band_edges_dialysis_and_units_give_the_labels_band() -> None:
             maximum,
             doses,
         ), name
-    assert out.loc["half-of-15", "band"] == "CrCl <= 15 mL/min, scaled by CrCl/15 = 0.5"
+    assert out.loc["half-of-15", "band"] == (
+        "CrCl of 15 mL/min or less, scaled by CrCl divided by 15 (factor 0.5)"
+    )
     assert out.loc["half-of-15", "min_daily_mg"] == 50
     assert out.loc["edge-15", "band_scale"] == 1.0
     assert "HD_NO_RESIDUAL_CRCL" in out.loc["hemodialysis", "flag_codes"].split(";")

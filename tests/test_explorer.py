@@ -183,7 +183,7 @@ def test_crcl_25_gives_the_700_mg_band_and_the_charts_band_line_moves(
     assert explorer.error.startswith("no renal function given")
     explorer.controls["crcl_ml_min"].value = 25
     assert explorer.plan is not None
-    assert explorer.plan.summary["band"] == "CrCl > 15 to <= 30 mL/min"
+    assert explorer.plan.summary["band"] == "CrCl above 15 and up to 30 mL/min"
     assert explorer.plan.summary["max_daily_mg"] == 700
     assert band_line_top(explorer) == 700
     assert explorer.charts.children[0].value != before_png

@@ -333,7 +333,7 @@ def test_a_row_that_fails_unexpectedly_is_an_error_row_and_the_others_are_kept(
         "gabacalc internal error while planning this row (ZeroDivisionError: "
         "'a simulated bug'); the other rows are unaffected; please report it"
     )
-    assert out.loc[1, "band"] == "CrCl >= 60 mL/min"
+    assert out.loc[1, "band"] == "CrCl of 60 mL/min or more"
 
 
 def test_a_row_with_a_start_date_outside_the_window_is_an_error_row() -> None:

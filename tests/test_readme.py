@@ -78,7 +78,7 @@ def test_the_readme_python_example_runs_and_shows_what_it_says() -> None:
     summary = plan.summary  # type: ignore[attr-defined]
     shown = re.search(r"# '(Cockcroft-Gault: .*)'", block.group(1))
     assert shown is not None and summary["crcl_method"] == shown.group(1)
-    assert (summary["band"], summary["max_daily_mg"]) == ("CrCl > 30 to < 60 mL/min", 1400)
+    assert (summary["band"], summary["max_daily_mg"]) == ("CrCl above 30 and below 60 mL/min", 1400)
     assert namespace["replan"].summary["max_daily_mg"] == 700  # type: ignore[attr-defined]
     assert namespace["same"].schedule.equals(plan.schedule)  # type: ignore[attr-defined]
 

@@ -59,7 +59,9 @@ class BandChoice:
     band : RenalBand
         The label's row.
     label : str
-        The band as data (with the table's symbols), e.g. for matching.
+        The summary's and the cohort's ``band`` value: the same words as ``words``
+        (the table's symbol form never reaches an output; ``band.band_id`` is the key to
+        match on).
     words : str
         The band as a person reads it, in words: what every document prints.
     scale : float
@@ -120,16 +122,10 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         reason = f"CrCl {text} mL/min ({note}) falls in {band.words}"
     if scale < 1:
         codes.append("PROPORTIONAL_REDUCTION")
-    words = band.words
-    if scale < 1:
-        words = (
-            f"{band.words}, scaled by CrCl divided by "
-            f"{fmt_number(band.proportional_below_ml_min or 0)} "
-            f"(factor {fmt_beside_edges(scale, (1,), 3)})"
-        )
+    words = band_label(band, scale)
     return BandChoice(
         band=band,
-        label=band_label(band, scale),
+        label=words,
         scale=scale,
         min_daily_mg=scaled_daily_mg(band.min_daily_mg, scale),
         max_daily_mg=scaled_daily_mg(band.max_daily_mg, scale),
@@ -242,19 +238,24 @@ def scaled_daily_mg(daily_mg: Any, scale: Any) -> Any:
 
 
 def band_label(band: RenalBand, scale: float) -> str:
-    """The band as every output prints it, with the proportional scale below 15 mL/min.
+    """The band in words, as every output prints it, with the proportional scale below 15 mL/min.
 
-    The scale keeps its side of 1: 0.99999, never "1", for a CrCl just below 15.
+    Words, not symbols ("of 15 mL/min or less", not "<= 15"): the summary, the JSON record
+    and the cohort's band column are read by people too. The scale keeps its side of 1:
+    0.99999, never "1", for a CrCl just below 15.
 
     Examples
     --------
     >>> from gabacalc.rules import default_rules
+    >>> band_label(default_rules().bands[0], 1.0)
+    'CrCl of 60 mL/min or more'
     >>> band_label(default_rules().bands[-1], 0.5)
-    'CrCl <= 15 mL/min, scaled by CrCl/15 = 0.5'
+    'CrCl of 15 mL/min or less, scaled by CrCl divided by 15 (factor 0.5)'
     """
     if scale >= 1:
-        return band.label
+        return band.words
     return (
-        f"{band.label}, scaled by CrCl/{fmt_number(band.proportional_below_ml_min or 0)} "
-        f"= {fmt_beside_edges(scale, (1,), 3)}"
+        f"{band.words}, scaled by CrCl divided by "
+        f"{fmt_number(band.proportional_below_ml_min or 0)} "
+        f"(factor {fmt_beside_edges(scale, (1,), 3)})"
     )

@@ -150,10 +150,10 @@ def plan_cohort(df: pd.DataFrame, *, rules: Rules | None = None) -> pd.DataFrame
     ... })
     >>> out = plan_cohort(cohort)
     >>> out[["id", "band", "max_daily_mg", "target_daily_mg", "status"]]
-      id                      band  max_daily_mg  target_daily_mg status
-    0  a  CrCl > 30 to < 60 mL/min          1400             1400     ok
-    1  b         CrCl >= 60 mL/min          3600             1800     ok
-    2  c                       NaN          <NA>             <NA>  error
+      id                               band  max_daily_mg  target_daily_mg status
+    0  a  CrCl above 30 and below 60 mL/min          1400             1400     ok
+    1  b          CrCl of 60 mL/min or more          3600             1800     ok
+    2  c                                NaN          <NA>             <NA>  error
     >>> out.loc[0, "review_date"], round(float(out.loc[0, "crcl_ml_min"]), 1)
     ('2026-02-27', 32.3)
     >>> out.loc[2, "error"]

@@ -284,7 +284,7 @@ def _band_labels(
     band_label is called once per such text (a million rows have thousands of distinct
     scales but at most a thousand texts per band).
     """
-    labels: list[Any] = [b.label for b in rules.bands]
+    labels: list[Any] = [b.words for b in rules.bands]
     codes = np.where(in_group, bands.index, -1).astype(np.int64)
     scaled = in_group & bands.scaled
     if scaled.any():

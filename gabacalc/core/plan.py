@@ -186,7 +186,7 @@ class Plan:
         >>> plan = build_plan(Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90),
         ...                   start_date=date(2026, 1, 5))
         >>> json.loads(plan.to_json())["summary"]["band"]
-        'CrCl >= 60 mL/min'
+        'CrCl of 60 mL/min or more'
         """
         from gabacalc.render.records import json_text
 
@@ -295,7 +295,7 @@ def build_plan(
     >>> patient = Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
     >>> plan = build_plan(patient, target_daily_mg=1800, start_date=date(2026, 1, 5))
     >>> plan.summary["band"], plan.summary["max_daily_mg"], plan.summary["target_daily_mg"]
-    ('CrCl > 30 to < 60 mL/min', 1400, 1400)
+    ('CrCl above 30 and below 60 mL/min', 1400, 1400)
     >>> plan.summary["target_reached_date"], plan.summary["review_date"]
     ('2026-02-13', '2026-02-27')
     >>> first = plan.steps.iloc[0]

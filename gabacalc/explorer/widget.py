@@ -296,7 +296,7 @@ def explore(patient: Patient | None = None, **options: Any) -> Explorer:
     1400
     >>> _ = explorer.set(scr=None, crcl_ml_min=25)
     >>> explorer.plan.summary["band"], explorer.plan.summary["max_daily_mg"]
-    ('CrCl > 15 to <= 30 mL/min', 700)
+    ('CrCl above 15 and up to 30 mL/min', 700)
     >>> _ = explorer.set(strengths_mg=[800])
     >>> explorer.plan is None, explorer.error.split(":")[0]
     (True, 'cannot make a target dose')

@@ -53,8 +53,6 @@ def write_json(plan: Plan, path: str | Path, identification: Identification | No
     ...                   start_date=date(2026, 1, 5))
     >>> path = write_json(plan, pathlib.Path(tempfile.mkdtemp()) / "plan.json")
     >>> json.loads(path.read_text())["summary"]["band"]
-    'CrCl >= 60 mL/min'
-    >>> json.loads(path.read_text())["summary"]["band_words"]
     'CrCl of 60 mL/min or more'
     """
     return atomic_write_text(path, json_text(plan, identification))

@@ -30,7 +30,8 @@ class RenalBand:
     band_id : str
         Stable identifier, e.g. ``"crcl-30-60"``.
     label : str
-        The band as data other code matches on, e.g. ``"CrCl > 30 to < 60 mL/min"``.
+        The table's short form, e.g. ``"CrCl > 30 to < 60 mL/min"`` (kept in the table only:
+        outputs print ``words``; match on ``band_id``).
     words : str
         The band as a person reads it, in words, e.g. ``"CrCl above 30 and below 60 mL/min"``.
     lower_ml_min, upper_ml_min : float
