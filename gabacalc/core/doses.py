@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -79,6 +80,10 @@ class Portion:
     appearance: str
 
 
+#: The formularies built so far, per rule tables (by id) and choice of forms.
+_FORMULARIES: dict[int, dict[tuple[tuple[tuple[type, int], ...] | None, bool], Formulary]] = {}
+
+
 @dataclass(frozen=True)
 class Formulary:
     """The strengths a clinician allows, and what they can make.
@@ -112,7 +117,31 @@ class Formulary:
     def from_options(
         cls, rules: Rules, strengths_mg: Iterable[int] | None, oral_solution: bool
     ) -> Formulary:
-        """Build from the clinician's choices, checking each strength is a labelled one."""
+        """Build from the clinician's choices, checking each strength is a labelled one.
+
+        Built once per choice and rule tables (a Formulary is frozen, so one is shared);
+        a refused choice is refused each time.
+        """
+        requested = None if strengths_mg is None else tuple(strengths_mg)
+        # Keyed by each strength's type too: 300.0 and 300 are equal but not the same choice.
+        key = (
+            None if requested is None else tuple((type(mg), mg) for mg in requested),
+            oral_solution,
+        )
+        built = _FORMULARIES.get(id(rules))
+        if built is None:
+            built = _FORMULARIES[id(rules)] = {}
+            # Before the id can be reused by another object, its formularies are gone.
+            weakref.finalize(rules, _FORMULARIES.pop, id(rules), None)
+        found = built.get(key)
+        if found is None:
+            found = built[key] = cls._build(rules, requested, oral_solution)
+        return found
+
+    @classmethod
+    def _build(
+        cls, rules: Rules, strengths_mg: tuple[int, ...] | None, oral_solution: bool
+    ) -> Formulary:
         solids = {s.strength_mg: s for s in rules.strengths if not s.is_solution}
         if strengths_mg is None:
             chosen = tuple(sorted(mg for mg, s in solids.items() if s.default_allowed))
