@@ -19,6 +19,7 @@ from gabacalc.core.course import context_codes, context_flag_codes
 from gabacalc.core.patient import Patient
 from gabacalc.rules import Rules
 from gabacalc.rules.flags import codes_in, highest_severity, in_severity_order
+from gabacalc.rules.memo import memo
 
 __all__ = ["Outcome", "codes_of", "row_flags", "severity"]
 
@@ -31,6 +32,9 @@ _START_LOW_CODES = codes_in("start_low")
 _PER_ROW_CODES = codes_in("estimate", "band")
 _DIALYSIS_CODES = codes_in("dialysis")
 
+#: At most this many merged combinations are kept per rule tables (then they start again).
+_MERGED_KEPT = 200_000
+
 _DoseCodes = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
@@ -40,8 +44,15 @@ def codes_of(summary: Mapping[str, Any]) -> list[str]:
 
 
 def severity(rules: Rules, codes: Sequence[str]) -> str | None:
-    """The highest severity among ``codes`` (None without any)."""
-    return highest_severity(codes, rules.flags)
+    """The highest severity among ``codes`` (None without any), once per distinct codes."""
+    known = memo(rules, "cohort flag severity")
+    key = tuple(codes)
+    if key not in known:
+        if len(known) > _MERGED_KEPT:
+            known.clear()
+        known[key] = highest_severity(key, rules.flags)
+    found: str | None = known[key]
+    return found
 
 
 def row_flags(
@@ -63,8 +74,11 @@ def row_flags(
     context_index, context_table = _context_codes(rules, cols, group, reps, older, rows)
     dose_table = [_dose_codes(rules, rep) for rep in reps]
     combos, first = group_rows([group[rows], estimate_kind[rows], band_kind[rows], context_index])
-    # Many combinations give the same codes: each distinct tuple is merged and kept once.
-    merged: dict[tuple[Any, ...], int] = {}
+    # Many combinations give the same codes: each distinct tuple is merged once per rule
+    # tables (the chunks of a file, and the calls of a session, share them) and kept once.
+    merged: dict[tuple[Any, ...], tuple[str, ...]] = memo(rules, "cohort merged flag codes")
+    if len(merged) > _MERGED_KEPT:
+        merged.clear()
     table: dict[tuple[str, ...], int] = {}
     combo_codes = np.empty(len(first), dtype=np.int64)
     for k, p in enumerate(first.tolist()):
@@ -78,11 +92,12 @@ def row_flags(
             context_table[context_index[p]],
             dialysis,
         )
-        if parts not in merged:
+        codes = merged.get(parts)
+        if codes is None:
             # The core's flag order: groups in raised order, then severity.
             codes = tuple(in_severity_order([c for part in parts for c in part], rules.flags))
-            merged[parts] = table.setdefault(codes, len(table))
-        combo_codes[k] = merged[parts]
+            merged[parts] = codes
+        combo_codes[k] = table.setdefault(codes, len(table))
     out[rows] = combo_codes[combos]
     return out, list(table)
 

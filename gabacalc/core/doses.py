@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import math
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gabacalc.core.wording import administration_times, fmt_mg, fmt_ml, fmt_number
 from gabacalc.errors import InputError
 from gabacalc.rules import Rules, Strength
+from gabacalc.rules.memo import memo
 
 __all__ = ["Formulary", "Portion", "Split"]
 
@@ -80,10 +80,6 @@ class Portion:
     appearance: str
 
 
-#: The formularies built so far, per rule tables (by id) and choice of forms.
-_FORMULARIES: dict[int, dict[tuple[tuple[tuple[type, int], ...] | None, bool], Formulary]] = {}
-
-
 @dataclass(frozen=True)
 class Formulary:
     """The strengths a clinician allows, and what they can make.
@@ -128,11 +124,7 @@ class Formulary:
             None if requested is None else tuple((type(mg), mg) for mg in requested),
             oral_solution,
         )
-        built = _FORMULARIES.get(id(rules))
-        if built is None:
-            built = _FORMULARIES[id(rules)] = {}
-            # Before the id can be reused by another object, its formularies are gone.
-            weakref.finalize(rules, _FORMULARIES.pop, id(rules), None)
+        built = memo(rules, "formularies")
         found = built.get(key)
         if found is None:
             found = built[key] = cls._build(rules, requested, oral_solution)

@@ -167,10 +167,11 @@ class Rules:
         """A numeric row of ``clinical_thresholds.csv``."""
         return float(self.thresholds[name])
 
-    @property
+    @functools.cached_property
     def crcl_edges_ml_min(self) -> tuple[float, ...]:
         """Every CrCl a rule compares with [mL/min], ascending: a printed CrCl keeps its side
-        of each. The finite band edges, and the mL/min rows of ``clinical_thresholds.csv``."""
+        of each. The finite band edges, and the mL/min rows of ``clinical_thresholds.csv``
+        (worked out once per Rules: every printed CrCl reads them)."""
         edges = {b.lower_ml_min for b in self.bands} | {b.upper_ml_min for b in self.bands}
         edges |= {
             float(row["value"])
