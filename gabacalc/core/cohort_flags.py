@@ -71,9 +71,21 @@ def row_flags(
         return out, []
     estimate_kind, estimate_table = _estimate_codes(renal)
     band_kind, band_table = _band_codes(bands)
-    context_index, context_table = _context_codes(rules, cols, group, reps, older, rows)
-    dose_table = [_dose_codes(rules, rep) for rep in reps]
-    combos, first = group_rows([group[rows], estimate_kind[rows], band_kind[rows], context_index])
+    context_index, contexts = _context_codes(rules, cols, group, reps, older, rows)
+    # Contexts that raise the same codes are one kind here, as are keys below.
+    context_kinds: dict[tuple[str, ...], int] = {}
+    kind_of_context = np.array([context_kinds.setdefault(c, len(context_kinds)) for c in contexts])
+    context_table = list(context_kinds)
+    context_kind = kind_of_context[context_index]
+    # Keys whose plans raise the same dose codes are one kind: the combinations are then of
+    # a few kinds, not of every key and context.
+    dose_kinds: dict[_DoseCodes, int] = {}
+    key_kind = np.array(
+        [dose_kinds.setdefault(_dose_codes(rules, rep), len(dose_kinds)) for rep in reps] or [0]
+    )
+    dose_table = list(dose_kinds)
+    dose_kind = key_kind[group[rows]]
+    combos, first = group_rows([dose_kind, estimate_kind[rows], band_kind[rows], context_kind])
     # Many combinations give the same codes: each distinct tuple is merged once per rule
     # tables (the chunks of a file, and the calls of a session, share them) and kept once.
     merged: dict[tuple[Any, ...], tuple[str, ...]] = memo(rules, "cohort merged flag codes")
@@ -83,13 +95,13 @@ def row_flags(
     combo_codes = np.empty(len(first), dtype=np.int64)
     for k, p in enumerate(first.tolist()):
         i = rows[p]
-        start_low, dose, dialysis = dose_table[group[i]]
+        start_low, dose, dialysis = dose_table[dose_kind[p]]
         parts = (
             start_low,
             estimate_table[estimate_kind[i]],
             band_table[band_kind[i]],
             dose,
-            context_table[context_index[p]],
+            context_table[context_kind[p]],
             dialysis,
         )
         codes = merged.get(parts)
@@ -145,18 +157,22 @@ def _context_codes(
     targets = np.array([r[0]["target_daily_mg"] if r else 0 for r in reps] or [0])
     target = targets[group[rows]]
     index, first = group_rows([cols.risk_codes[rows], older[rows], cols.pain_codes[rows], target])
-    table = [
-        tuple(
-            context_codes(
-                cols.risk_values[cols.risk_codes[rows[p]]],
-                bool(older[rows[p]]),
-                cols.pain_values[cols.pain_codes[rows[p]]],
-                int(target[p]),
-                rules,
-            )
+    known = memo(rules, "cohort context codes")  # a pure function of the context
+    if len(known) > _MERGED_KEPT:
+        known.clear()
+    table = []
+    for p in first.tolist():
+        i = rows[p]
+        context = (
+            cols.risk_values[cols.risk_codes[i]],
+            bool(older[i]),
+            cols.pain_values[cols.pain_codes[i]],
+            int(target[p]),
         )
-        for p in first
-    ]
+        codes = known.get(context)
+        if codes is None:
+            codes = known[context] = tuple(context_codes(*context, rules))
+        table.append(codes)
     return index, table
 
 
