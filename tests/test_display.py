@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -536,3 +537,28 @@ def test_compare_highlights_exactly_the_figures_that_differ() -> None:
     assert "700 mg/day" in text and "1,400 mg/day" in text
     assert text.count(gabacalc.VERIFICATION_TEXT) >= 6, "the comparison and both plans"
     assert_safe_dose_text(text)
+
+
+def test_an_estimate_from_local_tables_displays_their_stamp_not_the_shipped_ones(
+    tmp_path: Path,
+) -> None:
+    """The estimate carries the rules it was made with, as a plan does: its band words and
+    its stamp come from those tables."""
+    from gabacalc.rules import default_tables_dir, load_rules, write_manifest
+
+    folder = tmp_path / "tables"
+    shutil.copytree(default_tables_dir(), folder)
+    bands = folder / "renal_bands.csv"
+    text = bands.read_text(encoding="utf-8")
+    assert "CrCl above 30 and below 60 mL/min" in text
+    local_words = "CrCl over 30 and under 60"
+    bands.write_text(text.replace("CrCl above 30 and below 60", local_words), "utf-8")
+    write_manifest(folder, "local-1")
+    local = load_rules(folder)
+    assert local.rules_sha256 != gabacalc.default_rules().rules_sha256
+    patient = Patient(age_years=72, sex="female", weight_kg=60, height_cm=160, scr=1.3)
+    page = read(estimate_crcl(patient, rules=local)._repr_html_())
+    banner = "".join(page.text[:6])
+    assert "rule tables local-1" in banner
+    assert local.rules_sha256[:12] in banner
+    assert key_figures(page, "Renal estimate")["Band"].startswith(f"{local_words} mL/min")

@@ -8,7 +8,7 @@ were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gabacalc.core.arrays import is_female, pick
@@ -147,6 +147,8 @@ class RenalEstimate:
         Serum creatinine in mg/dL.
     flag_codes : tuple of str
         Codes of ``tables/flags.csv`` that this estimate raises.
+    rules : Rules or None
+        The rule tables it was made with: its notebook display shows their band and stamp.
     """
 
     crcl_ml_min: float | None
@@ -162,12 +164,13 @@ class RenalEstimate:
     bmi_kg_m2: float | None
     scr_mg_dl: float | None
     flag_codes: tuple[str, ...]
+    rules: Rules | None = field(default=None, repr=False, compare=False)
 
     def _repr_html_(self) -> str:
         """The estimate as HTML for Jupyter (see :func:`gabacalc.render.display.estimate_html`)."""
         from gabacalc.render.display import estimate_html
 
-        return estimate_html(self)
+        return estimate_html(self, self.rules)
 
     def __repr__(self) -> str:
         if self.crcl_ml_min is None:
@@ -248,6 +251,7 @@ def estimate_crcl(
         bmi_kg_m2=weights.bmi_kg_m2,
         scr_mg_dl=scr_mg_dl,
         flag_codes=tuple(codes),
+        rules=rules,
     )
 
 
@@ -314,6 +318,7 @@ def _unestimated(patient: Patient, weights: _Candidates, rules: Rules) -> RenalE
         bmi_kg_m2=weights.bmi_kg_m2,
         scr_mg_dl=None,
         flag_codes=("CRCL_GIVEN",) if method == "given" else (),
+        rules=rules,
     )
 
 
