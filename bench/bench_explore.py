@@ -21,7 +21,8 @@ sys.path.insert(0, str(REPO))
 
 import gabacalc  # noqa: E402
 from gabacalc.core.examples import EXAMPLE_START_DATE, example_patient  # noqa: E402
-from gabacalc.explorer import _SCREEN_DPI, explore  # noqa: E402
+from gabacalc.explorer import explore  # noqa: E402
+from gabacalc.explorer.charts import SCREEN_DPI  # noqa: E402
 from gabacalc.render.chart import figure_for, figure_png  # noqa: E402
 from gabacalc.render.display import plan_html  # noqa: E402
 
@@ -81,8 +82,8 @@ def main() -> None:
     )
     show("  of which plan_html", timed(lambda: plan_html(plan), runs))
     show(
-        f"  of which the chart (figure and PNG at {_SCREEN_DPI} dpi)",
-        timed(lambda: figure_png(figure_for(plan), _SCREEN_DPI), runs),
+        f"  of which the chart (figure and PNG at {SCREEN_DPI} dpi)",
+        timed(lambda: figure_png(figure_for(plan), SCREEN_DPI), runs),
     )
 
 

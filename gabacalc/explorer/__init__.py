@@ -25,8 +25,6 @@ except ImportError as error:  # pragma: no cover - the test suite installs the e
         'gabacalc.explore needs ipywidgets: pip install "gabacalc[jupyter]"'
     ) from error
 
-# bench/bench_explore.py times the chart at the explorer's screen resolution.
-from gabacalc.explorer.charts import SCREEN_DPI as _SCREEN_DPI  # noqa: F401
 from gabacalc.explorer.controls import CONTROL_NAMES, PATIENT_FIELDS, PLAN_KEYWORDS
 from gabacalc.explorer.widget import Explorer, explore
 
