@@ -169,11 +169,10 @@ def options_ok(cols: CohortColumns, rules: Rules) -> np.ndarray:
         out: np.ndarray = np.isnan(values) | good
         return out
 
-    count = num["current_doses_per_day"]
     return (
         optional("start_daily_mg", "start_daily_mg")
         & optional("target_daily_mg", "target_daily_mg")
         & optional("review_weeks", "review_weeks")
         & optional("current_daily_mg", "current_daily_mg")
-        & (np.isnan(count) | np.isin(count, (1.0, 2.0, 3.0)))
+        & optional("current_doses_per_day", "current_doses_per_day")
     )

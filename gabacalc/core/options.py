@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gabacalc.core.doses import Formulary
-from gabacalc.core.patient import Patient, check_in_limits, check_number
+from gabacalc.core.patient import Patient, check_in_limits, check_number, in_limits
 from gabacalc.core.renal import WEIGHT_BASES
 from gabacalc.core.wording import fmt_as_given, fmt_number
 from gabacalc.errors import InputError, value_text
@@ -249,7 +249,7 @@ def resolve_options(
         oral_solution=solution,
         dialysis_days=days,
         current_daily_mg=current,
-        current_doses_per_day=_doses_per_day(current_doses_per_day),
+        current_doses_per_day=_doses_per_day(current_doses_per_day, rules),
         chosen=chosen,
         max_products=_max_products(max_products),
     )
@@ -306,14 +306,17 @@ def _review_weeks(value: float | None, rules: Rules) -> int:
     return int(weeks)
 
 
-def _doses_per_day(value: int | None) -> int | None:
-    """The administrations a day a current dose is taken in (1-3), or None."""
+def _doses_per_day(value: int | None, rules: Rules) -> int | None:
+    """The administrations a day a current dose is taken in (``current_doses_per_day`` in
+    ``tables/input_limits.csv``: once to three times daily), or None."""
     if value is None:
         return None
     count = check_number(value, "current_doses_per_day", "doses per day")
-    if count not in (1, 2, 3):
+    row = rules.limits["current_doses_per_day"]
+    if not (in_limits(count, row) and count == int(count)):
+        low, high = int(float(row["min"])), int(float(row["max"]))
         raise InputError(
-            f"doses per day {fmt_as_given(count)} is outside 1-3 (once, twice or "
+            f"doses per day {fmt_as_given(count)} is outside {low}-{high} (once, twice or "
             "three times daily)",
             field="current_doses_per_day",
         )

@@ -285,7 +285,9 @@ def _choice_control(name: str, value: Any, rules: Rules) -> Any | None:
         low, high = _limits(rules, "review_weeks")
         return _dropdown(name, _with_default(range(int(low), int(high) + 1)), value)
     if name == "current_doses_per_day":
-        counts = [("not given", None), *((frequency_text(n), n) for n in (1, 2, 3))]
+        low, high = _limits(rules, "current_doses_per_day")
+        times = range(int(low), int(high) + 1)
+        counts = [("not given", None), *((frequency_text(n), n) for n in times)]
         return _dropdown(name, counts, value)
     if name == "max_products":
         products = sum(1 for s in rules.strengths)
