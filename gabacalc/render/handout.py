@@ -21,9 +21,8 @@ from gabacalc.render.pdf_base import (
     BOLD,
     FONT,
     canvas_class,
-    keep_units,
     page_size,
-    pdf_escape,
+    paragraph,
     register_fonts,
 )
 from gabacalc.render.phrases import (
@@ -78,12 +77,6 @@ def _styles() -> dict[str, Any]:
     }
 
 
-def _p(text: str, style: Any) -> Any:
-    from reportlab.platypus import Paragraph
-
-    return Paragraph(pdf_escape(keep_units(text)).replace("\n", "<br/>"), style)
-
-
 def _changes(days: list[dict[str, Any]], plan: Plan) -> list[str]:
     """One line per dose change: from which day, and what to take when."""
     assert plan.formulary is not None
@@ -122,7 +115,7 @@ def _week_tables(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
     previous: tuple[int, ...] | None = None
     for start in range(0, len(days), 7):
         week = days[start : start + 7]
-        data = [[_p(h, styles["head"]) for h in heads]]
+        data = [[paragraph(h, styles["head"]) for h in heads]]
         changed_rows = []
         for i, day in enumerate(week, start=1):
             parts = (int(day["morning_mg"]), int(day["midday_mg"]), int(day["bedtime_mg"]))
@@ -138,7 +131,7 @@ def _week_tables(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
             if post:
                 extra = int(day["post_dialysis_mg"])
                 cells.append(f"{TICK_BOX} {patient_take(plan.formulary, extra)}" if extra else "")
-            data.append([_p(c, styles["cell"]) for c in cells])
+            data.append([paragraph(c, styles["cell"]) for c in cells])
         columns = len(heads)
         first = 0.3 if columns <= 3 else 0.24 if columns == 4 else 0.21
         widths = [width * first] + [width * (1 - first) / (columns - 1)] * (columns - 1)
@@ -157,7 +150,7 @@ def _week_tables(plan: Plan, styles: dict[str, Any], width: float) -> list[Any]:
         title = (
             f"Week {start // 7 + 1}: {fmt_date(week[0]['date'])} to {fmt_date(week[-1]['date'])}"
         )
-        out.append(KeepTogether([_p(title, styles["h2"]), table]))
+        out.append(KeepTogether([paragraph(title, styles["h2"]), table]))
     return out
 
 
@@ -168,24 +161,24 @@ def _story(plan: Plan, identification: Identification | None, width: float) -> l
     styles = _styles()
     days = calendar_days(plan)
     story: list[Any] = [
-        _p(VERIFICATION_TEXT, styles["banner"]),
-        _p("Your gabapentin schedule", styles["h1"]),
+        paragraph(VERIFICATION_TEXT, styles["banner"]),
+        paragraph("Your gabapentin schedule", styles["h1"]),
     ]
     if identification is not None and identification.patient_name:
-        story.append(_p(f"For: {identification.patient_name}", styles["body"]))
+        story.append(paragraph(f"For: {identification.patient_name}", styles["body"]))
     else:
-        story.append(_p("For: " + "_" * 30, styles["body"]))
+        story.append(paragraph("For: " + "_" * 30, styles["body"]))
     story += _what_for(plan, days, styles)
     story += _medicine(plan, days, styles)
     story += _when_it_changes(plan, days, styles)
-    story.append(_p("Clinic phone number: " + "_" * 30, styles["body"]))
+    story.append(paragraph("Clinic phone number: " + "_" * 30, styles["body"]))
     story += _week_tables(plan, styles, width)
     groups = _advice(plan, styles)
     # The last advice, the phone line and the closing label stay on one page together.
     closing = [
         Spacer(1, 8),
-        _p("Clinic phone number: " + "_" * 30, styles["body"]),
-        _p(VERIFICATION_TEXT, styles["banner"]),
+        paragraph("Clinic phone number: " + "_" * 30, styles["body"]),
+        paragraph(VERIFICATION_TEXT, styles["banner"]),
     ]
     for group in groups[:-1]:
         story.append(KeepTogether(group))
@@ -197,8 +190,8 @@ def _what_for(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) ->
     """What the medicine is for, and how the doses are measured and taken."""
     assert plan.formulary is not None
     what_for = [r["text"] for r in guidance_rows(plan, "patient") if r["key"] == "what-for"]
-    out = [_p("What this medicine is for", styles["h2"])]
-    out += [_p(t, styles["body"]) for t in what_for]
+    out = [paragraph("What this medicine is for", styles["h2"])]
+    out += [paragraph(t, styles["body"]) for t in what_for]
     liquid = any(
         portion.is_solution
         for day in days
@@ -206,7 +199,7 @@ def _what_for(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) ->
         for portion in (plan.formulary.portions(int(day[column])) if day[column] else ())
     )
     out.append(
-        _p(
+        paragraph(
             "Doses are in milligrams (mg). "
             + (
                 "The liquid is measured in millilitres (mL): use the oral syringe from the "
@@ -225,16 +218,16 @@ def _what_for(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) ->
 def _medicine(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) -> list[Any]:
     """What each product the schedule uses looks like."""
     assert plan.formulary is not None
-    out = [_p("Your medicine", styles["h2"])]
+    out = [paragraph("Your medicine", styles["h2"])]
     looks: dict[str, str] = {}
     for day in days:
         for column in ("morning_mg", "midday_mg", "bedtime_mg", "post_dialysis_mg"):
             for portion in plan.formulary.portions(int(day[column])) if day[column] else ():
                 looks[portion.product] = portion.appearance
     for product, appearance in looks.items():
-        out.append(_p(f"{product.capitalize()}: {appearance}.", styles["body"]))
+        out.append(paragraph(f"{product.capitalize()}: {appearance}.", styles["body"]))
     out.append(
-        _p(
+        paragraph(
             "This is how the brand looks. Your pharmacy's medicine may look different: "
             "check the label on the box.",
             styles["body"],
@@ -246,19 +239,19 @@ def _medicine(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) ->
 def _when_it_changes(plan: Plan, days: list[dict[str, Any]], styles: dict[str, Any]) -> list[Any]:
     """When the dose changes, the dialysis days, then the review or the stop."""
     s = plan.summary
-    out = [_p("When your dose changes", styles["h2"])]
-    out += [_p(line, styles["body"]) for line in _changes(days, plan)]
+    out = [paragraph("When your dose changes", styles["h2"])]
+    out += [paragraph(line, styles["body"]) for line in _changes(days, plan)]
     if any(d["post_dialysis_mg"] for d in days):
         out.append(
-            _p(
+            paragraph(
                 "On dialysis days, take the extra dose after each dialysis session.",
                 styles["body"],
             )
         )
     if s["kind"] == "titration":
-        out.append(_p("Your review appointment", styles["h2"]))
+        out.append(paragraph("Your review appointment", styles["h2"]))
         out.append(
-            _p(
+            paragraph(
                 f"{fmt_date(s['review_date'])}. Your doctor will ask if the medicine helps. "
                 "Then you will either keep taking the same dose, or lower it slowly, as your "
                 "doctor tells you. Do not stop on your own.",
@@ -266,9 +259,9 @@ def _when_it_changes(plan: Plan, days: list[dict[str, Any]], styles: dict[str, A
             )
         )
     else:
-        out.append(_p("When you stop", styles["h2"]))
+        out.append(paragraph("When you stop", styles["h2"]))
         out.append(
-            _p(
+            paragraph(
                 f"From {fmt_date(s['taper_end_date'])} you take no more gabapentin. Lower the "
                 "dose only as this schedule shows.",
                 styles["body"],
@@ -284,7 +277,9 @@ def _advice(plan: Plan, styles: dict[str, Any]) -> list[list[Any]]:
     for key, title in _GROUPS:
         texts = [r["text"] for r in rows if r["when"] == key]
         if texts:
-            groups.append([_p(title, styles["h2"]), *(_p(t, styles["body"]) for t in texts)])
+            groups.append(
+                [paragraph(title, styles["h2"]), *(paragraph(t, styles["body"]) for t in texts)]
+            )
     return groups
 
 

@@ -31,6 +31,7 @@ from gabacalc.render.pdf_base import (
     canvas_class,
     keep_units,
     page_size,
+    paragraph,
     pdf_escape,
     register_fonts,
 )
@@ -93,12 +94,6 @@ def _styles() -> dict[str, Any]:
     }
 
 
-def _para(text: str, style: Any) -> Any:
-    from reportlab.platypus import Paragraph
-
-    return Paragraph(pdf_escape(keep_units(text)).replace("\n", "<br/>"), style)
-
-
 def _grid(data: list[list[Any]], widths: list[float], header: bool = True) -> Any:
     from reportlab.lib import colors
     from reportlab.platypus import Table, TableStyle
@@ -120,7 +115,9 @@ def _key_value_table(rows: list[tuple[str, str]], styles: dict[str, Any], width:
     from reportlab.lib import colors
     from reportlab.platypus import Table, TableStyle
 
-    data = [[_para(key, styles["head"]), _para(value, styles["cell"])] for key, value in rows]
+    data = [
+        [paragraph(key, styles["head"]), paragraph(value, styles["cell"])] for key, value in rows
+    ]
     table = Table(data, colWidths=[width * 0.2, width * 0.8])
     table.setStyle(
         TableStyle(
@@ -147,10 +144,10 @@ def _identification(
     # Two label-value pairs a line: the block stays short, so page 1 keeps the chart.
     data = [
         [
-            _para(a, styles["head"]),
-            _para(b, styles["cell"]),
-            _para(c, styles["head"]),
-            _para(d, styles["cell"]),
+            paragraph(a, styles["head"]),
+            paragraph(b, styles["cell"]),
+            paragraph(c, styles["head"]),
+            paragraph(d, styles["cell"]),
         ]
         for (a, b), (c, d) in zip(rows[0::2], rows[1::2], strict=True)
     ]
@@ -170,14 +167,14 @@ def _identification(
 
 def _steps_table(entries: list[dict[str, Any]], styles: dict[str, Any], width: float) -> Any:
     heads = ["Step", "Dates", "Total a day", "Take", "Phase"]
-    data = [[_para(h, styles["head"]) for h in heads]]
+    data = [[paragraph(h, styles["head"]) for h in heads]]
     for row in entries:
         daily = "stop" if row["daily_mg"] == 0 else f"{fmt_mg(row['daily_mg'])} a day"
         if row["limited_by"]:
             daily += f"\nlimited by {row['limited_by']}"
         phase = row["phase"] + ("\n(conditional)" if row["conditional"] else "")
         line = [str(row["step"]), row["dates_text"], daily, "\n".join(row["dose_lines"]), phase]
-        data.append([_para(x, styles["cell"]) for x in line])
+        data.append([paragraph(x, styles["cell"]) for x in line])
     fractions = [0.06, 0.2, 0.13, 0.49, 0.12]
     return _grid(data, [width * f for f in fractions])
 
@@ -188,14 +185,14 @@ def _dispensing_table(plan: Plan, styles: dict[str, Any], width: float) -> list[
     table = dispensing(plan)
     products = table["products"]
     heads = ["Step", "Dates", *[f"{name} ({table['unit'][name]})" for name in products]]
-    data = [[_para(h, styles["head"]) for h in heads]]
+    data = [[paragraph(h, styles["head"]) for h in heads]]
     for row in table["steps"]:
         cells = [str(row["step"]), row["dates_text"]]
         cells += [fmt_number(row["units"][name], 2) for name in products]
-        data.append([_para(x, styles["cell"]) for x in cells])
+        data.append([paragraph(x, styles["cell"]) for x in cells])
     for total in table["totals"]:
         cells = ["", total["label"], *[fmt_number(total["units"][n], 2) for n in products]]
-        data.append([_para(x, styles["head"]) for x in cells])
+        data.append([paragraph(x, styles["head"]) for x in cells])
     rest = 0.7 / max(len(products), 1)
     out = [
         Paragraph("Dispensing quantities", styles["h2"]),

@@ -23,6 +23,7 @@ __all__ = [
     "canvas_class",
     "keep_units",
     "page_size",
+    "paragraph",
     "pdf_escape",
     "register_fonts",
 ]
@@ -120,3 +121,11 @@ _KEEP = re.compile(
 def keep_units(text: str) -> str:
     """Non-breaking spaces inside "1 x 300 mg capsule", so a count never wraps from its product."""
     return _KEEP.sub(_NBSP, text)
+
+
+def paragraph(text: str, style: Any) -> Any:
+    """A reportlab paragraph of plain text: escaped, units kept with their counts, and each
+    newline a line break (what the plan PDF and the handout both write)."""
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(pdf_escape(keep_units(text)).replace("\n", "<br/>"), style)
