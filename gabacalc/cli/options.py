@@ -24,7 +24,6 @@ from gabacalc.cli.choices import (
     SEX,
     WEIGHT_BASIS,
 )
-from gabacalc.errors import InputError
 
 __all__ = [
     "OUTPUT_KINDS",
@@ -42,22 +41,10 @@ __all__ = [
 
 
 def parse_strengths(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    values = []
-    for item in text.replace(";", ",").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            values.append(int(item))
-        except ValueError:
-            raise InputError(
-                f"strength {item!r} in --strengths is not a whole number of mg; "
-                "give e.g. 100,300,400",
-                field="strengths_mg",
-            ) from None
-    return values
+    """``--strengths`` as a list of mg (the cohort's parser, naming the option)."""
+    from gabacalc.core.cohort_parse import parse_strengths as parse
+
+    return parse(text, "--strengths", "100,300,400")
 
 
 def patient_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -38,7 +38,15 @@ from gabacalc.core.renal import WEIGHT_BASES
 from gabacalc.errors import InputError
 from gabacalc.rules import Rules
 
-__all__ = ["CohortColumns", "group_rows", "missing", "parse_columns", "plain", "row_kwargs"]
+__all__ = [
+    "CohortColumns",
+    "group_rows",
+    "missing",
+    "parse_columns",
+    "parse_strengths",
+    "plain",
+    "row_kwargs",
+]
 
 #: A cell parser: ``parse(cell) -> (ok, value)``.
 _Parser = Callable[[Any], tuple[bool, Any]]
@@ -315,7 +323,7 @@ def _option_parsers(rules: Rules, today: date) -> dict[str, _Parser]:
 
     def strengths(cell: Any) -> tuple[bool, tuple[int, ...] | None]:
         try:
-            parsed = _strengths(cell)
+            parsed = parse_strengths(cell)
         except InputError:
             return False, None
         return True, None if parsed is None else tuple(sorted(set(parsed)))
@@ -364,8 +372,21 @@ def _iso_date(text: str) -> date:
     return datetime.strptime(text, "%Y-%m-%d").date()
 
 
-def _strengths(cell: Any) -> list[int] | None:
-    """Allowed strengths from a cell: ``"100;300"`` or ``"100,300"``, a number, or a list."""
+def parse_strengths(
+    cell: Any, where: str = "strengths_mg", example: str = "100;300;400"
+) -> list[int] | None:
+    """Allowed strengths from a cell or an option: ``"100;300"`` or ``"100,300"``, a number,
+    or a list (the one parser of cohort cells and ``--strengths``); ``where`` and ``example``
+    name the input in a refusal.
+
+    Examples
+    --------
+    >>> parse_strengths("100; 300,400"), parse_strengths(None)
+    ([100, 300, 400], None)
+    >>> parse_strengths("abc", "--strengths", "100,300,400")
+    Traceback (most recent call last):
+    gabacalc.errors.InputError: strength 'abc' in --strengths is not a whole number of mg; ...
+    """
     if missing(cell):
         return None
     cell = plain(cell)
@@ -389,8 +410,7 @@ def _strengths(cell: Any) -> list[int] | None:
             values.append(int(text))
         except (TypeError, ValueError):
             raise InputError(
-                f"strength {item!r} in strengths_mg is not a whole number of mg; "
-                "give e.g. 100;300;400",
+                f"strength {item!r} in {where} is not a whole number of mg; give e.g. {example}",
                 field="strengths_mg",
             ) from None
     return values
@@ -431,7 +451,7 @@ def row_kwargs(cells: Mapping[str, Any], today: date) -> tuple[dict[str, Any], d
         if name == "start_date":
             options[name] = _start_date(value, today)
         elif name == "strengths_mg":
-            options[name] = _strengths(value)
+            options[name] = parse_strengths(value)
         elif name == "oral_solution":
             options[name] = _oral_solution(value)
         elif not missing(value):
