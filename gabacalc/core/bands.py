@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BandChoice",
+    "band_flag_codes",
     "band_index",
     "band_label",
     "band_scale",
@@ -108,20 +109,17 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         raise RuleTableError([f"no renal band contains CrCl {crcl!r} mL/min"])
     band = rules.bands[index]
     scale = band_scale(index, value, rules)
-    codes: list[str] = []
-    if dialysis == "hemodialysis" and crcl is None:
-        codes.append("HD_NO_RESIDUAL_CRCL")
+    hd_no_residual = dialysis == "hemodialysis" and crcl is None
+    codes = band_flag_codes(hd_no_residual, dialysis == "peritoneal", scale < 1)
+    if hd_no_residual:
         reason = "hemodialysis without a residual CrCl: the label's CrCl 15 row, unscaled"
     elif dialysis == "peritoneal":
-        codes.append("PERITONEAL_DIALYSIS")
         reason = f"peritoneal dialysis: the band for {band.words} (no label guidance)"
     else:
         assert crcl is not None
         text = crcl_text(crcl, rules, decimals=2)
         note = "unrounded" if is_exact(text, crcl) else "rounded; the band uses the unrounded value"
         reason = f"CrCl {text} mL/min ({note}) falls in {band.words}"
-    if scale < 1:
-        codes.append("PROPORTIONAL_REDUCTION")
     words = band_label(band, scale)
     return BandChoice(
         band=band,
@@ -131,7 +129,7 @@ def select_band(estimate: RenalEstimate, dialysis: str, rules: Rules | None = No
         max_daily_mg=scaled_daily_mg(band.max_daily_mg, scale),
         doses_per_day=band.doses_per_day,
         reason=reason,
-        flag_codes=tuple(codes),
+        flag_codes=codes,
         words=words,
     )
 
@@ -235,6 +233,23 @@ def scaled_daily_mg(daily_mg: Any, scale: Any) -> Any:
     if isinstance(scaled, np.ndarray):
         return np.floor(scaled).astype(np.int64)
     return math.floor(scaled)
+
+
+def band_flag_codes(hd_no_residual: bool, peritoneal: bool, scaled: bool) -> tuple[str, ...]:
+    """The flag codes a band choice raises, in their order: the one mapping, which
+    :func:`select_band` uses and cohort mode tabulates.
+
+    Examples
+    --------
+    >>> band_flag_codes(hd_no_residual=False, peritoneal=True, scaled=True)
+    ('PERITONEAL_DIALYSIS', 'PROPORTIONAL_REDUCTION')
+    """
+    found = (
+        (hd_no_residual, "HD_NO_RESIDUAL_CRCL"),
+        (peritoneal and not hd_no_residual, "PERITONEAL_DIALYSIS"),
+        (scaled, "PROPORTIONAL_REDUCTION"),
+    )
+    return tuple(code for raised, code in found if raised)
 
 
 def band_label(band: RenalBand, scale: float) -> str:

@@ -13,10 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from gabacalc.core.bands import band_flag_codes
 from gabacalc.core.cohort_parse import CohortColumns, group_rows
 from gabacalc.core.cohort_renal import BandArrays, RenalArrays
 from gabacalc.core.course import context_codes, context_flag_codes
 from gabacalc.core.patient import Patient
+from gabacalc.core.renal import estimate_flag_codes
 from gabacalc.rules import Rules
 from gabacalc.rules.flags import codes_in, highest_severity, in_severity_order
 from gabacalc.rules.memo import memo
@@ -121,15 +123,16 @@ def _estimate_codes(renal: RenalArrays) -> tuple[np.ndarray, list[tuple[str, ...
     estimated = renal.method == 0
     kind = np.select([renal.method == 1, estimated & renal.short, renal.no_height], [1, 2, 3], 0)
     kind = kind + 4 * renal.implausible + 8 * renal.low_scr
-    base_table = [(), ("CRCL_GIVEN",), ("SHORT_STATURE_IBW",), ("NO_HEIGHT",)]
     table = [
-        (
-            *base,
-            *(("CRCL_IMPLAUSIBLE_HIGH",) if k & 1 else ()),
-            *(("LOW_SCR_OLDER_ADULT",) if k & 2 else ()),
+        estimate_flag_codes(
+            given=base == 1,
+            short=base == 2,
+            no_height=base == 3,
+            implausible=bool(k & 1),
+            low_scr=bool(k & 2),
         )
         for k in range(4)
-        for base in base_table
+        for base in range(4)
     ]
     return kind, table
 
@@ -138,9 +141,11 @@ def _band_codes(bands: BandArrays) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     """The band's codes (select_band), as a kind per row and the kinds' codes."""
     kind = np.where(bands.hd_no_residual, 2, np.where(bands.peritoneal, 4, 0))
     kind = kind + bands.scaled.astype(np.int64)
-    table: list[tuple[str, ...]] = []
-    for dialysis_codes in ((), ("HD_NO_RESIDUAL_CRCL",), ("PERITONEAL_DIALYSIS",)):
-        table.extend([dialysis_codes, (*dialysis_codes, "PROPORTIONAL_REDUCTION")])
+    table = [
+        band_flag_codes(hd_no_residual=dialysis == 1, peritoneal=dialysis == 2, scaled=scaled)
+        for dialysis in range(3)
+        for scaled in (False, True)
+    ]
     return kind, table
 
 

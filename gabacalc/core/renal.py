@@ -54,6 +54,7 @@ __all__ = [
     "devine_ideal_weight",
     "estimate_band",
     "estimate_crcl",
+    "estimate_flag_codes",
     "implausibly_high",
     "is_female",
     "low_creatinine_older_adult",
@@ -227,15 +228,15 @@ def estimate_crcl(
         weights.bmi_kg_m2,
         rules,
     )
-    codes = list(weights.flag_codes)
-    if patient.height_cm is None:
-        codes.append("NO_HEIGHT")
     scr_mg_dl = scr_in_mg_dl(patient.scr, patient.scr_unit == "umol/L", rules)
     crcl = cockcroft_gault(patient.age_years, used_kg, scr_mg_dl, patient.sex, rules)
-    if implausibly_high(crcl, rules):
-        codes.append("CRCL_IMPLAUSIBLE_HIGH")
-    if low_creatinine_older_adult(patient.age_years, scr_mg_dl, rules):
-        codes.append("LOW_SCR_OLDER_ADULT")
+    codes = estimate_flag_codes(
+        given=False,
+        short=weights.short,
+        no_height=patient.height_cm is None,
+        implausible=bool(implausibly_high(crcl, rules)),
+        low_scr=bool(low_creatinine_older_adult(patient.age_years, scr_mg_dl, rules)),
+    )
     printed = crcl_text(crcl, rules)
     return RenalEstimate(
         crcl_ml_min=crcl,
@@ -250,7 +251,7 @@ def estimate_crcl(
         adjusted_weight_kg=weights.adjusted_kg,
         bmi_kg_m2=weights.bmi_kg_m2,
         scr_mg_dl=scr_mg_dl,
-        flag_codes=tuple(codes),
+        flag_codes=codes,
         rules=rules,
     )
 
@@ -263,7 +264,7 @@ class _Candidates:
     ideal_kg: float | None
     adjusted_kg: float | None
     bmi_kg_m2: float | None
-    flag_codes: tuple[str, ...]
+    short: bool
 
 
 def _candidates(patient: Patient, weight_basis: str, rules: Rules) -> _Candidates:
@@ -280,7 +281,7 @@ def _candidates(patient: Patient, weight_basis: str, rules: Rules) -> _Candidate
                 "give the height, or use weight basis 'actual' or 'auto'",
                 field="height_cm",
             )
-        return _Candidates(weight_basis, None, None, None, ())
+        return _Candidates(weight_basis, None, None, None, short=False)
     ibw = devine_ideal_weight(patient.height_cm, patient.sex, rules)
     short = below_devine_height(patient.height_cm, weight_basis, rules)
     return _Candidates(
@@ -288,7 +289,7 @@ def _candidates(patient: Patient, weight_basis: str, rules: Rules) -> _Candidate
         ideal_kg=ibw,
         adjusted_kg=adjusted_body_weight(patient.weight_kg, ibw, rules),
         bmi_kg_m2=body_mass_index(patient.weight_kg, patient.height_cm),
-        flag_codes=("SHORT_STATURE_IBW",) if short else (),
+        short=bool(short),
     )
 
 
@@ -317,9 +318,37 @@ def _unestimated(patient: Patient, weights: _Candidates, rules: Rules) -> RenalE
         adjusted_weight_kg=weights.adjusted_kg,
         bmi_kg_m2=weights.bmi_kg_m2,
         scr_mg_dl=None,
-        flag_codes=("CRCL_GIVEN",) if method == "given" else (),
+        flag_codes=estimate_flag_codes(given=method == "given"),
         rules=rules,
     )
+
+
+def estimate_flag_codes(
+    *,
+    given: bool,
+    short: bool = False,
+    no_height: bool = False,
+    implausible: bool = False,
+    low_scr: bool = False,
+) -> tuple[str, ...]:
+    """The flag codes an estimate raises, in their order: the one mapping from what was
+    found to its codes, which :func:`estimate_crcl` uses and cohort mode tabulates.
+
+    Examples
+    --------
+    >>> estimate_flag_codes(given=False, no_height=True, low_scr=True)
+    ('NO_HEIGHT', 'LOW_SCR_OLDER_ADULT')
+    >>> estimate_flag_codes(given=True)
+    ('CRCL_GIVEN',)
+    """
+    found = (
+        (given, "CRCL_GIVEN"),
+        (short, "SHORT_STATURE_IBW"),
+        (no_height, "NO_HEIGHT"),
+        (implausible, "CRCL_IMPLAUSIBLE_HIGH"),
+        (low_scr, "LOW_SCR_OLDER_ADULT"),
+    )
+    return tuple(code for raised, code in found if raised)
 
 
 def _formula_text(
