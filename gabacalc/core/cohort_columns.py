@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Hashable, Iterable
 
 from gabacalc.core.patient import PATIENT_FIELDS
+from gabacalc.core.plan import PLAN_OPTIONS
 from gabacalc.errors import InputError
 from gabacalc.rules import PROVENANCE_COLUMNS
 
@@ -33,18 +34,10 @@ __all__ = [
 ]
 
 PATIENT_COLUMNS = PATIENT_FIELDS
-OPTION_COLUMNS = (
-    "weight_basis",
-    "start_daily_mg",
-    "target_daily_mg",
-    "titration",
-    "taper",
-    "review_weeks",
-    "start_date",
-    "strengths_mg",
-    "oral_solution",
-    "dialysis_days",
-    "current_daily_mg",
+#: build_plan's options a cohort column can give (``current_doses_per_day`` comes last, with
+#: the audit; the fewest-products search and the rule tables are not per row).
+OPTION_COLUMNS = tuple(
+    name for name in PLAN_OPTIONS if name not in ("current_doses_per_day", "max_products", "rules")
 )
 #: Every column plan_cohort reads: ``id``, the Patient fields, the build_plan keywords, and
 #: ``current_doses_per_day`` (the re-plan from ``current_daily_mg`` and the audit).

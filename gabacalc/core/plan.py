@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = [
+    "PLAN_OPTIONS",
     "WEEKDAYS",
     "Plan",
     "PlanOptions",
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 #: The options build_plan takes, in its order (each documented once, in OPTION_DOCS).
-_PLAN_OPTIONS = (
+PLAN_OPTIONS = (
     "weight_basis",
     "start_daily_mg",
     "target_daily_mg",
@@ -246,7 +247,7 @@ class Plan:
         )
 
 
-@document_options(*_PLAN_OPTIONS)
+@document_options(*PLAN_OPTIONS)
 def build_plan(
     patient: Patient,
     *,
