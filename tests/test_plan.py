@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from plan_checks import check_plan_invariants
@@ -249,3 +250,31 @@ def test_every_administration_is_made_from_the_allowed_strengths(strengths: list
         start_date=MONDAY,
     )
     check_plan_invariants(plan)
+
+
+def test_schedules_are_kept_per_rule_tables_and_dropped_with_them(tmp_path: Path) -> None:
+    """A schedule is worked out once per key and tables; other tables never see it, and the
+    cache goes when its tables do (an id reused later cannot find stale schedules)."""
+    import gc
+    import shutil
+    import weakref
+
+    from gabacalc.core.engine import BandLimits
+    from gabacalc.core.schedule import schedule, schedule_key
+    from gabacalc.rules import default_tables_dir, load_rules
+    from gabacalc.rules.memo import memo
+
+    folder = tmp_path / "tables"
+    shutil.copytree(default_tables_dir(), folder)
+    local = load_rules(folder)
+    patient = gabacalc.Patient(age_years=50, sex="male", weight_kg=80, crcl_ml_min=90)
+    plan = gabacalc.build_plan(patient, start_date=date(2026, 1, 5), rules=local)
+    key = schedule_key("titration", plan.options, BandLimits.of(plan.band))
+    found = schedule(key, local)
+    assert schedule(key, local) is found
+    assert schedule(key, gabacalc.default_rules()) is not found
+    cache = weakref.ref(memo(local, "schedules")["cache"])
+    assert cache() is not None
+    del plan, found, local
+    gc.collect()
+    assert cache() is None

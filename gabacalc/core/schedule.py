@@ -35,6 +35,7 @@ from gabacalc.core.options import PlanOptions
 from gabacalc.core.steps import fewer_words, lowered_at_once, reduction, taper_days, titrate
 from gabacalc.core.taper import NoGradualStep, cut_range
 from gabacalc.rules import Rules, TitrationPreset
+from gabacalc.rules.memo import memo
 
 __all__ = ["Schedule", "ScheduleKey", "schedule", "schedule_key", "target_limit_reasons"]
 
@@ -102,9 +103,6 @@ def schedule_key(kind: str, options: PlanOptions, band: BandLimits) -> ScheduleK
     )
 
 
-_CACHES: dict[int, Callable[[ScheduleKey], Schedule]] = {}
-
-
 def schedule(key: ScheduleKey, rules: Rules) -> Schedule:
     """The schedule for ``key`` under ``rules``, computed once per key and rule tables.
 
@@ -131,14 +129,16 @@ def schedule(key: ScheduleKey, rules: Rules) -> Schedule:
     >>> found is schedule(schedule_key("titration", plan.options, band), default_rules())
     True
     """
-    cached = _CACHES.get(id(rules))
+    held = memo(rules, "schedules")  # dropped with the rules (gabacalc.rules.memo)
+    cached = held.get("cache")
     if cached is None:
-        cached = _cache_for(rules)
-    return cached(key)
+        cached = held["cache"] = _cache_for(rules)
+    result: Schedule = cached(key)
+    return result
 
 
 def _cache_for(rules: Rules) -> Callable[[ScheduleKey], Schedule]:
-    """A cache of schedules for one Rules object, dropped when that object is."""
+    """A bounded cache of schedules for one Rules object."""
     ref = weakref.ref(rules)  # the cache must not keep the tables alive
 
     @functools.lru_cache(maxsize=CACHE_SIZE)
@@ -147,10 +147,6 @@ def _cache_for(rules: Rules) -> Callable[[ScheduleKey], Schedule]:
         assert live is not None  # the caller holds the rules
         return _compute(key, live)
 
-    rules_id = id(rules)
-    _CACHES[rules_id] = cached
-    # Before the id can be reused by another object, its cache is gone.
-    weakref.finalize(rules, _CACHES.pop, rules_id, None)
     return cached
 
 
