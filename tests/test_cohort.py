@@ -623,6 +623,113 @@ def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "one.csv", "two.csv"]
 
 
+def test_workers_writing_through_a_link_or_into_a_pipe_give_the_same_bytes(
+    tmp_path: Path,
+) -> None:
+    """Workers write a regular file in place, chunk by chunk at each chunk's place (here
+    through a symbolic link); a pipe, which has no places, gets the chunks in order through
+    the run. Both are the bytes one process writes."""
+    import os
+    import threading
+
+    source = tmp_path / "cohort.csv"
+    _write_cohort(source, rows=60)
+    run_cohort_file(source, tmp_path / "one.csv", chunk_rows=7)
+    wanted = (tmp_path / "one.csv").read_bytes()
+    (tmp_path / "link.csv").symlink_to("real.csv")
+    run_cohort_file(source, tmp_path / "link.csv", chunk_rows=7, workers=2)
+    assert (tmp_path / "link.csv").is_symlink()
+    assert (tmp_path / "real.csv").read_bytes() == wanted
+    fifo = tmp_path / "out.csv"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    run_cohort_file(source, fifo, chunk_rows=7, workers=2)
+    reader.join(60)
+    assert got == [wanted]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cohort.csv", "link.csv", "one.csv", "out.csv", "real.csv",
+    ]  # fmt: skip
+    # Where workers write in place: a regular file (from where its rows start); a pipe never.
+    from gabacalc.files.cohort_share import output_place
+
+    with (tmp_path / "real.csv").open("ab") as regular:
+        place = output_place(regular)
+        if sys.platform == "linux":  # through /proc; elsewhere workers write part files
+            assert place is not None and place[1] == len(wanted)
+            assert os.path.samefile(place[0], tmp_path / "real.csv")
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as pipe:
+        assert output_place(pipe) is None
+    os.close(read_end)
+
+
+def test_workers_share_the_plans_they_make() -> None:
+    """A plan one worker made (here: a refusal, and a plan holding the rule tables) reaches
+    another through the run's folder whole, with the other worker's own rule tables; a
+    key the other planned itself keeps its own plan."""
+    import tempfile
+
+    from gabacalc.files.cohort_share import KeyShare
+
+    folder = Path(tempfile.mkdtemp())
+    one, two = KeyShare(folder, RULES, {}), KeyShare(folder, RULES, {})
+    refusal = gabacalc.InputError("age 300 years is outside 18-110 years", field="age_years")
+    one.cache[("a",)] = refusal
+    one.cache[("b",)] = ({"max_daily_mg": 300}, RULES, None)
+    two.cache[("b",)] = ({"max_daily_mg": 300}, RULES, "its own")
+    one.publish(0)
+    one.publish(1)  # nothing new: no file
+    two.take()
+    assert sorted(p.name for p in folder.iterdir()) == ["keys-0.pickle"]
+    got = two.cache[("a",)]
+    assert isinstance(got, gabacalc.InputError)
+    assert (str(got), got.field) == (str(refusal), "age_years")
+    assert two.cache[("b",)][2] == "its own"
+    two.take()  # a file is taken once
+    two.cache[("c",)] = ({}, RULES, None)
+    two.publish(5)
+    one.take()
+    assert one.cache[("c",)][1] is RULES
+    assert list(one.cache) == [("a",), ("b",), ("c",)]
+
+
+def test_chunks_take_their_places_in_the_output_in_file_order() -> None:
+    """However the workers finish, chunk k is placed right after chunk k - 1; once a chunk
+    fails, the chunks after it are abandoned instead of waiting for ever."""
+    import multiprocessing
+    import threading
+
+    from gabacalc.files.cohort_share import Abandoned, Turns
+
+    turns = Turns(multiprocessing.get_context("fork"), start=10)
+    places: dict[int, int] = {}
+    late = threading.Thread(target=lambda: places.setdefault(1, turns.take(1, 5)))
+    late.start()  # chunk 1 is ready first: it waits for chunk 0
+    late.join(0.3)
+    assert late.is_alive() and places == {}
+    places[0] = turns.take(0, 100)
+    late.join(60)
+    places[2] = turns.take(2, 7)
+    assert places == {0: 10, 1: 110, 2: 115}
+    waiting: list[BaseException] = []
+
+    def take_four() -> None:
+        try:
+            turns.take(4, 1)
+        except Abandoned as error:
+            waiting.append(error)
+
+    stuck = threading.Thread(target=take_four)
+    stuck.start()
+    turns.give_up()  # chunk 3 failed
+    stuck.join(60)
+    assert len(waiting) == 1
+    with pytest.raises(Abandoned):
+        turns.take(3, 1)
+
+
 def test_a_bad_worker_count_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "cohort.csv"
     _write_cohort(source, rows=3)
@@ -826,7 +933,7 @@ def test_a_worker_that_dies_gives_one_error_and_leaves_nothing(
     monkeypatch.setattr(
         cohort_pool, "pool_context", lambda **_: multiprocessing.get_context("fork")
     )
-    monkeypatch.setattr(cohort_pool.Planner, "__call__", lambda *_: os._exit(9))
+    monkeypatch.setattr(cohort_pool.Planner, "plan", lambda *_: os._exit(9))
     with pytest.raises(gabacalc.GabacalcError, match="a worker process stopped before it finished"):
         run_cohort_file(source, target, chunk_rows=5, workers=2)
     assert target.read_text() == "the previous results\n"

@@ -358,14 +358,14 @@ def _cohort(folder: Path, rows: int) -> Path:
     return path
 
 
-def _part_files(folder: Path) -> list[str]:
-    """Chunks planned by workers and not yet copied into the output."""
-    found: list[str] = []
+def _planned_rows(folder: Path) -> int:
+    """Rows that workers have planned and written into the run's temporary output."""
+    rows = 0
     for name in leftovers(folder):
-        if name.endswith(".parts"):
+        if name.endswith(".tmp"):
             with contextlib.suppress(OSError):
-                found += os.listdir(folder / name)
-    return found
+                rows += (folder / name).read_bytes().count(b'\n"p')
+    return rows
 
 
 def _in_session(session: int) -> list[int]:
@@ -419,7 +419,7 @@ def test_a_signal_mid_run_ends_every_process_and_keeps_the_old_output(
                 # Known gap: a stop while a fork-server worker is still starting can make
                 # it print multiprocessing's traceback; so here the workers are up (the
                 # chunks in flight are planned: the run waits for the next row) first.
-                wait_until(lambda: len(_part_files(tmp_path)) >= 2, "planned chunks")
+                wait_until(lambda: _planned_rows(tmp_path) >= 2, "planned chunks")
             children = _workers_running(main_process)
             os.kill(process.pid, sig)
             code = process.wait(TIMEOUT_S)

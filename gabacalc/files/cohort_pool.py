@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
+import io
 import itertools
 import multiprocessing
 import os
@@ -31,6 +33,7 @@ from gabacalc.core.cohort import plan_frame
 from gabacalc.errors import GabacalcError
 from gabacalc.files.atomic import temp_folder
 from gabacalc.files.cohort_parse import CsvBlock
+from gabacalc.files.cohort_share import KeyShare, Turns, output_place, pwrite_all
 from gabacalc.files.cohort_write import csv_renderer
 from gabacalc.rules import Rules
 
@@ -90,31 +93,62 @@ class Planned:
 class Planner:
     """Plans chunks one after another, keeping one plan per key across them (per file).
 
-    What a worker process runs, too: each worker has its own.
+    What a worker process runs, too: each worker has its own, and shares its plans with
+    the others through ``share`` (:class:`~gabacalc.files.cohort_share.KeyShare`).
     """
 
     def __init__(self, rules: Rules, today: date, out_format: str) -> None:
         self.rules, self.today = rules, today
         self.cache: dict[Hashable, Any] = {}
         self.render = csv_renderer() if out_format == "csv" else None
+        self.share: KeyShare | None = None
+
+    def plan(self, chunk: pd.DataFrame | CsvBlock) -> pd.DataFrame:
+        """A chunk's result frame (with the plans other workers shared first)."""
+        if self.share is not None:
+            self.share.take()
+        frame = chunk.frame() if isinstance(chunk, CsvBlock) else chunk
+        return plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
 
     def __call__(self, chunk: pd.DataFrame | CsvBlock, header: bool, sink: IO[bytes]) -> Planned:
         """Plan a chunk; CSV results are written to ``sink`` (with the header row if asked)."""
-        frame = chunk.frame() if isinstance(chunk, CsvBlock) else chunk
-        result = plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
-        del frame  # the input's cells are not needed to write the results
+        result = self.plan(chunk)
         if self.render is None:
             return Planned(result, _chunk_counts(result))
         self.render(result, header, sink)
         return Planned(None, _chunk_counts(result))
 
 
-_WORKER_PLANNER: list[Planner] = []  # the planner of a worker process (set when it starts)
+@dataclass(frozen=True)
+class _Worker:
+    """A worker process's planner, and where it writes CSV (None: to part files)."""
+
+    planner: Planner
+    output: int | None = None
+    turns: Turns | None = None
 
 
-def _start_worker(rules: Rules, today: date, out_format: str, run: int, copied: bool) -> None:
+_WORKER: list[_Worker] = []  # the worker of a worker process (set when it starts)
+
+
+def _start_worker(
+    rules: Rules,
+    today: date,
+    out_format: str,
+    run: int,
+    copied: bool,
+    folder: Path,
+    output: str | None,
+    turns: Turns | None,
+) -> None:
     _end_with_parent(run, copied)
-    _WORKER_PLANNER.append(Planner(rules, today, out_format))
+    # The modules imported (and the tables loaded) live as long as the worker: the cyclic
+    # garbage collector need not walk them after each few hundred allocations.
+    gc.freeze()
+    planner = Planner(rules, today, out_format)
+    planner.share = KeyShare(folder, rules, planner.cache)
+    fd = None if output is None else os.open(output, os.O_WRONLY)
+    _WORKER.append(_Worker(planner, fd, turns))
 
 
 def _end_with_parent(run: int, copied: bool) -> None:
@@ -192,11 +226,34 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _plan_in_worker(chunk: pd.DataFrame | CsvBlock, header: bool, part: Path) -> Planned:
-    """Plan a chunk in a worker; CSV goes to the file ``part`` (not back through a pipe)."""
-    with part.open("wb") as sink:
-        planned = _WORKER_PLANNER[0](chunk, header, sink)
-    return Planned(part, planned.counts) if planned.payload is None else planned
+def _plan_in_worker(chunk: pd.DataFrame | CsvBlock, number: int, part: Path) -> Planned:
+    """Plan chunk ``number`` in a worker. CSV goes into the output at the chunk's place
+    (or, where the output cannot be written so, to the file ``part``), not back through a
+    pipe."""
+    worker = _WORKER[0]
+    planner, header = worker.planner, number == 0
+    try:
+        if worker.output is None or worker.turns is None or planner.render is None:
+            with part.open("wb") as sink:
+                planned = planner(chunk, header, sink)
+            if planned.payload is None:
+                planned = Planned(part, planned.counts)
+        else:
+            result = planner.plan(chunk)
+            del chunk
+            buffer = io.BytesIO()
+            planner.render(result, header, buffer)
+            planned = Planned(None, _chunk_counts(result))
+            del result
+            start = worker.turns.take(number, buffer.tell())
+            pwrite_all(worker.output, buffer.getbuffer(), start)
+        assert planner.share is not None
+        planner.share.publish(number)
+    except BaseException:
+        if worker.turns is not None:
+            worker.turns.give_up()  # the chunks after this one must not wait for it
+        raise
+    return planned
 
 
 _COPY_BYTES = 1 << 22
@@ -249,8 +306,10 @@ def planned_chunks(
 
     With workers, at most ``workers + 1`` chunks are in flight at once (memory stays flat)
     and results are taken in the order the chunks were read. A worker writes a chunk's
-    CSV to a part file in a temporary folder beside ``target``; the folder is removed
-    when the run ends, however it ends.
+    CSV into ``handle``'s file at the chunk's place when it can reach it (a regular file on
+    Linux; see :mod:`~gabacalc.files.cohort_share`), else to a part file in a temporary
+    folder beside ``target``, which also holds the plans the workers share; the folder is
+    removed when the run ends, however it ends.
     """
     first = next(chunks, None)
     if first is None:
@@ -264,18 +323,27 @@ def planned_chunks(
         return
     context = pool_context(may_fork=isinstance(first[0], CsvBlock))
     folder = temp_folder(target)
+    place = output_place(handle) if planner[2] == "csv" else None
+    turns = None if place is None else Turns(context, place[1])
     pool = ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(*planner, os.getpid(), context.get_start_method() == "fork"),
+        initargs=(
+            *planner,
+            os.getpid(),
+            context.get_start_method() == "fork",
+            folder,
+            None if place is None else place[0],
+            turns,
+        ),
     )
     try:
         pending: deque[tuple[Future[Planned], int, int]] = deque()
         for k, (chunk, done, total) in enumerate(in_order):
             part = folder / f"{k}.csv"
             with _signals_held():  # submit may fork a worker
-                future = pool.submit(_plan_in_worker, chunk, k == 0, part)
+                future = pool.submit(_plan_in_worker, chunk, k, part)
             pending.append((future, done, total))
             del chunk
             if len(pending) > workers:
@@ -291,6 +359,8 @@ def planned_chunks(
             "written"
         ) from None
     finally:
+        if turns is not None:  # however the run ends, no chunk waits for a turn
+            turns.give_up()
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(folder, ignore_errors=True)
 
