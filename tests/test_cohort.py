@@ -595,20 +595,53 @@ def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
 
     source = tmp_path / "cohort.csv"
     _write_cohort(source)
-    assert cohort_write.csv_renderer() is cohort_write.render_csv_arrow
+    assert cohort_write.csv_renderer() is cohort_write.csv_pieces_arrow
     chunks = [block.frame() for block, _, _ in cohort_chunks(source, "csv", 13)]
     planned = [plan_frame(c, RULES, date(2026, 1, 5), {}, categorical=True) for c in chunks]
-    arrow, python, python_by_5 = io.BytesIO(), io.BytesIO(), io.BytesIO()
-    for k, result in enumerate(planned):
-        cohort_write.render_csv_arrow(result, k == 0, arrow)
-        cohort_write.render_csv_python(result, k == 0, python)
+
+    def written_by(render: Any) -> bytes:
+        sink = io.BytesIO()
+        for k, result in enumerate(planned):
+            render(result, k == 0, sink)
+        return sink.getvalue()
+
+    written = written_by(cohort_write.render_csv_arrow)
+    python = written_by(cohort_write.render_csv_python)
     monkeypatch.setattr(cohort_write, "RENDER_ROWS", 5)  # the Python writer, 5 rows at a time
-    for k, result in enumerate(planned):
-        cohort_write.render_csv_python(result, k == 0, python_by_5)
-    written = arrow.getvalue()
-    assert written == python.getvalue() == python_by_5.getvalue()
+    python_by_5 = written_by(cohort_write.render_csv_python)
+    # pyarrow's, 4 rows at a time, and with every whole-number column written per row (as
+    # one whose values span too far for a table of texts is) instead of through a table
+    monkeypatch.setattr(cohort_write, "ARROW_RENDER_ROWS", 4)
+    monkeypatch.setattr(cohort_write, "_FEW", 0)
+    arrow_by_4 = written_by(cohort_write.render_csv_arrow)
+    assert written == python == python_by_5 == arrow_by_4
     assert written.count(b"\n") == 61  # the header and every row
     assert b"'=HYPERLINK" in written  # the formula cell is neutralised by both
+
+
+def test_both_csv_writers_agree_on_any_frame_of_result_types() -> None:
+    """Also where the last column is text that differs on every row (the line end then goes
+    after it), a text needs its quotes doubled, and a frame has no rows."""
+    from gabacalc.files import cohort_write
+
+    frame = pd.DataFrame(
+        {
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "x": [0.5, float("nan"), 32.449],
+            "ok": pd.array([True, None, False], dtype="boolean"),
+            "note": pd.Series(['say "hi"', None, "=1+1"], dtype="str"),
+        }
+    )
+    for rows in (frame, frame.iloc[:0]):
+        arrow, python = io.BytesIO(), io.BytesIO()
+        cohort_write.render_csv_arrow(rows, True, arrow)
+        cohort_write.render_csv_python(rows, True, python)
+        assert arrow.getvalue() == python.getvalue()
+    assert arrow.getvalue() == b'"n","x","ok","note"\n'
+    cohort_write.render_csv_arrow(frame, False, arrow)
+    assert arrow.getvalue().splitlines()[1:] == [
+        b'1,0.5,true,"say ""hi"""', b",,,", b"3,32.449,false,\"'=1+1\"",
+    ]  # fmt: skip
 
 
 def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path: Path) -> None:

@@ -146,21 +146,56 @@ def group_rows(
     codes and each group's first row (a position in ``rows``).
 
     The columns are taken one at a time, so that a million rows and twenty keys never hold
-    twenty copies at once.
+    twenty copies at once. Groups are numbered in order of first appearance.
+
+    Examples
+    --------
+    >>> codes, first = group_rows([np.array([1, 1, 2, 1]), np.array([0.5, 0.5, 0.5, np.nan])])
+    >>> codes.tolist(), first.tolist()
+    ([0, 0, 1, 2], [0, 2, 3])
     """
     size = len(columns[0]) if rows is None else len(rows)
-    combined = np.zeros(size, dtype=np.int64)
+    combined, count = np.zeros(size, dtype=np.int64), 1
     for column in columns:
-        codes, uniques = pd.factorize(
-            column if rows is None else column[rows], use_na_sentinel=False
-        )
-        if len(uniques) > 1:
-            combined = combined * len(uniques) + codes
-            combined, _ = pd.factorize(combined)
+        codes, values = _value_codes(column if rows is None else column[rows])
+        if values == 1:
+            continue
+        if count * values >= 1 << 62:  # renumber before the codes could overflow
+            combined, uniques = pd.factorize(combined)
+            count = len(uniques)
+        combined, count = combined * values + codes, count * values
+    combined, _ = pd.factorize(combined)
     # factorize numbers the groups in order of first appearance, so a group's first row is
     # where the running maximum of the codes rises (no sort needed).
     rises = np.diff(np.maximum.accumulate(combined), prepend=-1) > 0
     return combined.astype(np.int64, copy=False), np.flatnonzero(rises)
+
+
+#: Whole numbers spanning fewer than this many values are their own codes (no hashing).
+_SPAN = 1 << 20
+
+
+def _value_codes(column: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes of equal values (NaN equal to NaN), and how many codes there may be.
+
+    Small codes and whole numbers (the usual key: a band, a dose, a choice, NaN where not
+    given) are numbered by their value, without hashing; anything else by factorize.
+    """
+    if column.dtype.kind in "biu" and len(column):
+        low, high = int(column.min()), int(column.max())
+        if high - low < _SPAN:
+            return column.astype(np.int64) - low, high - low + 1
+    elif column.dtype.kind == "f" and len(column):
+        nan = np.isnan(column)
+        if nan.all():
+            return np.zeros(len(column), dtype=np.int64), 1
+        low, high = np.nanmin(column), np.nanmax(column)
+        filled = np.where(nan, low, column)
+        if high - low < _SPAN and np.array_equal(filled, np.floor(filled)):
+            span = int(high - low) + 1
+            return np.where(nan, span, filled - low).astype(np.int64), span + 1
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), len(uniques)
 
 
 @dataclass

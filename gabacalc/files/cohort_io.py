@@ -351,12 +351,21 @@ def _write_workbook(
     atomic_write_bytes(xlsx_path, results_workbook(results, report.summary_text()))
 
 
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 class _BackgroundSync:
     """Flush what is written to disk in a background thread while the next chunk is planned.
 
     The final flush (:func:`gabacalc.files.atomic.atomic_open`) then has little left to do. A
     failure is raised at the next chunk or at the end (so the target is not replaced); the
     thread is joined before the file is closed.
+
+    What is on disk then leaves the page cache (``POSIX_FADV_DONTNEED``, where there is
+    one): the results of a large cohort stream through a few chunks' worth of memory
+    instead of filling it, and each chunk is written into pages just freed. (On a virtual
+    machine that hands freed memory back to its host, writing into memory the file has not
+    used before costs several times as much: 1.3 against 0.3 s of system time for 640 MB.)
     """
 
     def __init__(self, handle: IO[bytes]) -> None:
@@ -381,9 +390,17 @@ class _BackgroundSync:
 
     def _sync(self, fd: int) -> None:
         try:
+            written = os.fstat(fd).st_size
             os.fsync(fd)
         except OSError as error:  # Linux reports a failed write-back to one fsync only
             self.error = error
+            return
+        if hasattr(os, "posix_fadvise"):
+            # Pages up to what this fsync wrote, whole: the kernel drops only those on disk
+            # (a page written since, by this process or a worker, stays until it is).
+            synced = written - written % _PAGE_BYTES
+            with contextlib.suppress(OSError):  # advice only: a file system may not take it
+                os.posix_fadvise(fd, 0, synced, os.POSIX_FADV_DONTNEED)
 
     def _raise(self) -> None:
         if self.error is not None:

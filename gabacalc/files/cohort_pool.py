@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import gc
-import io
 import itertools
 import multiprocessing
 import os
@@ -34,7 +32,7 @@ from gabacalc.errors import GabacalcError
 from gabacalc.files.atomic import temp_folder
 from gabacalc.files.cohort_parse import CsvBlock
 from gabacalc.files.cohort_share import KeyShare, Turns, output_place, pwrite_all
-from gabacalc.files.cohort_write import csv_renderer
+from gabacalc.files.cohort_write import csv_renderer, write_csv
 from gabacalc.rules import Rules
 
 #: Worker processes the command line starts unless told: each holds a chunk's data and
@@ -115,7 +113,7 @@ class Planner:
         result = self.plan(chunk)
         if self.render is None:
             return Planned(result, _chunk_counts(result))
-        self.render(result, header, sink)
+        write_csv(self.render, result, header, sink)
         return Planned(None, _chunk_counts(result))
 
 
@@ -142,9 +140,6 @@ def _start_worker(
     turns: Turns | None,
 ) -> None:
     _end_with_parent(run, copied)
-    # The modules imported (and the tables loaded) live as long as the worker: the cyclic
-    # garbage collector need not walk them after each few hundred allocations.
-    gc.freeze()
     planner = Planner(rules, today, out_format)
     planner.share = KeyShare(folder, rules, planner.cache)
     fd = None if output is None else os.open(output, os.O_WRONLY)
@@ -241,12 +236,12 @@ def _plan_in_worker(chunk: pd.DataFrame | CsvBlock, number: int, part: Path) -> 
         else:
             result = planner.plan(chunk)
             del chunk
-            buffer = io.BytesIO()
-            planner.render(result, header, buffer)
+            pieces = list(planner.render(result, header))
             planned = Planned(None, _chunk_counts(result))
             del result
-            start = worker.turns.take(number, buffer.tell())
-            pwrite_all(worker.output, buffer.getbuffer(), start)
+            start = worker.turns.take(number, sum(len(piece) for piece in pieces))
+            for piece in pieces:
+                start = pwrite_all(worker.output, piece, start)
         assert planner.share is not None
         planner.share.publish(number)
     except BaseException:

@@ -174,9 +174,11 @@ def output_place(handle: Any) -> tuple[str, int] | None:
     return path, handle.tell()
 
 
-def pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    """Write all of ``data`` at ``offset`` of the file ``fd`` (pwrite may write less)."""
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> int:
+    """Write all of ``data`` at ``offset`` of the file ``fd`` (pwrite may write less);
+    returns the offset after it."""
     view = memoryview(data).cast("B")
     while len(view):
         written = os.pwrite(fd, view, offset)
         view, offset = view[written:], offset + written
+    return offset

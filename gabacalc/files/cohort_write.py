@@ -4,7 +4,7 @@ plain Python; both give the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -12,14 +12,26 @@ import pandas as pd
 
 from gabacalc.render.records import neutralise_cell, neutralise_cells
 
+#: A CSV renderer: a result chunk (with the header row first when asked) as pieces of bytes.
+CsvRenderer = Callable[[pd.DataFrame, bool], Iterator["bytes | memoryview"]]
 
-def csv_renderer() -> Callable[[pd.DataFrame, bool, IO[bytes]], None]:
-    """The CSV renderer: pyarrow's when it is installed (much faster), else plain Python."""
+
+def csv_renderer() -> CsvRenderer:
+    """The CSV renderer: pyarrow's when it is installed (much faster), else plain Python.
+
+    Both give the same bytes; :func:`write_csv` writes a renderer's pieces to a file.
+    """
     try:
         import pyarrow.csv  # noqa: F401
     except ImportError:
-        return render_csv_python
-    return render_csv_arrow
+        return csv_pieces_python
+    return csv_pieces_arrow
+
+
+def write_csv(renderer: CsvRenderer, frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
+    """Write a result chunk as CSV to ``sink`` with ``renderer``."""
+    for piece in renderer(frame, header):
+        sink.write(piece)
 
 
 #: Rows rendered at a time by the Python renderer (bounds the memory it takes).
@@ -36,22 +48,160 @@ def render_csv_python(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> Non
     plain Python: each distinct value of a column is written once (most result columns
     hold few), then the rows are joined.
     """
+    write_csv(csv_pieces_python, frame, header, sink)
+
+
+def csv_pieces_python(frame: pd.DataFrame, header: bool) -> Iterator[bytes]:
+    """:func:`render_csv_python`'s bytes, a piece at a time."""
     if header:
-        sink.write((",".join(_quoted(str(name)) for name in frame.columns) + "\n").encode())
+        yield _header(frame)
     cells = [_csv_cells(frame[name]) for name in frame.columns]
     for start in range(0, len(frame), RENDER_ROWS):
         rows = zip(*(column[start : start + RENDER_ROWS] for column in cells), strict=True)
-        sink.write(("\n".join(map(",".join, rows)) + "\n").encode("utf-8"))
+        yield ("\n".join(map(",".join, rows)) + "\n").encode("utf-8")
+
+
+def _header(frame: pd.DataFrame) -> bytes:
+    return (",".join(_quoted(str(name)) for name in frame.columns) + "\n").encode()
 
 
 def render_csv_arrow(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
-    """The same bytes as :func:`render_csv_python`, written by pyarrow's CSV writer."""
-    import pyarrow as pa
-    import pyarrow.csv as pa_csv
+    """The same bytes as :func:`render_csv_python`, made with pyarrow's compute functions.
 
-    table = pa.table({str(name): _arrow_column(frame[name]) for name in frame.columns})
-    options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
-    pa_csv.write_csv(table, sink, options)
+    Most result columns hold a few distinct values (a key's plan, the band, the flags, the
+    stamp): consecutive columns like that are written as one text per distinct combination
+    of their values, and each row takes its combination's text. Each row's line is then
+    its id, its numbers and those texts joined: a few cells a row, not 47.
+    """
+    write_csv(csv_pieces_arrow, frame, header, sink)
+
+
+def csv_pieces_arrow(frame: pd.DataFrame, header: bool) -> Iterator[bytes | memoryview]:
+    """:func:`render_csv_arrow`'s bytes, a piece at a time (pyarrow's buffers, not copies)."""
+    import pyarrow.compute as pc
+
+    if header:
+        yield _header(frame)
+    pieces = _pieces([_cells(frame[name]) for name in frame.columns])
+    for start in range(0, len(frame), ARROW_RENDER_ROWS):
+        stop = min(start + ARROW_RENDER_ROWS, len(frame))
+        rows = [piece.rows(start, stop) for piece in pieces]
+        yield _text_bytes(pc.binary_join_element_wise(*rows, ","))
+
+
+#: Rows the arrow renderer joins at a time: the texts it makes meanwhile stay a few MB (and
+#: far below 2 GB, the most one pyarrow text array holds).
+ARROW_RENDER_ROWS = 20_000
+
+
+class _Cells:
+    """Cells as CSV text: per row (``texts``), or as codes into a table of distinct texts
+    (``codes``, ``table``: a list of texts, or a pyarrow text array)."""
+
+    def __init__(self, texts: Any = None, codes: Any = None, table: Any = None) -> None:
+        self.texts, self.codes, self.table = texts, codes, table
+
+    def rows(self, start: int, stop: int) -> Any:
+        """The texts of rows ``start`` to ``stop``: a pyarrow text array, or a text that
+        every row has."""
+        import pyarrow as pa
+
+        if self.codes is None:
+            return self.texts.slice(start, stop - start)
+        if len(self.table) == 1:
+            return self.table[0]
+        return self.table.take(pa.array(self.codes[start:stop]))
+
+
+#: A column with at most this many distinct values is written through a table of texts.
+_FEW = 4096
+
+
+def _cells(column: pd.Series) -> _Cells:
+    """A result column's cells as the CSV writer writes them (see render_csv_python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        table = [_quoted(str(v)) for v in column.cat.categories] + [""]
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        return _Cells(codes=np.where(codes < 0, len(table) - 1, codes), table=table)
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        present = ~np.isnan(values)
+        low = np.nanmin(values, initial=np.inf) if present.any() else 0.0
+        high = np.nanmax(values, initial=-np.inf) if present.any() else 0.0
+        if high - low < _FEW:
+            span = int(high - low) + 1
+            numbers = range(int(low), int(low) + span)
+            if pd.api.types.is_bool_dtype(dtype):
+                table = ["true" if v else "false" for v in numbers]
+            else:
+                table = [str(v) for v in numbers]
+            codes = np.where(present, np.nan_to_num(values - low), span).astype(np.int64)
+            return _Cells(codes=codes, table=[*table, ""])
+        texts = pc.cast(pa.array(column, from_pandas=True), pa.string())
+        return _Cells(texts=pc.fill_null(texts, ""))
+    if pd.api.types.is_float_dtype(dtype):
+        texts = pc.cast(pa.array(_rounded(column), from_pandas=True), pa.string())
+        return _Cells(texts=pc.fill_null(texts, ""))
+    texts = pa.array(neutralise_cells(column.astype("str")), type=pa.string(), from_pandas=True)
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(texts, '"', '""'), '"', "")
+    return _Cells(texts=pc.fill_null(quoted, ""))
+
+
+def _pieces(columns: list[_Cells]) -> list[_Cells]:
+    """The rows' text pieces: a per-row column as it is, consecutive tabled columns as one
+    table of the distinct combinations of their texts; the line end is on the last piece."""
+    import pyarrow.compute as pc
+
+    pieces: list[_Cells] = []
+    run: list[_Cells] = []
+    for cells in [*columns, None]:
+        if cells is not None and cells.codes is not None:
+            run.append(cells)
+            continue
+        if run:
+            pieces.append(_joined(run, end="\n" if cells is None else ""))
+            run = []
+        if cells is not None:
+            pieces.append(cells)
+    if pieces[-1].codes is None:  # a per-row last column
+        pieces[-1] = _Cells(texts=pc.binary_join_element_wise(pieces[-1].texts, "\n", ""))
+    return pieces
+
+
+def _joined(run: list[_Cells], end: str) -> _Cells:
+    """Consecutive tabled columns as one: each distinct combination of their values joined
+    once (a million rows have a few thousand), with a code per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    combined, size = run[0].codes, len(run[0].table)
+    for cells in run[1:]:
+        if size * len(cells.table) >= 1 << 62:  # renumber before the codes could overflow
+            combined, uniques = pd.factorize(combined)
+            size = len(uniques)
+        combined, size = combined * len(cells.table) + cells.codes, size * len(cells.table)
+    codes, uniques = pd.factorize(combined)
+    # Each combination's first row, to read its columns' codes from.
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    texts = [
+        pa.array(cells.table, type=pa.string()).take(pa.array(cells.codes[first])) for cells in run
+    ]
+    if end:
+        texts[-1] = pc.binary_join_element_wise(texts[-1], end, "")
+    table = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, ",")
+    return _Cells(codes=codes, table=table)
+
+
+def _text_bytes(lines: Any) -> memoryview:
+    """The characters of a pyarrow text array with no missing values, as one buffer."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    first, last = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    return memoryview(lines.buffers()[2])[int(first) : int(last)]
 
 
 def _quoted(text: str) -> str:
@@ -96,23 +246,3 @@ def _csv_cells(column: pd.Series) -> np.ndarray:
     table = np.array([*texts, ""], dtype=object)  # code -1 (missing) takes the last
     out: np.ndarray = table[codes]
     return out
-
-
-def _arrow_column(column: pd.Series) -> Any:
-    """A result column as pyarrow writes it for :func:`render_csv_arrow`."""
-    import pyarrow as pa
-
-    dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        categories = [neutralise_cell(str(v)) for v in column.cat.categories]
-        codes = column.cat.codes.to_numpy()
-        indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
-        # Each cell's text taken from the categories: pyarrow's CSV writer turns a
-        # dictionary column into text more slowly than this take does (same bytes).
-        return pa.array(categories, type=pa.string()).take(indices)
-    if pd.api.types.is_float_dtype(dtype):
-        return pa.array(_rounded(column), from_pandas=True)
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
-        return pa.array(column, from_pandas=True)
-    texts = neutralise_cells(column.astype("str"))
-    return pa.array(texts, type=pa.string(), from_pandas=True)
