@@ -730,7 +730,8 @@ def test_workers_share_the_plans_they_make() -> None:
 
 def test_chunks_take_their_places_in_the_output_in_file_order() -> None:
     """However the workers finish, chunk k is placed right after chunk k - 1; once a chunk
-    fails, the chunks after it are abandoned instead of waiting for ever."""
+    fails, the chunks after it are abandoned instead of waiting for ever (those before it
+    go on, so the first failure in the file is the one reported)."""
     import multiprocessing
     import threading
 
@@ -756,9 +757,11 @@ def test_chunks_take_their_places_in_the_output_in_file_order() -> None:
 
     stuck = threading.Thread(target=take_four)
     stuck.start()
-    turns.give_up()  # chunk 3 failed
+    turns.give_up(3)  # chunk 3 failed: chunk 4 is abandoned
     stuck.join(60)
     assert len(waiting) == 1
+    assert turns.take(3, 1) == 122  # a chunk before the failed one keeps its turn
+    turns.give_up()  # the run stops: every chunk goes
     with pytest.raises(Abandoned):
         turns.take(3, 1)
 

@@ -49,7 +49,7 @@ from gabacalc.core.cohort_columns import (
     TRACE_COLUMNS,
     check_columns,
 )
-from gabacalc.core.cohort_flags import Outcome
+from gabacalc.core.cohort_flags import Outcome, dose_codes
 from gabacalc.core.cohort_frame import assemble, check_representatives
 from gabacalc.core.cohort_parse import CohortColumns, group_rows, parse_columns, row_kwargs
 from gabacalc.core.cohort_renal import (
@@ -325,7 +325,7 @@ def _plan_rows(
 
 def _plan_row(cells: Mapping[str, Any], rules: Rules, today: date) -> Outcome:
     """One row through the single-patient core: (the summary's result columns and flag
-    codes, patient, current doses per day)."""
+    codes, its dose codes, current doses per day)."""
     patient_kw, options_kw, count = row_kwargs(cells, today)
     patient = Patient(**patient_kw, rules=rules)
     options = resolve_options(patient, rules, **options_kw, current_doses_per_day=count)
@@ -335,7 +335,7 @@ def _plan_row(cells: Mapping[str, Any], rules: Rules, today: date) -> Outcome:
     columns: Mapping[str, object] = summary
     kept: dict[str, Any] = {name: columns[name] for name in SUMMARY_COLUMNS}
     kept["flag_codes"] = [flag["code"] for flag in summary["flags"]]
-    return kept, patient, options.current_doses_per_day
+    return kept, dose_codes(kept, patient, rules), options.current_doses_per_day
 
 
 def _internal_error(error: Exception) -> InputError:

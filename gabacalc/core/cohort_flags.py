@@ -23,11 +23,13 @@ from gabacalc.rules import Rules
 from gabacalc.rules.flags import codes_in, highest_severity, in_severity_order
 from gabacalc.rules.memo import memo
 
-__all__ = ["Outcome", "codes_of", "row_flags", "severity"]
+__all__ = ["DoseCodes", "Outcome", "codes_of", "dose_codes", "row_flags", "severity"]
 
+#: A plan's flag codes that come from its doses: (start-low, dose, post-dialysis).
+DoseCodes = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 #: A row planned through the single-patient core: (its summary's result columns and
-#: ``flag_codes``, patient, current doses per day).
-Outcome = tuple[dict[str, Any], Patient, "int | None"]
+#: ``flag_codes``, its :func:`dose_codes`, current doses per day).
+Outcome = tuple[dict[str, Any], DoseCodes, "int | None"]
 
 # Flag codes by where a plan raises them (gabacalc.rules.flags, the one registry).
 _START_LOW_CODES = codes_in("start_low")
@@ -36,8 +38,6 @@ _DIALYSIS_CODES = codes_in("dialysis")
 
 #: At most this many merged combinations are kept per rule tables (then they start again).
 _MERGED_KEPT = 200_000
-
-_DoseCodes = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 
 def codes_of(summary: Mapping[str, Any]) -> list[str]:
@@ -81,9 +81,10 @@ def row_flags(
     context_kind = kind_of_context[context_index]
     # Keys whose plans raise the same dose codes are one kind: the combinations are then of
     # a few kinds, not of every key and context.
-    dose_kinds: dict[_DoseCodes, int] = {}
+    dose_kinds: dict[DoseCodes, int] = {}
+    no_plan: DoseCodes = ((), (), ())
     key_kind = np.array(
-        [dose_kinds.setdefault(_dose_codes(rules, rep), len(dose_kinds)) for rep in reps] or [0]
+        [dose_kinds.setdefault(rep[1] if rep else no_plan, len(dose_kinds)) for rep in reps] or [0]
     )
     dose_table = list(dose_kinds)
     dose_kind = key_kind[group[rows]]
@@ -181,11 +182,12 @@ def _context_codes(
     return index, table
 
 
-def _dose_codes(rules: Rules, rep: Outcome | None) -> _DoseCodes:
-    """A key's plan's codes that come from its doses: (start-low, dose, post-dialysis)."""
-    if rep is None:
-        return (), (), ()
-    summary, patient, _ = rep
+def dose_codes(summary: Mapping[str, Any], patient: Patient, rules: Rules) -> DoseCodes:
+    """A key's plan's codes that come from its doses: (start-low, dose, post-dialysis).
+
+    Worked out once, when the key is planned (its plan then serves every row and chunk
+    that has the key): the plan's codes less those of the patient it was made for.
+    """
     per_patient = _PER_ROW_CODES | set(
         context_flag_codes(patient, summary["target_daily_mg"], rules)
     )

@@ -269,7 +269,11 @@ def _take_text(values: Sequence[Any], codes: np.ndarray, categorical: bool = Fal
     if categorical:
         table_codes, categories = pd.factorize(np.array(texts, dtype=object))
         row_codes = np.where(codes < 0, -1, table_codes[np.maximum(codes, 0)])
-        return pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype="str"))
+        # The codes index the factorized (distinct) categories by construction: from_codes
+        # need not check them again.
+        return pd.Categorical.from_codes(
+            row_codes, categories=pd.Index(categories, dtype="str"), validate=False
+        )
     return pd.array(texts, dtype=_TEXT_DTYPE).take(codes, allow_fill=True)
 
 

@@ -28,6 +28,7 @@ from typing import IO
 
 from gabacalc.errors import InputError
 from gabacalc.files.atomic import atomic_open
+from gabacalc.files.cohort_defaults import DEFAULT_CHUNK_ROWS
 from gabacalc.files.cohort_parse import Dialect, csv_dialect
 from gabacalc.files.cohort_pool import COUNTS, append_part, default_workers, planned_chunks
 from gabacalc.files.cohort_read import STDIN, cohort_chunks, format_of, is_stream
@@ -41,6 +42,7 @@ from gabacalc.files.parquet import ParquetWriter
 from gabacalc.rules import Provenance, Rules, default_rules
 
 __all__ = [
+    "DEFAULT_CHUNK_ROWS",
     "CohortReport",
     "default_workers",
     "read_cohort_results",
@@ -113,7 +115,7 @@ def run_cohort_file(
     input_path: str | Path,
     out_path: str | Path,
     *,
-    chunk_rows: int = 50_000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_progress: Callable[[int, int], None] | None = None,
     rules: Rules | None = None,
     workers: int = 1,

@@ -227,26 +227,27 @@ def _plan_in_worker(chunk: pd.DataFrame | CsvBlock, number: int, part: Path) -> 
     pipe."""
     worker = _WORKER[0]
     planner, header = worker.planner, number == 0
+    assert planner.share is not None
     try:
         if worker.output is None or worker.turns is None or planner.render is None:
             with part.open("wb") as sink:
                 planned = planner(chunk, header, sink)
+            planner.share.publish(number)
             if planned.payload is None:
                 planned = Planned(part, planned.counts)
         else:
             result = planner.plan(chunk)
             del chunk
+            planner.share.publish(number)  # before writing: the others may need them now
             pieces = list(planner.render(result, header))
             planned = Planned(None, _chunk_counts(result))
             del result
             start = worker.turns.take(number, sum(len(piece) for piece in pieces))
             for piece in pieces:
                 start = pwrite_all(worker.output, piece, start)
-        assert planner.share is not None
-        planner.share.publish(number)
     except BaseException:
         if worker.turns is not None:
-            worker.turns.give_up()  # the chunks after this one must not wait for it
+            worker.turns.give_up(number)  # the chunks after this one must not wait for it
         raise
     return planned
 

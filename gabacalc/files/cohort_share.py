@@ -117,38 +117,41 @@ class Turns:
     """Places in the output, taken by chunks in file order, shared by the run's workers.
 
     Chunk ``k`` waits until chunk ``k - 1`` has taken its place, then takes the bytes
-    after it. :meth:`give_up` (a chunk failed, or the run is stopping) makes every waiting
-    and later chunk raise :class:`Abandoned` instead of waiting for a turn that will not
-    come.
+    after it. :meth:`give_up` (a chunk failed, or the run is stopping) makes the chunks
+    after the failed one raise :class:`Abandoned` instead of waiting for a turn that will
+    not come; the chunks before it go on, so the run reports the first failure in file
+    order.
     """
 
     #: Seconds a waiting chunk sleeps between checks that the run still goes on.
     POLL_S = 0.2
+    _NONE_FAILED = 1 << 62
 
     def __init__(self, context: Any, start: int) -> None:
         self.condition = context.Condition()
         self.next_chunk = context.RawValue("q", 0)
         self.offset = context.RawValue("q", start)
-        self.failed = context.RawValue("b", 0)
+        self.failed_from = context.RawValue("q", self._NONE_FAILED)
 
     def take(self, number: int, size: int) -> int:
         """Where chunk ``number`` of ``size`` bytes goes in the output (after its turn)."""
         with self.condition:
-            while self.next_chunk.value != number:
-                if self.failed.value:
+            while True:
+                if number > self.failed_from.value:
                     raise Abandoned(f"chunk {number} was not written: the run stopped")
+                if self.next_chunk.value == number:
+                    break
                 self.condition.wait(self.POLL_S)
-            if self.failed.value:
-                raise Abandoned(f"chunk {number} was not written: the run stopped")
             start = int(self.offset.value)
             self.offset.value = start + size
             self.next_chunk.value = number + 1
             self.condition.notify_all()
         return start
 
-    def give_up(self) -> None:
-        self.failed.value = 1
+    def give_up(self, number: int = -1) -> None:
+        """Chunk ``number`` failed (default: the run is stopping, every chunk goes)."""
         with self.condition:
+            self.failed_from.value = min(self.failed_from.value, number)
             self.condition.notify_all()
 
 

@@ -11,6 +11,7 @@ import click
 
 from gabacalc.cli.failures import user_errors
 from gabacalc.cli.options import quiet_option
+from gabacalc.files.cohort_defaults import DEFAULT_CHUNK_ROWS
 
 __all__ = ["cohort"]
 
@@ -66,7 +67,7 @@ Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing wri
 @click.option(
     "--chunk-rows",
     type=click.IntRange(min=1),
-    default=50_000,
+    default=DEFAULT_CHUNK_ROWS,
     show_default=True,
     help="Rows read and planned at a time; memory grows with this, not with the file.",
 )
