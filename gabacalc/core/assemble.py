@@ -93,12 +93,17 @@ class Concluded:
     stop_index: int
 
 
-def conclude(course: Course) -> Concluded:
-    """The dialysis supplement, the flags and the summary of a course (no frames)."""
+def conclude(course: Course, *, worded: bool = True) -> Concluded:
+    """The dialysis supplement, the flags and the summary of a course (no frames).
+
+    ``worded=False`` leaves the summary's ``flags`` empty (for cohort mode, which keeps
+    only the codes, :func:`~gabacalc.core.summary.raised_codes`: wording every flag is a
+    quarter of the cost of a plan's summary).
+    """
     hemodialysis = course.patient.dialysis == "hemodialysis"
     supplement = Supplements(course.rules, course.band, course.formulary)
     post_dialysis_target = dialysis_supplement(course, supplement) if hemodialysis else None
-    flags = worded_flags(course.rules, course.flag_codes, course.context)
+    flags = worded_flags(course.rules, course.flag_codes, course.context) if worded else []
     return Concluded(
         summary=summary_of(course, post_dialysis_target, flags),
         supplement=supplement,

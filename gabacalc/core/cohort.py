@@ -10,8 +10,8 @@ answer for that patient, without a Python loop over patients:
 2. Everything else in a plan depends only on a small discrete key: the band's dose range
    and administrations, dialysis, whether the start-low rule applies, and the options.
    One plan is built per unique key, through the single-patient core
-   (:func:`gabacalc.core.plan.summary_from_options`, with the key's first patient), and its dates
-   and doses are broadcast to the key's rows.
+   (:func:`gabacalc.core.plan.summary_codes_from_options`, with the key's first patient),
+   and its dates and doses are broadcast to the key's rows.
 3. The flag codes that depend on the patient rather than on the doses (the estimate's, the
    band's and the safety context's) are worked out per row with the core's own rules and
    merged in the core's order.
@@ -61,7 +61,7 @@ from gabacalc.core.cohort_renal import (
 )
 from gabacalc.core.options import resolve_options
 from gabacalc.core.patient import DIALYSIS_CHOICES, Patient, checked_rules, older_adult
-from gabacalc.core.plan import summary_from_options
+from gabacalc.core.plan import summary_codes_from_options
 from gabacalc.core.startlow import respiratory_risks, start_low_applies
 from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules
@@ -329,12 +329,12 @@ def _plan_row(cells: Mapping[str, Any], rules: Rules, today: date) -> Outcome:
     patient_kw, options_kw, count = row_kwargs(cells, today)
     patient = Patient(**patient_kw, rules=rules)
     options = resolve_options(patient, rules, **options_kw, current_doses_per_day=count)
-    summary = summary_from_options(patient, options, rules)
+    summary, codes = summary_codes_from_options(patient, options, rules)
     # Only what the result takes: a whole summary (the guidance, the flags' messages) is
     # some 50 kB, and a million rows may have thousands of keys, each kept to the end.
     columns: Mapping[str, object] = summary
     kept: dict[str, Any] = {name: columns[name] for name in SUMMARY_COLUMNS}
-    kept["flag_codes"] = [flag["code"] for flag in summary["flags"]]
+    kept["flag_codes"] = codes
     return kept, dose_codes(kept, patient, rules), options.current_doses_per_day
 
 

@@ -38,7 +38,7 @@ from gabacalc.core.options import WEEKDAYS, PlanOptions, document_options, resol
 from gabacalc.core.patient import Patient, checked_rules
 from gabacalc.core.record import recorded_inputs
 from gabacalc.core.renal import BandChoice, RenalEstimate
-from gabacalc.core.summary import Flag, Summary
+from gabacalc.core.summary import Flag, Summary, raised_codes
 from gabacalc.core.wording import VERIFICATION_TEXT, fmt_mg
 from gabacalc.errors import InputError
 from gabacalc.rules import Provenance, Rules
@@ -442,10 +442,23 @@ def _fewest_products(patient: Patient, options: PlanOptions, rules: Rules) -> Pl
 def summary_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Summary:
     """``plan_from_options(...).summary`` without building the schedule and steps frames.
 
-    Cohort mode needs only the summary of each distinct plan; the frames are most of a
-    plan's cost. The summary is the same dict, made by the same code.
+    The summary is the same dict, made by the same code.
     """
     return conclude(plan_course(patient, options, rules, kind="titration")).summary
+
+
+def summary_codes_from_options(
+    patient: Patient, options: PlanOptions, rules: Rules
+) -> tuple[Summary, list[str]]:
+    """What cohort mode keeps of each distinct plan: the summary without its flags' words
+    (its ``flags`` empty) and the flags' codes in the plan's order.
+
+    The frames are most of a plan's cost, and wording every flag a quarter of the rest;
+    cohort mode writes neither. The summary and the codes are made by the same code as
+    :func:`summary_from_options`'s.
+    """
+    course = plan_course(patient, options, rules, kind="titration")
+    return conclude(course, worded=False).summary, raised_codes(rules, course.flag_codes)
 
 
 # --------------------------------------------------------------------- other entry points

@@ -126,11 +126,24 @@ class _Words(dict[str, Any]):
         return word
 
 
+def raised_codes(rules: Rules, codes: Sequence[str]) -> list[str]:
+    """The codes of a plan's flags, as :func:`worded_flags` lists them: each raised code
+    once, most urgent first.
+
+    Examples
+    --------
+    >>> from gabacalc.rules import default_rules
+    >>> raised_codes(default_rules(), ["SOMNOLENCE_DRIVING", "RESP_OPIOIDS", "RESP_OPIOIDS"])
+    ['RESP_OPIOIDS', 'SOMNOLENCE_DRIVING']
+    """
+    return in_severity_order(codes, rules.flags)
+
+
 def worded_flags(rules: Rules, codes: Sequence[str], context: Mapping[str, Any]) -> list[Flag]:
     """Each raised code once, most urgent first, its message and action worded."""
     words = _Words(context)
     out: list[Flag] = []
-    for code in in_severity_order(codes, rules.flags):
+    for code in raised_codes(rules, codes):
         row = rules.flags[code]
         out.append(
             {
