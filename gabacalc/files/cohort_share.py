@@ -4,7 +4,8 @@
   in the run's temporary folder, and takes the other workers' files before its next chunk,
   so a key met by both workers is planned about once instead of once by each. A plan is a
   pure function of its key and the rule tables, so whichever worker made it, the results
-  are the same bytes.
+  are the same bytes. The folder is the run's own (mode 0700, removed when the run ends),
+  so a plans file there was written by one of the run's workers.
 - **The output.** A worker writes a chunk's CSV straight into the run's temporary output at
   the chunk's place in the file (``os.pwrite``), once the chunks before it have taken
   their places (:class:`Turns`): no part file, and no copy of every byte through the run.
