@@ -319,14 +319,14 @@ def test_rebuild_plan_refuses_an_empty_record() -> None:
 def test_a_row_that_fails_unexpectedly_is_an_error_row_and_the_others_are_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = gabacalc.core.cohort.summary_from_options
+    real = gabacalc.core.cohort.summary_codes_from_options
 
     def fails_at_72(patient: Patient, options: Any, rules: Any) -> Any:
         if patient.age_years == 72:
             raise ZeroDivisionError("a simulated bug")
         return real(patient, options, rules)
 
-    monkeypatch.setattr(gabacalc.core.cohort, "summary_from_options", fails_at_72)
+    monkeypatch.setattr(gabacalc.core.cohort, "summary_codes_from_options", fails_at_72)
     out = plan_cohort(COHORT)
     assert out["status"].tolist() == ["error", "ok", "ok"]
     assert out.loc[0, "error"] == (
@@ -359,14 +359,14 @@ def test_a_cohort_file_keeps_every_row_whatever_fails(
         "e,64,male,75,true,2026-01-05,\n"
         "f,81,male,90,0.9,2026-01-05,\n"
     )
-    real = gabacalc.core.cohort.summary_from_options
+    real = gabacalc.core.cohort.summary_codes_from_options
 
     def fails_at_81(patient: Patient, options: Any, rules: Any) -> Any:
         if patient.age_years == 81:
             raise KeyError("a simulated bug")
         return real(patient, options, rules)
 
-    monkeypatch.setattr(gabacalc.core.cohort, "summary_from_options", fails_at_81)
+    monkeypatch.setattr(gabacalc.core.cohort, "summary_codes_from_options", fails_at_81)
     run_cohort_file(source, tmp_path / "results.csv", chunk_rows=2, workers=1)
     out = read_cohort_results(tmp_path / "results.csv")
     assert out["id"].tolist() == ["a", "b", "c", "d", "e", "f"]

@@ -439,23 +439,15 @@ def _fewest_products(patient: Patient, options: PlanOptions, rules: Rules) -> Pl
     return best[1]
 
 
-def summary_from_options(patient: Patient, options: PlanOptions, rules: Rules) -> Summary:
-    """``plan_from_options(...).summary`` without building the schedule and steps frames.
-
-    The summary is the same dict, made by the same code.
-    """
-    return conclude(plan_course(patient, options, rules, kind="titration")).summary
-
-
 def summary_codes_from_options(
     patient: Patient, options: PlanOptions, rules: Rules
 ) -> tuple[Summary, list[str]]:
     """What cohort mode keeps of each distinct plan: the summary without its flags' words
     (its ``flags`` empty) and the flags' codes in the plan's order.
 
-    The frames are most of a plan's cost, and wording every flag a quarter of the rest;
-    cohort mode writes neither. The summary and the codes are made by the same code as
-    :func:`summary_from_options`'s.
+    ``plan_from_options(...).summary`` without the schedule and steps frames (most of a
+    plan's cost) or the flags' words (a quarter of the rest), neither of which cohort mode
+    writes; made by the same code.
     """
     course = plan_course(patient, options, rules, kind="titration")
     return conclude(course, worded=False).summary, raised_codes(rules, course.flag_codes)
