@@ -621,7 +621,8 @@ def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
 
 def test_both_csv_writers_agree_on_any_frame_of_result_types() -> None:
     """Also where the last column is text that differs on every row (the line end then goes
-    after it), a text needs its quotes doubled, and a frame has no rows."""
+    after it), a text needs its quotes doubled, a frame has no rows, every row is the same,
+    whole numbers lie beyond float64's, or a zero is negative."""
     from gabacalc.files import cohort_write
 
     frame = pd.DataFrame(
@@ -632,14 +633,32 @@ def test_both_csv_writers_agree_on_any_frame_of_result_types() -> None:
             "note": pd.Series(['say "hi"', None, "=1+1"], dtype="str"),
         }
     )
-    for rows in (frame, frame.iloc[:0]):
+    odd = [
+        pd.DataFrame({"n": [5, 5, 5]}),  # every row the same text
+        pd.DataFrame({"b": pd.array([True, True], dtype="boolean")}),
+        pd.DataFrame({"i": pd.array([None, None], dtype="Int64")}),
+        pd.DataFrame({"big": np.array([2**53 + 1, 2**53 + 3], dtype=np.int64)}),  # not floats
+        pd.DataFrame({"zero": [-0.0, 0.0, -1e-9]}),  # one text for zero: "0"
+        pd.DataFrame({"one": pd.Categorical(["a", "a"])}),
+    ]
+    for rows in (frame, frame.iloc[:0], *odd):
         arrow, python = io.BytesIO(), io.BytesIO()
         cohort_write.render_csv_arrow(rows, True, arrow)
         cohort_write.render_csv_python(rows, True, python)
-        assert arrow.getvalue() == python.getvalue()
+        assert arrow.getvalue() == python.getvalue(), list(rows.columns)
+    assert python.getvalue().endswith(b'\n"a"\n"a"\n')
+    arrow = io.BytesIO()
+    cohort_write.render_csv_arrow(odd[3], False, arrow)
+    assert arrow.getvalue() == b"9007199254740993\n9007199254740995\n"
+    arrow = io.BytesIO()
+    cohort_write.render_csv_arrow(odd[4], False, arrow)
+    assert arrow.getvalue() == b"0\n0\n0\n"
+    arrow = io.BytesIO()
+    cohort_write.render_csv_arrow(frame.iloc[:0], True, arrow)
     assert arrow.getvalue() == b'"n","x","ok","note"\n'
+    arrow = io.BytesIO()
     cohort_write.render_csv_arrow(frame, False, arrow)
-    assert arrow.getvalue().splitlines()[1:] == [
+    assert arrow.getvalue().splitlines() == [
         b'1,0.5,true,"say ""hi"""', b",,,", b"3,32.449,false,\"'=1+1\"",
     ]  # fmt: skip
 
@@ -701,69 +720,59 @@ def test_workers_writing_through_a_link_or_into_a_pipe_give_the_same_bytes(
 def test_workers_share_the_plans_they_make() -> None:
     """A plan one worker made (here: a refusal, and a plan holding the rule tables) reaches
     another through the run's folder whole, with the other worker's own rule tables; a
-    key the other planned itself keeps its own plan."""
+    key the other planned itself keeps its own plan; a file that cannot be read is skipped
+    (the worker then plans those keys itself)."""
     import tempfile
 
-    from gabacalc.files.cohort_share import KeyShare
+    from gabacalc.files.cohort_share import KeyShare, PlanCache
 
     folder = Path(tempfile.mkdtemp())
-    one, two = KeyShare(folder, RULES, {}), KeyShare(folder, RULES, {})
+    one, two = KeyShare(folder, RULES, PlanCache()), KeyShare(folder, RULES, PlanCache())
     refusal = gabacalc.InputError("age 300 years is outside 18-110 years", field="age_years")
     one.cache[("a",)] = refusal
     one.cache[("b",)] = ({"max_daily_mg": 300}, RULES, None)
     two.cache[("b",)] = ({"max_daily_mg": 300}, RULES, "its own")
     one.publish(0)
-    one.publish(1)  # nothing new: no file
-    two.take()
-    assert sorted(p.name for p in folder.iterdir()) == ["keys-0.pickle"]
+    one.publish(2)  # nothing new: an empty file, so that others need not wait for chunk 2
+    two.take(3)  # chunk 1 (not planned yet) is looked for again next time
+    assert sorted(p.name for p in folder.iterdir()) == ["keys-0.pickle", "keys-2.pickle"]
     got = two.cache[("a",)]
     assert isinstance(got, gabacalc.InputError)
     assert (str(got), got.field) == (str(refusal), "age_years")
     assert two.cache[("b",)][2] == "its own"
-    two.take()  # a file is taken once
+    assert two.waiting == {1}
     two.cache[("c",)] = ({}, RULES, None)
-    two.publish(5)
-    one.take()
+    two.publish(1)
+    one.take(4)
     assert one.cache[("c",)][1] is RULES
     assert list(one.cache) == [("a",), ("b",), ("c",)]
+    (folder / "keys-4.pickle").write_bytes(b"not a pickle")
+    two.take(5)
+    assert two.waiting == {3}  # chunk 4's file is skipped; chunk 3's never came
 
 
 def test_chunks_take_their_places_in_the_output_in_file_order() -> None:
-    """However the workers finish, chunk k is placed right after chunk k - 1; once a chunk
-    fails, the chunks after it are abandoned instead of waiting for ever (those before it
-    go on, so the first failure in the file is the one reported)."""
+    """Chunk k is placed right after chunk k - 1, however the workers finish: a worker
+    whose chunk's turn has not come in time gives up (and leaves the chunk to the run,
+    which places it when it reaches it in file order); nobody waits for long, so a failed
+    chunk or a dead worker leaves no one waiting."""
     import multiprocessing
     import threading
 
-    from gabacalc.files.cohort_share import Abandoned, Turns
+    from gabacalc.files.cohort_share import Turns
 
     turns = Turns(multiprocessing.get_context("fork"), start=10)
-    places: dict[int, int] = {}
-    late = threading.Thread(target=lambda: places.setdefault(1, turns.take(1, 5)))
-    late.start()  # chunk 1 is ready first: it waits for chunk 0
-    late.join(0.3)
-    assert late.is_alive() and places == {}
-    places[0] = turns.take(0, 100)
+    assert turns.try_take(1, 5, wait_s=0.05) is None  # chunk 0 is not in place yet
+    places: dict[int, int | None] = {}
+    late = threading.Thread(target=lambda: places.setdefault(1, turns.try_take(1, 5, 30)))
+    late.start()  # chunk 1 waits a while for chunk 0
+    places[0] = turns.try_take(0, 100)
     late.join(60)
-    places[2] = turns.take(2, 7)
+    assert turns.try_take(3, 1, wait_s=0.05) is None  # chunk 2 failed: chunk 3 gives up
+    places[2] = turns.take(2, 7)  # the run places the chunk left to it
     assert places == {0: 10, 1: 110, 2: 115}
-    waiting: list[BaseException] = []
-
-    def take_four() -> None:
-        try:
-            turns.take(4, 1)
-        except Abandoned as error:
-            waiting.append(error)
-
-    stuck = threading.Thread(target=take_four)
-    stuck.start()
-    turns.give_up(3)  # chunk 3 failed: chunk 4 is abandoned
-    stuck.join(60)
-    assert len(waiting) == 1
-    assert turns.take(3, 1) == 122  # a chunk before the failed one keeps its turn
-    turns.give_up()  # the run stops: every chunk goes
-    with pytest.raises(Abandoned):
-        turns.take(3, 1)
+    with pytest.raises(gabacalc.GabacalcError, match="internal error: chunk 5"):
+        turns.take(5, 1)  # never its turn: the run's error, not a wait
 
 
 def test_a_bad_worker_count_is_refused(tmp_path: Path) -> None:

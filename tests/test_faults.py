@@ -444,6 +444,74 @@ def test_a_signal_mid_run_ends_every_process_and_keeps_the_old_output(
     assert leftovers(tmp_path) == []
 
 
+#: The command line with chunk 0 slow to plan (its worker writes its process id to
+#: ``slow`` and sleeps), so the other worker finishes the chunks after it first and leaves
+#: them to the run (their places in the output come after chunk 0's).
+SLOW_FIRST_CHUNK = (
+    "import os, sys, time, pathlib\n"
+    "from gabacalc.files import cohort_pool\n"
+    "real = cohort_pool.Planner.plan\n"
+    "def plan(self, chunk, number=0):\n"
+    "    if number == 0:\n"
+    "        pathlib.Path('slow').write_text(str(os.getpid()))\n"
+    "        time.sleep(600)\n"
+    "    return real(self, chunk, number)\n"
+    "cohort_pool.Planner.plan = plan\n"
+    "from gabacalc.cli import main; sys.argv[0] = 'gabacalc'; main()"
+)
+
+
+@pytest.mark.parametrize("how", ["TERM to every process", "HUP to every process", "KILL a worker"])
+def test_a_stop_while_a_chunk_waits_for_the_one_before_it_ends_cleanly(
+    tmp_path: Path, how: str
+) -> None:
+    """Chunks planned while chunk 0 is still being planned wait for its place in the output:
+    a signal to the whole process group (a closed terminal, ``kill -TERM -- -PGID``) or a
+    worker killed outright then ends the run at once, every process with it, the old
+    output kept and no temporary file left (no process waits on another that is gone)."""
+    (tmp_path / "plans.csv").write_text("old results\n")
+    _cohort(tmp_path, 8)
+    args = ["cohort", "cohort.csv", "--out", "plans.csv", "--chunk-rows", "1", "--workers", "2"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_FIRST_CHUNK, *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    with reaped(process):
+        wait_until(lambda: (tmp_path / "slow").exists(), "chunk 0 being planned")
+        parts: list[str] = []
+
+        def chunks_left_to_the_run() -> bool:
+            parts[:] = [
+                name
+                for folder in tmp_path.glob(".gabacalc-*.parts")
+                for name in os.listdir(folder)
+                if name.endswith(".csv")
+            ]
+            return len(parts) >= 2
+
+        wait_until(chunks_left_to_the_run, "chunks after chunk 0 planned")
+        children = psutil.Process(process.pid).children(recursive=True)
+        if how == "KILL a worker":
+            os.kill(int((tmp_path / "slow").read_text()), signal.SIGKILL)
+        else:
+            os.killpg(process.pid, signal.SIGTERM if how.startswith("TERM") else signal.SIGHUP)
+        code = process.wait(TIMEOUT_S)
+        _, alive = psutil.wait_procs(children, timeout=TIMEOUT_S)
+        assert alive == [], f"{len(alive)} worker processes outlived the run"
+        stderr = process.stderr.read().decode() if process.stderr else ""
+    assert "Traceback" not in stderr
+    if how == "KILL a worker":
+        assert code == 1
+        assert "a worker process stopped before it finished" in stderr
+    else:
+        assert code == 1 and stderr.strip().splitlines()[-1] == "Aborted!"
+    assert (tmp_path / "plans.csv").read_text() == "old results\n"
+    assert leftovers(tmp_path) == []
+
+
 def test_another_runs_temporary_file_is_left_alone(tmp_path: Path) -> None:
     mine = tmp_path / f".gabacalc-{os.getpid()}-0123456789ab.tmp"
     mine.write_text("in progress")

@@ -7,7 +7,6 @@ chunk's CSV to a part file that the run appends to the output.
 from __future__ import annotations
 
 import contextlib
-import errno
 import itertools
 import multiprocessing
 import os
@@ -17,7 +16,7 @@ import stat
 import sys
 import threading
 from collections import deque
-from collections.abc import Generator, Hashable, Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -31,7 +30,14 @@ from gabacalc.core.cohort import plan_frame
 from gabacalc.errors import GabacalcError
 from gabacalc.files.atomic import temp_folder
 from gabacalc.files.cohort_parse import CsvBlock
-from gabacalc.files.cohort_share import KeyShare, Turns, output_place, pwrite_all
+from gabacalc.files.cohort_share import (
+    KeyShare,
+    PlanCache,
+    Turns,
+    output_place,
+    place_part,
+    pwrite_all,
+)
 from gabacalc.files.cohort_write import csv_renderer, write_csv
 from gabacalc.rules import Rules
 
@@ -97,20 +103,22 @@ class Planner:
 
     def __init__(self, rules: Rules, today: date, out_format: str) -> None:
         self.rules, self.today = rules, today
-        self.cache: dict[Hashable, Any] = {}
+        self.cache = PlanCache()
         self.render = csv_renderer() if out_format == "csv" else None
         self.share: KeyShare | None = None
 
-    def plan(self, chunk: pd.DataFrame | CsvBlock) -> pd.DataFrame:
-        """A chunk's result frame (with the plans other workers shared first)."""
+    def plan(self, chunk: pd.DataFrame | CsvBlock, number: int = 0) -> pd.DataFrame:
+        """Chunk ``number``'s result frame (with the plans other workers shared first)."""
         if self.share is not None:
-            self.share.take()
+            self.share.take(number)
         frame = chunk.frame() if isinstance(chunk, CsvBlock) else chunk
         return plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
 
-    def __call__(self, chunk: pd.DataFrame | CsvBlock, header: bool, sink: IO[bytes]) -> Planned:
+    def __call__(
+        self, chunk: pd.DataFrame | CsvBlock, header: bool, sink: IO[bytes], number: int = 0
+    ) -> Planned:
         """Plan a chunk; CSV results are written to ``sink`` (with the header row if asked)."""
-        result = self.plan(chunk)
+        result = self.plan(chunk, number)
         if self.render is None:
             return Planned(result, _chunk_counts(result))
         write_csv(self.render, result, header, sink)
@@ -222,73 +230,52 @@ def _signals_held() -> Iterator[None]:
 
 
 def _plan_in_worker(chunk: pd.DataFrame | CsvBlock, number: int, part: Path) -> Planned:
-    """Plan chunk ``number`` in a worker. CSV goes into the output at the chunk's place
-    (or, where the output cannot be written so, to the file ``part``), not back through a
-    pipe."""
+    """Plan chunk ``number`` in a worker. Its CSV goes into the output at the chunk's place
+    if its turn comes in time (payload None), else to the file ``part`` (the payload); not
+    back through a pipe."""
     worker = _WORKER[0]
     planner, header = worker.planner, number == 0
     assert planner.share is not None
-    try:
-        if worker.output is None or worker.turns is None or planner.render is None:
-            with part.open("wb") as sink:
-                planned = planner(chunk, header, sink)
-            planner.share.publish(number)
-            if planned.payload is None:
-                planned = Planned(part, planned.counts)
-        else:
-            result = planner.plan(chunk)
-            del chunk
-            planner.share.publish(number)  # before writing: the others may need them now
-            pieces = list(planner.render(result, header))
-            planned = Planned(None, _chunk_counts(result))
-            del result
-            start = worker.turns.take(number, sum(len(piece) for piece in pieces))
+    if worker.output is None or worker.turns is None or planner.render is None:
+        with part.open("wb") as sink:
+            planned = planner(chunk, header, sink, number)
+        planner.share.publish(number)
+        return planned if planned.payload is not None else Planned(part, planned.counts)
+    result = planner.plan(chunk, number)
+    del chunk
+    planner.share.publish(number)  # before writing: the others may need them now
+    pieces = list(planner.render(result, header))
+    counts = _chunk_counts(result)
+    del result
+    start = worker.turns.try_take(number, sum(len(piece) for piece in pieces))
+    if start is None:  # the chunk before is not in place yet: the run places this one
+        with part.open("wb") as sink:
             for piece in pieces:
-                start = pwrite_all(worker.output, piece, start)
-    except BaseException:
-        if worker.turns is not None:
-            worker.turns.give_up(number)  # the chunks after this one must not wait for it
-        raise
-    return planned
+                sink.write(piece)
+        return Planned(part, counts)
+    for piece in pieces:
+        start = pwrite_all(worker.output, piece, start)
+    return Planned(None, counts)
 
 
 _COPY_BYTES = 1 << 22
-#: What copy_file_range answers where it cannot copy between these two files (another file
-#: system on an old kernel, a pipe, no such call): the copy is then made through this process.
-_NOT_HERE = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF}
 
 
 def append_part(part: Path, handle: IO[bytes]) -> None:
     """Append a worker's part file to the output, then remove it.
 
-    Between two regular files on Linux the kernel copies the bytes (``copy_file_range``):
-    they never pass through this process, which has the next chunks to hand out.
+    Into a regular file the kernel copies the bytes where it can
+    (:func:`~gabacalc.files.cohort_share.place_part`): they never pass through this
+    process, which has the next chunks to hand out. A pipe or a device gets them written.
     """
     handle.flush()
+    if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        place_part(part, handle.fileno(), handle.seek(0, os.SEEK_END))
+        handle.seek(0, os.SEEK_END)  # the file object learns where the file now ends
+        return
     with part.open("rb") as source:
-        if _copied_in_kernel(source.fileno(), handle.fileno()):
-            handle.seek(0, os.SEEK_END)  # the file object learns where the file now ends
-        else:
-            shutil.copyfileobj(source, handle, _COPY_BYTES)
+        shutil.copyfileobj(source, handle, _COPY_BYTES)
     part.unlink()
-
-
-def _copied_in_kernel(source: int, target: int) -> bool:
-    """Copy all of ``source`` to ``target`` at its end in the kernel; False if it cannot."""
-    if not hasattr(os, "copy_file_range") or not stat.S_ISREG(os.fstat(target).st_mode):
-        return False
-    left, offset = os.fstat(source).st_size, 0
-    while left > 0:
-        try:
-            copied = os.copy_file_range(source, target, left, offset)
-        except OSError as error:
-            if offset == 0 and error.errno in _NOT_HERE:
-                return False
-            raise
-        if copied == 0:  # the part file is shorter than it was: never expected
-            raise OSError(errno.EIO, f"the part file ended after {offset:,} bytes")
-        left, offset = left - copied, offset + copied
-    return True
 
 
 def planned_chunks(
@@ -335,19 +322,19 @@ def planned_chunks(
         ),
     )
     try:
-        pending: deque[tuple[Future[Planned], int, int]] = deque()
+        pending: deque[tuple[Future[Planned], int, int, int]] = deque()
         for k, (chunk, done, total) in enumerate(in_order):
             part = folder / f"{k}.csv"
             with _signals_held():  # submit may fork a worker
                 future = pool.submit(_plan_in_worker, chunk, k, part)
-            pending.append((future, done, total))
+            pending.append((future, k, done, total))
             del chunk
             if len(pending) > workers:
-                future, done_then, total_then = pending.popleft()
-                yield future.result(), done_then, total_then
+                future, number, done_then, total_then = pending.popleft()
+                yield _in_place(future.result(), number, turns, handle), done_then, total_then
         while pending:
-            future, done_then, total_then = pending.popleft()
-            yield future.result(), done_then, total_then
+            future, number, done_then, total_then = pending.popleft()
+            yield _in_place(future.result(), number, turns, handle), done_then, total_then
     except BrokenProcessPool:
         raise GabacalcError(
             "a worker process stopped before it finished (out of memory, or stopped from "
@@ -355,10 +342,20 @@ def planned_chunks(
             "written"
         ) from None
     finally:
-        if turns is not None:  # however the run ends, no chunk waits for a turn
-            turns.give_up()
-        pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:  # the folder goes however the shutdown ends (a second Ctrl-C, say)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _in_place(planned: Planned, number: int, turns: Turns | None, handle: IO[bytes]) -> Planned:
+    """A worker's planned chunk, its part file (if any) put in place in the output when
+    the workers write there (else the run appends it in order)."""
+    if turns is None or not isinstance(planned.payload, Path):
+        return planned
+    part = planned.payload
+    place_part(part, handle.fileno(), turns.take(number, part.stat().st_size))
+    return Planned(None, planned.counts)
 
 
 def pool_context(*, may_fork: bool) -> Any:

@@ -78,6 +78,7 @@ def render_csv_arrow(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None
 
 def csv_pieces_arrow(frame: pd.DataFrame, header: bool) -> Iterator[bytes | memoryview]:
     """:func:`render_csv_arrow`'s bytes, a piece at a time (pyarrow's buffers, not copies)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if header:
@@ -86,6 +87,8 @@ def csv_pieces_arrow(frame: pd.DataFrame, header: bool) -> Iterator[bytes | memo
     for start in range(0, len(frame), ARROW_RENDER_ROWS):
         stop = min(start + ARROW_RENDER_ROWS, len(frame))
         rows = [piece.rows(start, stop) for piece in pieces]
+        if not any(isinstance(row, pa.Array) for row in rows):  # every row the same text
+            rows[0] = pa.repeat(rows[0], stop - start)
         yield _text_bytes(pc.binary_join_element_wise(*rows, ","))
 
 
@@ -128,18 +131,19 @@ def _cells(column: pd.Series) -> _Cells:
         codes = column.cat.codes.to_numpy().astype(np.int64)
         return _Cells(codes=np.where(codes < 0, len(table) - 1, codes), table=table)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
-        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-        present = ~np.isnan(values)
-        low = np.nanmin(values, initial=np.inf) if present.any() else 0.0
-        high = np.nanmax(values, initial=-np.inf) if present.any() else 0.0
+        # Whole numbers as int64 (never through float64, which rounds above 2**53).
+        present = column.notna().to_numpy(dtype=bool)
+        values = column.to_numpy(dtype=np.int64, na_value=0)
+        low = int(values[present].min()) if present.any() else 0
+        high = int(values[present].max()) if present.any() else 0
         if high - low < _FEW:
-            span = int(high - low) + 1
-            numbers = range(int(low), int(low) + span)
+            span = high - low + 1
+            numbers = range(low, low + span)
             if pd.api.types.is_bool_dtype(dtype):
                 table = ["true" if v else "false" for v in numbers]
             else:
                 table = [str(v) for v in numbers]
-            codes = np.where(present, np.nan_to_num(values - low), span).astype(np.int64)
+            codes = np.where(present, values - low, span).astype(np.int64)
             return _Cells(codes=codes, table=[*table, ""])
         texts = pc.cast(pa.array(column, from_pandas=True), pa.string())
         return _Cells(texts=pc.fill_null(texts, ""))
@@ -215,7 +219,8 @@ _FLOAT_MAX = 1e9
 
 
 def _rounded(column: pd.Series) -> np.ndarray:
-    values = np.round(column.to_numpy(dtype=np.float64, na_value=np.nan), _FLOAT_PLACES)
+    # + 0.0 makes -0.0 (e.g. a tiny negative rounded) 0.0: one text, "0", in either writer
+    values = np.round(column.to_numpy(dtype=np.float64, na_value=np.nan), _FLOAT_PLACES) + 0.0
     if np.nanmax(np.abs(values), initial=0.0) > _FLOAT_MAX:
         raise AssertionError(f"gabacalc internal error: {column.name} has a value above 1e9")
     return values
