@@ -1,7 +1,8 @@
 """Planning chunks: in this process, or in worker processes that end with the run.
 
-Chunks go to the workers in file order and come back in that order; a worker writes a
-chunk's CSV to a part file that the run appends to the output.
+Chunks go to the workers in file order and come back in that order. A worker writes a
+chunk's CSV into the output at the chunk's place when its turn has come, else to a part
+file that the run puts in place (see :mod:`~gabacalc.files.cohort_share`).
 """
 
 from __future__ import annotations
