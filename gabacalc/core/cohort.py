@@ -23,8 +23,8 @@ unchanged on one partition at a time (e.g. ``dask.dataframe.map_partitions``).
 
 The steps live beside this module: :mod:`gabacalc.core.cohort_columns` (the columns),
 :mod:`~gabacalc.core.cohort_parse` (the input as arrays), :mod:`~gabacalc.core.cohort_renal`
-(step 1), :mod:`~gabacalc.core.cohort_flags` (step 3) and :mod:`~gabacalc.core.cohort_frame`
-(the result).
+(step 1), :mod:`~gabacalc.core.cohort_flags` (step 3), :mod:`~gabacalc.core.cohort_frame`
+(the result's columns) and :mod:`~gabacalc.core.cohort_result` (what they are).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from gabacalc.core.cohort_renal import (
     options_ok,
     renal_arrays,
 )
+from gabacalc.core.cohort_result import ResultColumns
 from gabacalc.core.options import resolve_options
 from gabacalc.core.patient import DIALYSIS_CHOICES, Patient, checked_rules, older_adult
 from gabacalc.core.plan import summary_codes_from_options
@@ -78,6 +79,7 @@ __all__ = [
     "TRACE_COLUMNS",
     "check_columns",
     "plan_cohort",
+    "plan_columns",
     "plan_frame",
 ]
 
@@ -179,9 +181,20 @@ def plan_frame(
 ) -> pd.DataFrame:
     """plan_cohort with a fixed 'today' and an optional cache of plans by key (per file).
 
-    ``categorical`` gives the text columns as pandas Categoricals (the file writers use
-    their codes and write each distinct text once) instead of ``str``.
+    ``categorical`` gives the text columns as pandas Categoricals (each distinct text
+    once) instead of ``str``.
     """
+    return plan_columns(df, rules, today, cache).frame(categorical)
+
+
+def plan_columns(
+    df: pd.DataFrame,
+    rules: Rules,
+    today: date,
+    cache: dict[Hashable, Outcome | InputError] | None,
+) -> ResultColumns:
+    """:func:`plan_frame`'s result as columns of arrays, before a DataFrame is made of them
+    (what the cohort file writers write)."""
     check_columns(df.columns)
     cols = parse_columns(df, rules, today)
     # A row far outside its limits (a height of 1e-300 cm) may divide by zero or overflow
@@ -199,7 +212,7 @@ def plan_frame(
     # Every other row (a refusal, or one the vectorised checks leave) on its own.
     single_rows = np.flatnonzero(group < 0)
     singles = dict(zip(single_rows.tolist(), plan_rows(single_rows), strict=True))
-    result = assemble(df, rules, cols, renal, bands, group, reps, singles, older, categorical)
+    result = assemble(df, rules, cols, renal, bands, group, reps, singles, older)
     check_representatives(result, reps, rep_rows)
     return result
 

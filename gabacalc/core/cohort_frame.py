@@ -1,8 +1,8 @@
-"""The result frame of cohort mode, assembled from per-row arrays and per-key tables.
+"""The result columns of cohort mode, assembled from per-row arrays and per-key tables.
 
-Text columns are small tables of values with a code per row (a key's fields share one code
-array, the flags and their severity another): a million rows need a few code arrays and one
-take per column, never a Python string made per row. Numbers are the estimate's and the
+Text columns, and a key's whole numbers, are small tables of values with a code per row (a
+key's fields share one code array, the flags and their severity another): a million rows
+need a few code arrays, never a Python string made per row. Numbers are the estimate's and the
 band's own arrays, taken over rather than copied. Rows planned on their own (refusals, and
 rows the vectorised checks leave) then overwrite theirs.
 """
@@ -20,6 +20,14 @@ from gabacalc.core.cohort_columns import INT_FIELDS, KEY_FIELDS, SUMMARY_COLUMNS
 from gabacalc.core.cohort_flags import Outcome, codes_of, row_flags, severity
 from gabacalc.core.cohort_parse import CohortColumns
 from gabacalc.core.cohort_renal import METHOD_NAMES, BandArrays, RenalArrays
+from gabacalc.core.cohort_result import (
+    CodedColumn,
+    Column,
+    DecimalColumn,
+    ResultColumns,
+    RowTextColumn,
+    WholeColumn,
+)
 from gabacalc.core.patient import DIALYSIS_CHOICES
 from gabacalc.core.renal import WEIGHT_BASES, WEIGHT_USED, band_label
 from gabacalc.errors import GabacalcError, InputError
@@ -27,18 +35,14 @@ from gabacalc.rules import Rules
 
 __all__ = ["assemble", "check_representatives"]
 
-#: pandas' ``str`` dtype, held as Python strings whether or not pyarrow is installed: the
-#: same result everywhere, and taking rows from a small table is then a numpy take.
-_TEXT_DTYPE = pd.StringDtype("python", na_value=np.nan)
-
 
 @dataclass
 class _Parts:
     """The result's columns while they are assembled.
 
     ``numbers``: float (NaN empty), or int64 with ``present``. ``texts``: per-row codes
-    (-1 empty) into small tables of values, one code array shared by the tables indexed
-    alike.
+    (-1 empty) into small tables of values (texts, and a key's whole numbers), one code
+    array shared by the tables indexed alike.
     """
 
     numbers: dict[str, np.ndarray] = field(default_factory=dict)
@@ -56,9 +60,8 @@ def assemble(
     reps: Sequence[Outcome | None],
     singles: Mapping[int, Outcome | InputError],
     older: np.ndarray,
-    categorical: bool,
-) -> pd.DataFrame:
-    """The result frame (see :func:`gabacalc.plan_cohort`); takes over ``renal``'s and
+) -> ResultColumns:
+    """The result's columns (see :func:`gabacalc.plan_cohort`); takes over ``renal``'s and
     ``bands``' arrays, which become its columns."""
     flag_codes, flag_table = row_flags(rules, cols, renal, bands, group, reps, older)
     parts = _Parts()
@@ -74,18 +77,15 @@ def assemble(
         )
     )
     status, errors, error_codes, count = _singles(parts, rules, cols, group, singles)
-    frame = _columns(parts, df, categorical)
+    columns = _columns(parts, df)
     if "current_daily_mg" in df.columns or "current_doses_per_day" in df.columns:
-        frame.update(_audit(parts, status, count))
-    frame["status"] = _take_text(["ok", "error"], status, categorical)
-    frame["error"] = _take_text(errors, error_codes, categorical)
+        columns.update(_audit(parts, status, count))
+    columns["status"] = CodedColumn(status, ["ok", "error"])
+    columns["error"] = CodedColumn(error_codes, errors)
     trace = rules.provenance.columns()
     for name, value in trace.items():
-        frame[name] = _take_text([value], np.zeros(cols.n, dtype=np.int8), categorical)
-    # The columns are this call's own arrays (the id's is copy-on-write): no copy of each.
-    result = pd.DataFrame(frame, index=df.index, copy=False)
-    result.attrs.update(trace)
-    return result
+        columns[name] = CodedColumn(np.zeros(cols.n, dtype=np.int8), [value])
+    return ResultColumns(df.index, columns, trace)
 
 
 def _owned(values: np.ndarray) -> np.ndarray:
@@ -140,20 +140,9 @@ def _per_row(
 
 def _per_key(parts: _Parts, group: np.ndarray, reps: Sequence[Outcome | None]) -> None:
     """The columns that depend only on the plan key, from the key's plan."""
-    in_group = group >= 0
-    g_safe = np.maximum(group, 0)
     summaries = [r[0] if r is not None else {} for r in reps]
-    key_tables: dict[str, list[Any]] = {}
-    for name in KEY_FIELDS:
-        per_key = [s.get(name) for s in summaries]
-        if name in INT_FIELDS:
-            table = np.array([0 if v is None else v for v in per_key] or [0], dtype=np.int64)
-            has = np.array([v is not None for v in per_key] or [False])
-            parts.numbers[name] = table[g_safe]
-            parts.present[name] = in_group & has[g_safe]
-        else:
-            key_tables[name] = per_key
-    parts.texts.append((np.where(in_group, group, -1), key_tables))
+    key_tables = {name: [s.get(name) for s in summaries] for name in KEY_FIELDS}
+    parts.texts.append((np.where(group >= 0, group, -1), key_tables))
 
 
 def _singles(
@@ -228,24 +217,25 @@ def _overwrite(parts: _Parts, i: int, summary: Mapping[str, Any], rules: Rules) 
             entries.append(row_text[name] if name in row_text else summary[name])
 
 
-def _columns(parts: _Parts, df: pd.DataFrame, categorical: bool) -> dict[str, Any]:
+def _columns(parts: _Parts, df: pd.DataFrame) -> dict[str, Column]:
     """The id, summary and flag columns, in output order."""
     text_columns = {
         name: (codes, entries) for codes, tables in parts.texts for name, entries in tables.items()
     }
-    frame: dict[str, Any] = {"id": df["id"].array}
+    columns: dict[str, Column] = {"id": RowTextColumn(df["id"].array)}
     for name in (*SUMMARY_COLUMNS, "flag_codes", "flag_severity"):
         if name in parts.present:
-            frame[name] = pd.arrays.IntegerArray(parts.numbers[name], ~parts.present[name])
+            columns[name] = WholeColumn(parts.numbers[name], parts.present[name])
         elif name in parts.numbers:
-            frame[name] = parts.numbers[name]
+            columns[name] = DecimalColumn(parts.numbers[name])
         else:
             codes, entries = text_columns[name]
-            frame[name] = _take_text(entries, codes, categorical)
-    return frame
+            kind = "whole" if name in INT_FIELDS else "text"
+            columns[name] = CodedColumn(codes, entries, kind)
+    return columns
 
 
-def _audit(parts: _Parts, status: np.ndarray, count: np.ndarray) -> dict[str, Any]:
+def _audit(parts: _Parts, status: np.ndarray, count: np.ndarray) -> dict[str, Column]:
     """The current-dose audit columns: above the band maximum, too many administrations."""
     numbers = parts.numbers
     ok = status == 0
@@ -255,26 +245,12 @@ def _audit(parts: _Parts, status: np.ndarray, count: np.ndarray) -> dict[str, An
     excess = np.maximum(numbers["current_daily_mg"] - numbers["max_daily_mg"], 0)
     extra = np.maximum(count_int - numbers["doses_per_day"], 0)
     return {
-        "current_doses_per_day": pd.arrays.IntegerArray(count_int, ~has_count),
-        "audit_above_band_max": pd.arrays.BooleanArray(excess > 0, ~has_current),
-        "audit_excess_mg": pd.arrays.IntegerArray(excess, ~has_current),
-        "audit_too_many_doses": pd.arrays.BooleanArray(extra > 0, ~has_count),
-        "audit_excess_doses": pd.arrays.IntegerArray(extra, ~has_count),
+        "current_doses_per_day": WholeColumn(count_int, has_count),
+        "audit_above_band_max": WholeColumn(excess > 0, has_current),
+        "audit_excess_mg": WholeColumn(excess, has_current),
+        "audit_too_many_doses": WholeColumn(extra > 0, has_count),
+        "audit_excess_doses": WholeColumn(extra, has_count),
     }
-
-
-def _take_text(values: Sequence[Any], codes: np.ndarray, categorical: bool = False) -> Any:
-    """A string column from a small table of values and per-row codes (-1: empty)."""
-    texts = [None if v is None else str(v) for v in values] or [None]
-    if categorical:
-        table_codes, categories = pd.factorize(np.array(texts, dtype=object))
-        row_codes = np.where(codes < 0, -1, table_codes[np.maximum(codes, 0)])
-        # The codes index the factorized (distinct) categories by construction: from_codes
-        # need not check them again.
-        return pd.Categorical.from_codes(
-            row_codes, categories=pd.Index(categories, dtype="str"), validate=False
-        )
-    return pd.array(texts, dtype=_TEXT_DTYPE).take(codes, allow_fill=True)
 
 
 def _band_labels(
@@ -312,7 +288,7 @@ def _band_labels(
 
 
 def check_representatives(
-    result: pd.DataFrame, reps: Sequence[Outcome | None], rows: Sequence[int]
+    result: ResultColumns, reps: Sequence[Outcome | None], rows: Sequence[int]
 ) -> None:
     """Each key's own row must agree with its plan.
 
@@ -335,22 +311,21 @@ def check_representatives(
         "bmi_kg_m2",
         "band_scale",
     )
-    got = {
-        name: result[name].iloc[positions].to_numpy(dtype=object) for name in (*names, "flag_codes")
-    }
+    got = {name: result.values_at(name, positions) for name in (*names, "flag_codes")}
     for k, (summary, i) in enumerate(checked):
         wanted = {name: summary[name] for name in names}
         wanted["flag_codes"] = ";".join(codes_of(summary))
         problems = [
             name
             for name, value in wanted.items()
-            if not (pd.isna(got[name][k]) if value is None else got[name][k] == value)
+            if not (got[name][k] is None if value is None else got[name][k] == value)
         ]
         if problems:
             rules_named = ", ".join(f"{name} ({_RULE_OF[name]})" for name in problems)
+            row_id = result.values_at("id", [i])[0]
             raise GabacalcError(
                 "gabacalc internal error: the cohort path disagrees with build_plan on "
-                f"{rules_named} for row {i} (id {result['id'].iloc[i]!r}); please report it"
+                f"{rules_named} for row {i} (id {row_id!r}); please report it"
             )
 
 

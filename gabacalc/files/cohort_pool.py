@@ -25,9 +25,11 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
-from gabacalc.core.cohort import plan_frame
+from gabacalc.core.cohort import plan_columns
+from gabacalc.core.cohort_result import CodedColumn, ResultColumns, WholeColumn
 from gabacalc.errors import GabacalcError
 from gabacalc.files.atomic import temp_folder
 from gabacalc.files.cohort_parse import CsvBlock
@@ -67,23 +69,38 @@ def default_workers() -> int:
 COUNTS = ("rows", "errors", "flagged", "above_band_max", "too_many_doses")
 
 
-def _chunk_counts(result: pd.DataFrame) -> dict[str, int]:
+def _chunk_counts(result: ResultColumns) -> dict[str, int]:
     """What a planned chunk adds to the report (see :class:`CohortReport`)."""
-    ok = result["status"] == "ok"
-    flagged = result["flag_severity"] == "warning"
+    ok = _is(result, "status", "ok")
+    flagged = _is(result, "flag_severity", "warning")
     above = too_many = 0
     if "audit_too_many_doses" in result.columns:
-        above_rows = result["audit_above_band_max"].fillna(False).astype(bool)
-        doses_rows = result["audit_too_many_doses"].fillna(False).astype(bool)
+        above_rows = _true(result, "audit_above_band_max")
+        doses_rows = _true(result, "audit_too_many_doses")
         above, too_many = int(above_rows.sum()), int(doses_rows.sum())
         flagged |= doses_rows
     return {
         "rows": len(result),
         "errors": int((~ok).sum()),
-        "flagged": int((flagged.fillna(False).astype(bool) & ok).sum()),
+        "flagged": int((flagged & ok).sum()),
         "above_band_max": above,
         "too_many_doses": too_many,
     }
+
+
+def _is(result: ResultColumns, name: str, text: str) -> np.ndarray:
+    """The rows whose text in column ``name`` is ``text``."""
+    column = result.columns[name]
+    assert isinstance(column, CodedColumn)
+    matching = [k for k, entry in enumerate(column.texts()) if entry == text]
+    return np.isin(column.codes, matching)
+
+
+def _true(result: ResultColumns, name: str) -> np.ndarray:
+    """The rows whose true/false column ``name`` is true (not empty)."""
+    column = result.columns[name]
+    assert isinstance(column, WholeColumn) and column.is_bool
+    return column.values & column.present
 
 
 @dataclass(frozen=True)
@@ -108,12 +125,12 @@ class Planner:
         self.render = csv_renderer() if out_format == "csv" else None
         self.share: KeyShare | None = None
 
-    def plan(self, chunk: pd.DataFrame | CsvBlock, number: int = 0) -> pd.DataFrame:
-        """Chunk ``number``'s result frame (with the plans other workers shared first)."""
+    def plan(self, chunk: pd.DataFrame | CsvBlock, number: int = 0) -> ResultColumns:
+        """Chunk ``number``'s result (with the plans other workers shared first)."""
         if self.share is not None:
             self.share.take(number)
         frame = chunk.frame() if isinstance(chunk, CsvBlock) else chunk
-        return plan_frame(frame, self.rules, self.today, self.cache, categorical=True)
+        return plan_columns(frame, self.rules, self.today, self.cache)
 
     def __call__(
         self, chunk: pd.DataFrame | CsvBlock, header: bool, sink: IO[bytes], number: int = 0
@@ -121,7 +138,7 @@ class Planner:
         """Plan a chunk; CSV results are written to ``sink`` (with the header row if asked)."""
         result = self.plan(chunk, number)
         if self.render is None:
-            return Planned(result, _chunk_counts(result))
+            return Planned(result.frame(categorical=True), _chunk_counts(result))
         write_csv(self.render, result, header, sink)
         return Planned(None, _chunk_counts(result))
 

@@ -1,5 +1,9 @@
 """Writing planned cohort chunks as CSV: pyarrow's writer when it is installed, else
 plain Python; both give the same bytes.
+
+A chunk comes as its result columns (:class:`~gabacalc.core.cohort_result.ResultColumns`):
+most are a code per row into a small table of values, which a writer writes once each. A
+DataFrame of the result's column types is written through :func:`result_columns`.
 """
 
 from __future__ import annotations
@@ -10,10 +14,18 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from gabacalc.core.cohort_result import (
+    CodedColumn,
+    Column,
+    DecimalColumn,
+    ResultColumns,
+    RowTextColumn,
+    WholeColumn,
+)
 from gabacalc.render.records import neutralise_cell, neutralise_cells
 
 #: A CSV renderer: a result chunk (with the header row first when asked) as pieces of bytes.
-CsvRenderer = Callable[[pd.DataFrame, bool], Iterator["bytes | memoryview"]]
+CsvRenderer = Callable[[ResultColumns, bool], Iterator["bytes | memoryview"]]
 
 
 def csv_renderer() -> CsvRenderer:
@@ -28,17 +40,58 @@ def csv_renderer() -> CsvRenderer:
     return csv_pieces_arrow
 
 
-def write_csv(renderer: CsvRenderer, frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
-    """Write a result chunk as CSV to ``sink`` with ``renderer``."""
-    for piece in renderer(frame, header):
+def write_csv(
+    renderer: CsvRenderer, result: ResultColumns | pd.DataFrame, header: bool, sink: IO[bytes]
+) -> None:
+    """Write a result chunk (its columns, or a result frame) as CSV to ``sink``."""
+    if isinstance(result, pd.DataFrame):
+        result = result_columns(result)
+    for piece in renderer(result, header):
         sink.write(piece)
+
+
+def result_columns(frame: pd.DataFrame) -> ResultColumns:
+    """A frame's columns as the writers take them: a Categorical or text column as text, a
+    boolean or integer column (nullable or not) as whole numbers, a float column as
+    decimals.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"id": ["a", "b"], "n": pd.array([1, None], dtype="Int64")})
+    >>> [type(c).__name__ for c in result_columns(frame).columns.values()]
+    ['RowTextColumn', 'WholeColumn']
+    """
+    columns = {str(name): _column_of(frame[name]) for name in frame.columns}
+    return ResultColumns(frame.index, columns, {str(k): str(v) for k, v in frame.attrs.items()})
+
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _column_of(series: pd.Series) -> Column:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy().astype(np.int64)
+        return CodedColumn(codes, list(series.cat.categories))
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+        present = series.notna().to_numpy(dtype=bool)
+        if pd.api.types.is_bool_dtype(dtype):
+            return WholeColumn(series.to_numpy(dtype=bool, na_value=False), present)
+        if dtype.kind == "u" and present.any() and int(series[present].max()) > _INT64_MAX:
+            raise ValueError(f"gabacalc internal error: {series.name} has a value above 2**63")
+        # Whole numbers as int64 (never through float64, which rounds above 2**53).
+        return WholeColumn(series.to_numpy(dtype=np.int64, na_value=0), present)
+    if pd.api.types.is_float_dtype(dtype):
+        return DecimalColumn(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    return RowTextColumn(series.array)
 
 
 #: Rows rendered at a time by the Python renderer (bounds the memory it takes).
 RENDER_ROWS = 10_000
 
 
-def render_csv_python(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
+def render_csv_python(result: ResultColumns | pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
     """Write a result chunk as CSV to ``sink`` (the header row first when ``header``).
 
     Both renderers give the same bytes: a header of quoted names; text quoted (``"``
@@ -48,24 +101,24 @@ def render_csv_python(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> Non
     plain Python: each distinct value of a column is written once (most result columns
     hold few), then the rows are joined.
     """
-    write_csv(csv_pieces_python, frame, header, sink)
+    write_csv(csv_pieces_python, result, header, sink)
 
 
-def csv_pieces_python(frame: pd.DataFrame, header: bool) -> Iterator[bytes]:
+def csv_pieces_python(result: ResultColumns, header: bool) -> Iterator[bytes]:
     """:func:`render_csv_python`'s bytes, a piece at a time."""
     if header:
-        yield _header(frame)
-    cells = [_csv_cells(frame[name]) for name in frame.columns]
-    for start in range(0, len(frame), RENDER_ROWS):
+        yield _header(result)
+    cells = [_csv_cells(name, column) for name, column in result.columns.items()]
+    for start in range(0, len(result), RENDER_ROWS):
         rows = zip(*(column[start : start + RENDER_ROWS] for column in cells), strict=True)
         yield ("\n".join(map(",".join, rows)) + "\n").encode("utf-8")
 
 
-def _header(frame: pd.DataFrame) -> bytes:
-    return (",".join(_quoted(str(name)) for name in frame.columns) + "\n").encode()
+def _header(result: ResultColumns) -> bytes:
+    return (",".join(_quoted(str(name)) for name in result.columns) + "\n").encode()
 
 
-def render_csv_arrow(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
+def render_csv_arrow(result: ResultColumns | pd.DataFrame, header: bool, sink: IO[bytes]) -> None:
     """The same bytes as :func:`render_csv_python`, made with pyarrow's compute functions.
 
     Most result columns hold a few distinct values (a key's plan, the band, the flags, the
@@ -73,19 +126,19 @@ def render_csv_arrow(frame: pd.DataFrame, header: bool, sink: IO[bytes]) -> None
     of their values, and each row takes its combination's text. Each row's line is then
     its id, its numbers and those texts joined: a few cells a row, not 47.
     """
-    write_csv(csv_pieces_arrow, frame, header, sink)
+    write_csv(csv_pieces_arrow, result, header, sink)
 
 
-def csv_pieces_arrow(frame: pd.DataFrame, header: bool) -> Iterator[bytes | memoryview]:
+def csv_pieces_arrow(result: ResultColumns, header: bool) -> Iterator[bytes | memoryview]:
     """:func:`render_csv_arrow`'s bytes, a piece at a time (pyarrow's buffers, not copies)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if header:
-        yield _header(frame)
-    pieces = _pieces([_cells(frame[name]) for name in frame.columns])
-    for start in range(0, len(frame), ARROW_RENDER_ROWS):
-        stop = min(start + ARROW_RENDER_ROWS, len(frame))
+        yield _header(result)
+    pieces = _pieces([_cells(name, column) for name, column in result.columns.items()])
+    for start in range(0, len(result), ARROW_RENDER_ROWS):
+        stop = min(start + ARROW_RENDER_ROWS, len(result))
         rows = [piece.rows(start, stop) for piece in pieces]
         if not any(isinstance(row, pa.Array) for row in rows):  # every row the same text
             rows[0] = pa.repeat(rows[0], stop - start)
@@ -120,39 +173,55 @@ class _Cells:
 _FEW = 4096
 
 
-def _cells(column: pd.Series) -> _Cells:
+def _cells(name: str, column: Column) -> _Cells:
     """A result column's cells as the CSV writer writes them (see render_csv_python)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        table = [_quoted(str(v)) for v in column.cat.categories] + [""]
-        codes = column.cat.codes.to_numpy().astype(np.int64)
-        return _Cells(codes=np.where(codes < 0, len(table) - 1, codes), table=table)
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
-        # Whole numbers as int64 (never through float64, which rounds above 2**53).
-        present = column.notna().to_numpy(dtype=bool)
-        values = column.to_numpy(dtype=np.int64, na_value=0)
+    if isinstance(column, CodedColumn):
+        codes, table = _coded_texts(column)
+        return _Cells(codes=codes, table=table)
+    if isinstance(column, WholeColumn):
+        present, values = column.present, column.values
+        if column.is_bool:
+            return _Cells(
+                codes=np.where(present, values.astype(np.int64), 2), table=["false", "true", ""]
+            )
         low = int(values[present].min()) if present.any() else 0
         high = int(values[present].max()) if present.any() else 0
         if high - low < _FEW:
             span = high - low + 1
-            numbers = range(low, low + span)
-            if pd.api.types.is_bool_dtype(dtype):
-                table = ["true" if v else "false" for v in numbers]
-            else:
-                table = [str(v) for v in numbers]
             codes = np.where(present, values - low, span).astype(np.int64)
-            return _Cells(codes=codes, table=[*table, ""])
-        texts = pc.cast(pa.array(column, from_pandas=True), pa.string())
+            return _Cells(codes=codes, table=[*map(str, range(low, low + span)), ""])
+        texts = pc.cast(pa.array(values, mask=~present), pa.string())
         return _Cells(texts=pc.fill_null(texts, ""))
-    if pd.api.types.is_float_dtype(dtype):
-        texts = pc.cast(pa.array(_rounded(column), from_pandas=True), pa.string())
+    if isinstance(column, DecimalColumn):
+        rounded = _rounded(name, column.values)
+        texts = pc.cast(pa.array(rounded, from_pandas=True), pa.string())
         return _Cells(texts=pc.fill_null(texts, ""))
-    texts = pa.array(neutralise_cells(column.astype("str")), type=pa.string(), from_pandas=True)
+    series = pd.Series(column.values, copy=False).astype("str")
+    texts = pa.array(neutralise_cells(series), type=pa.string(), from_pandas=True)
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(texts, '"', '""'), '"', "")
     return _Cells(texts=pc.fill_null(quoted, ""))
+
+
+def _coded_texts(column: CodedColumn) -> tuple[np.ndarray, list[str]]:
+    """A coded column as a code per row into its distinct texts, the last one empty (each
+    distinct value is written once, however often the table repeats it)."""
+    entries = column.table if column.kind == "whole" else column.texts()
+    if not len(entries):
+        return np.zeros(len(column.codes), dtype=np.int64), [""]
+    entry_codes, uniques = pd.factorize(np.array(entries, dtype=object))  # None: -1
+    if column.kind == "whole":
+        table = [str(int(v)) for v in uniques]
+    else:
+        table = [_quoted(v) for v in uniques]
+    empty = len(table)
+    entry_codes = np.where(entry_codes < 0, empty, entry_codes)
+    codes = np.where(column.codes < 0, empty, entry_codes[np.maximum(column.codes, 0)])
+    return codes.astype(np.int64), [*table, ""]
 
 
 def _pieces(columns: list[_Cells]) -> list[_Cells]:
@@ -218,12 +287,12 @@ _FLOAT_PLACES = 6
 _FLOAT_MAX = 1e9
 
 
-def _rounded(column: pd.Series) -> np.ndarray:
+def _rounded(name: str, values: np.ndarray) -> np.ndarray:
     # + 0.0 makes -0.0 (e.g. a tiny negative rounded) 0.0: one text, "0", in either writer
-    values = np.round(column.to_numpy(dtype=np.float64, na_value=np.nan), _FLOAT_PLACES) + 0.0
-    if np.nanmax(np.abs(values), initial=0.0) > _FLOAT_MAX:
-        raise AssertionError(f"gabacalc internal error: {column.name} has a value above 1e9")
-    return values
+    rounded = np.round(values, _FLOAT_PLACES) + 0.0
+    if np.nanmax(np.abs(rounded), initial=0.0) > _FLOAT_MAX:
+        raise AssertionError(f"gabacalc internal error: {name} has a value above 1e9")
+    return rounded
 
 
 def _float_text(value: float) -> str:
@@ -234,20 +303,25 @@ def _float_text(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _csv_cells(column: pd.Series) -> np.ndarray:
+def _csv_cells(name: str, column: Column) -> np.ndarray:
     """Each cell of a column as CSV text (empty where missing), one format per value."""
-    dtype = column.dtype
-    if pd.api.types.is_float_dtype(dtype):
-        codes, numbers = pd.factorize(_rounded(column), use_na_sentinel=True)
+    if isinstance(column, CodedColumn):
+        codes, coded = _coded_texts(column)
+        return np.array(coded, dtype=object)[codes]
+    texts: list[str]
+    if isinstance(column, DecimalColumn):
+        codes, numbers = pd.factorize(_rounded(name, column.values))
         texts = [_float_text(float(v)) for v in numbers]
-    else:
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        if pd.api.types.is_bool_dtype(dtype):
+    elif isinstance(column, WholeColumn):
+        codes, uniques = pd.factorize(column.values)
+        codes = np.where(column.present, codes, -1)
+        if column.is_bool:
             texts = ["true" if bool(v) else "false" for v in uniques]
-        elif pd.api.types.is_integer_dtype(dtype):
-            texts = [str(int(v)) for v in uniques]
         else:
-            texts = [_quoted(str(v)) for v in uniques]
+            texts = [str(int(v)) for v in uniques]
+    else:
+        codes, uniques = pd.factorize(column.values, use_na_sentinel=True)
+        texts = [_quoted(str(v)) for v in uniques]
     table = np.array([*texts, ""], dtype=object)  # code -1 (missing) takes the last
     out: np.ndarray = table[codes]
     return out
