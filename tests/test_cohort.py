@@ -555,6 +555,35 @@ def test_a_file_streamed_in_small_chunks_equals_the_in_memory_result(tmp_path: P
     assert not target.read_text().startswith("#")  # a plain table, no comment lines
 
 
+def test_text_cells_of_a_file_are_read_as_the_text_written(tmp_path: Path) -> None:
+    """A cohort file's text columns (read per distinct cell) give every row what the same
+    cells give as plain text: odd case and spaces, bad choices, numbers and dates as text,
+    empty cells, and a column with no cell filled."""
+    source = tmp_path / "cohort.csv"
+    source.write_text(
+        "id,age_years,sex,weight_kg,scr,scr_unit,dialysis,risks,pain_type,titration,taper,"
+        "start_date,strengths_mg,oral_solution,dialysis_days,current_daily_mg\n"
+        "007,70,female,60,1.3,mg/dL,none,opioids;falls,radicular,gentle,,2026-01-05,,,,\n"
+        "a,70, Female ,60,115,umol/l,NONE, OPIOIDS ,Radicular ,gentle,,,300;100,yes,,600\n"
+        "b,70,x,60,1.3,,,bogus,,GENTLE,,05/01/2026,abc,maybe,,\n"
+        "c,70,male,60,,,hemodialysis,,phn,,,2026-02-30,100,0,mon;wed;fri,300\n"
+        "d,70,male,60,1.3,mg/dL,,,,weekly,,2026-01-05,,no,mon,\n"
+        "e,70,,60,1.3,,,,,,,,,,,\n",
+        encoding="utf-8",
+    )
+    run_cohort_file(source, tmp_path / "results.csv", chunk_rows=2)
+    back = read_results(tmp_path / "results.csv")
+    as_text = pd.read_csv(source, dtype=object, keep_default_na=False, na_values=[""])
+    for name in ("age_years", "weight_kg", "scr", "current_daily_mg"):
+        as_text[name] = pd.to_numeric(as_text[name])
+    expected = typed_results(plan_cohort(as_text))
+    assert back["id"].tolist()[:2] == ["007", "a"]  # ids as written
+    assert back["status"].tolist() == ["ok", "ok", "error", "error", "error", "error"]
+    decimals = expected.select_dtypes("float64").columns
+    expected[decimals] = expected[decimals].round(6)
+    pd.testing.assert_frame_equal(back, expected, check_dtype=False, check_exact=True)
+
+
 def test_one_plan_serves_cells_that_differ_only_in_spelling(tmp_path: Path) -> None:
     """Rows whose options are spelt differently but mean the same ("False", "no", empty;
     "300;100" and "100,300") share one plan in a file run, and each row still gets its own
