@@ -38,11 +38,6 @@ TEXT_COLUMNS = {
         "dialysis_days",
     )
 }
-#: How a CSV block reads them: the ids as Python text; every other text column as a
-#: Categorical (pandas' reader keeps each distinct text once, so the core, which reads
-#: these columns per distinct cell, need not hash a text per row). Both are the text as
-#: written.
-_CSV_DTYPES = {name: object if name == "id" else "category" for name in TEXT_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -249,7 +244,7 @@ class CsvBlock:
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 frame = pd.read_csv(
                     io.BytesIO(self.header + self.body),
-                    dtype=_CSV_DTYPES,
+                    dtype=TEXT_COLUMNS,
                     keep_default_na=False,
                     na_values=[""],
                     index_col=False,
