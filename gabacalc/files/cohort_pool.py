@@ -8,6 +8,7 @@ file that the run puts in place (see :mod:`~gabacalc.files.cohort_share`).
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import multiprocessing
 import os
@@ -166,10 +167,30 @@ def _start_worker(
     turns: Turns | None,
 ) -> None:
     _end_with_parent(run, copied)
+    _collect_less()
     planner = Planner(rules, today, out_format)
     planner.share = KeyShare(folder, rules, planner.cache)
     fd = None if output is None else os.open(output, os.O_WRONLY)
     _WORKER.append(_Worker(planner, fd, turns))
+
+
+#: A worker's first-generation collection threshold (Python's default is 700).
+_WORKER_GC_THRESHOLD = 10_000
+
+
+def _collect_less() -> None:
+    """Let a worker's garbage collector skip what the worker started with, and run less.
+
+    A worker is a process of its own that only plans chunks: the modules and tables it
+    started with are never garbage, so they are set aside (:func:`gc.freeze`: the
+    collector no longer walks them, nor writes to the pages they share with the process
+    the worker was copied from); and a chunk makes and drops many objects at once, so
+    collecting every 700 new ones is too often (the plans a worker keeps grow its later
+    collections). Together about 3 % of a worker's time.
+    """
+    gc.freeze()
+    _, *older = gc.get_threshold()
+    gc.set_threshold(_WORKER_GC_THRESHOLD, *older)
 
 
 def _end_with_parent(run: int, copied: bool) -> None:
