@@ -8,10 +8,10 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from gabacalc.core.wording import printable
 from gabacalc.errors import InputError
 
 #: Read as text, so that a cell is never turned into a number or a date on the way in.
-TEXT_COLUMNS = {
+TEXT_COLUMNS: dict[str, Any] = {
     name: object
     for name in (
         "id",
@@ -38,6 +38,10 @@ TEXT_COLUMNS = {
         "dialysis_days",
     )
 }
+#: How a CSV block is read: first with the ids as text, and if need be again with every
+#: text column as text (see :meth:`CsvBlock.frame`).
+_IDS_AS_TEXT = {"id": "str"}
+_ALL_AS_TEXT = {**TEXT_COLUMNS, **_IDS_AS_TEXT}
 
 
 @dataclass(frozen=True)
@@ -235,16 +239,33 @@ class CsvBlock:
     def frame(self) -> pd.DataFrame:
         """The rows as pandas reads them, text columns as text, index the rows' line numbers.
 
+        The ids are read as text. The other text columns are read as pandas finds them,
+        which for text is pandas' own text type (faster to read and to work with than one
+        Python string a cell); a text column it reads as numbers or true/false (every cell
+        "1", say) has the block read again with every text column as text, so no cell is
+        turned into a number on the way in. A column of empty cells is empty text.
+
         A row with more cells than the header has columns is refused wherever it is (pandas
         would take a first row like that as an index column and shift every cell). Messages
         name the line of the file (pandas counts from this block's header).
         """
+        frame = self._read(_IDS_AS_TEXT)
+        for name in TEXT_COLUMNS.keys() & set(frame.columns):
+            column = frame[name]
+            if pd.api.types.is_string_dtype(column.dtype):
+                continue
+            if not column.isna().all():
+                return self._read(_ALL_AS_TEXT)
+            frame[name] = column.astype(object)
+        return frame
+
+    def _read(self, dtype: Mapping[str, Any]) -> pd.DataFrame:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 frame = pd.read_csv(
                     io.BytesIO(self.header + self.body),
-                    dtype=TEXT_COLUMNS,
+                    dtype=dtype,
                     keep_default_na=False,
                     na_values=[""],
                     index_col=False,
