@@ -8,7 +8,7 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -38,10 +38,6 @@ TEXT_COLUMNS: dict[str, Any] = {
         "dialysis_days",
     )
 }
-#: How a CSV block is read: first with the ids as text, and if need be again with every
-#: text column as text (see :meth:`CsvBlock.frame`).
-_IDS_AS_TEXT = {"id": "str"}
-_ALL_AS_TEXT = {**TEXT_COLUMNS, **_IDS_AS_TEXT}
 
 
 @dataclass(frozen=True)
@@ -236,36 +232,50 @@ class CsvBlock:
     first_line: int  # the file's line number of the body's first line
     dialect: Dialect = Dialect()
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, text: Collection[str] = ()) -> pd.DataFrame:
         """The rows as pandas reads them, text columns as text, index the rows' line numbers.
 
-        The ids are read as text. The other text columns are read as pandas finds them,
-        which for text is pandas' own text type (faster to read and to work with than one
-        Python string a cell); a text column it reads as numbers or true/false (every cell
-        "1", say) has the block read again with every text column as text, so no cell is
-        turned into a number on the way in. A column of empty cells is empty text.
+        pandas reads each column as what it finds: for text, its own text type (much faster
+        to read and to work with than one Python string a cell). A text column it reads as
+        numbers or true/false (ids all digits, say, or every cell "1") is read again as
+        text, alone, so no cell is turned into a number on the way in ("007" stays "007");
+        a text column of empty cells is empty text. The columns named in ``text`` are read
+        as text at once (:meth:`read` tells which were read again).
 
         A row with more cells than the header has columns is refused wherever it is (pandas
         would take a first row like that as an index column and shift every cell). Messages
         name the line of the file (pandas counts from this block's header).
         """
-        frame = self._read(_IDS_AS_TEXT)
-        for name in TEXT_COLUMNS.keys() & set(frame.columns):
+        return self.read(text)[0]
+
+    def read(self, text: Collection[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+        """:meth:`frame`, and the text columns pandas read as numbers (read again as text)."""
+        frame = self._read(dict.fromkeys(text, object) or None)
+        again = []
+        for name in (n for n in TEXT_COLUMNS if n in frame.columns and n not in text):
             column = frame[name]
             if pd.api.types.is_string_dtype(column.dtype):
                 continue
-            if not column.isna().all():
-                return self._read(_ALL_AS_TEXT)
-            frame[name] = column.astype(object)
-        return frame
+            if column.isna().all():
+                frame[name] = column.astype(object)
+            else:
+                again.append(name)
+        if again:
+            as_text = self._read(dict.fromkeys(again, object), again)
+            for name in again:
+                frame[name] = as_text[name]
+        return frame, again
 
-    def _read(self, dtype: Mapping[str, Any]) -> pd.DataFrame:
+    def _read(
+        self, dtype: Mapping[str, Any] | None = None, columns: list[str] | None = None
+    ) -> pd.DataFrame:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 frame = pd.read_csv(
                     io.BytesIO(self.header + self.body),
                     dtype=dtype,
+                    usecols=columns,
                     keep_default_na=False,
                     na_values=[""],
                     index_col=False,

@@ -125,12 +125,19 @@ class Planner:
         self.cache = PlanCache()
         self.render = csv_renderer() if out_format == "csv" else None
         self.share: KeyShare | None = None
+        self.as_text: set[str] = set()  # text columns a CSV block reads as text at once
 
     def plan(self, chunk: pd.DataFrame | CsvBlock, number: int = 0) -> ResultColumns:
         """Chunk ``number``'s result (with the plans other workers shared first)."""
         if self.share is not None:
             self.share.take(number)
-        frame = chunk.frame() if isinstance(chunk, CsvBlock) else chunk
+        if isinstance(chunk, CsvBlock):
+            # A text column pandas read as numbers in one chunk (ids all digits) is read as
+            # text at once in the next: not twice a chunk.
+            frame, again = chunk.read(self.as_text)
+            self.as_text.update(again)
+        else:
+            frame = chunk
         return plan_columns(frame, self.rules, self.today, self.cache)
 
     def __call__(
