@@ -96,15 +96,22 @@ def row_flags(
         merged.clear()
     table: dict[tuple[str, ...], int] = {}
     combo_codes = np.empty(len(first), dtype=np.int64)
-    for k, p in enumerate(first.tolist()):
-        i = rows[p]
-        start_low, dose, dialysis = dose_table[dose_kind[p]]
+    # Each combination's kinds, read from its first row once (as lists: no numpy scalars).
+    kinds = zip(
+        dose_kind[first].tolist(),
+        estimate_kind[rows[first]].tolist(),
+        band_kind[rows[first]].tolist(),
+        context_kind[first].tolist(),
+        strict=True,
+    )
+    for k, (dose_k, estimate_k, band_k, context_k) in enumerate(kinds):
+        start_low, dose, dialysis = dose_table[dose_k]
         parts = (
             start_low,
-            estimate_table[estimate_kind[i]],
-            band_table[band_kind[i]],
+            estimate_table[estimate_k],
+            band_table[band_k],
             dose,
-            context_table[context_kind[p]],
+            context_table[context_k],
             dialysis,
         )
         codes = merged.get(parts)
@@ -167,13 +174,20 @@ def _context_codes(
     if len(known) > _MERGED_KEPT:
         known.clear()
     table = []
-    for p in first.tolist():
-        i = rows[p]
+    at = rows[first]
+    contexts = zip(
+        cols.risk_codes[at].tolist(),
+        older[at].tolist(),
+        cols.pain_codes[at].tolist(),
+        target[first].tolist(),
+        strict=True,
+    )
+    for risk_code, is_older, pain_code, target_mg in contexts:
         context = (
-            cols.risk_values[cols.risk_codes[i]],
-            bool(older[i]),
-            cols.pain_values[cols.pain_codes[i]],
-            int(target[p]),
+            cols.risk_values[risk_code],
+            bool(is_older),
+            cols.pain_values[pain_code],
+            int(target_mg),
         )
         codes = known.get(context)
         if codes is None:
