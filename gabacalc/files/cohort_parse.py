@@ -116,7 +116,7 @@ def row_blocks(
         end rows is then ambiguous, so the file is refused rather than split wrongly.
     """
     pending = b""  # bytes read since the last block
-    ends: list[int] = []  # line ends in pending (offsets just after each newline)
+    ends = np.empty(0, dtype=np.int64)  # line ends in pending (offsets just after each)
     quoted = False  # inside a quoted cell at the end of pending
     header_done = False
     previous = _NEWLINE  # the byte before the next read (a line start at the file's start)
@@ -140,7 +140,7 @@ def row_blocks(
             found, quoted, stray = _line_ends(data, quoted, previous, starts)
             if stray is not None:
                 raise StrayQuote(lines + len(ends) + int(np.count_nonzero(found < stray)) + 1)
-            ends.extend((found + len(pending) + 1).tolist())
+            ends = np.concatenate([ends, found + len(pending) + 1])
             pending += data
             previous = pending[-1]
         start = used = 0
@@ -148,7 +148,7 @@ def row_blocks(
             need = chunk_rows if header_done else 1
             if len(ends) - used < need:
                 break
-            cut = ends[used + need - 1]
+            cut = int(ends[used + need - 1])
             block, first_line = pending[start:cut], lines + used + 1
             start, used = cut, used + need
             if _NOT_BLANK.search(block):
@@ -156,7 +156,7 @@ def row_blocks(
                 header_done = True
         lines += used
         offset += start
-        pending, ends = pending[start:], [e - start for e in ends[used:]]
+        pending, ends = pending[start:], ends[used:] - start
         if not data:
             break
     if _NOT_BLANK.search(pending):  # the last lines (the last perhaps without a newline)
