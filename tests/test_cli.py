@@ -67,6 +67,23 @@ def test_python_dash_m_gabacalc_works() -> None:
     assert "Usage: gabacalc" in result.stdout
 
 
+def test_a_command_line_run_ends_with_all_its_output_and_its_exit_code() -> None:
+    """Run from the command line, gabacalc ends its process as soon as the command has:
+    everything it printed still arrives whole through a pipe, and the exit code is kept."""
+
+    def gabacalc(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "gabacalc", *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+
+    done = gabacalc("crcl", *EXAMPLE[:10])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(VERIFICATION_TEXT)  # its last line, whole
+    assert __version__ in done.stdout
+    refused = gabacalc("crcl", "--age", "300", *EXAMPLE[2:10])
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("Error: age 300 years is outside 18-110 years")
+
+
 # --------------------------------------------------------------------------- plan
 
 
