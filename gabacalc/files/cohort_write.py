@@ -8,6 +8,7 @@ DataFrame of the result's column types is written through :func:`result_columns`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -171,6 +172,8 @@ class _Cells:
 
 #: A column with at most this many distinct values is written through a table of texts.
 _FEW = 4096
+#: A table of at most this many entries is made distinct in plain Python.
+_SHORT = 64
 
 
 def _cells(name: str, column: Column) -> _Cells:
@@ -190,9 +193,14 @@ def _cells(name: str, column: Column) -> _Cells:
         low = int(values[present].min()) if present.any() else 0
         high = int(values[present].max()) if present.any() else 0
         if high - low < _FEW:
-            span = high - low + 1
-            codes = np.where(present, values - low, span).astype(np.int64)
-            return _Cells(codes=codes, table=[*map(str, range(low, low + span)), ""])
+            # A text for each value the column holds (not for every value between).
+            offsets = np.where(present, values - low, 0)
+            held = np.zeros(high - low + 1, dtype=bool)
+            held[offsets[present]] = True
+            numbers = np.flatnonzero(held)
+            index = np.cumsum(held) - 1
+            codes = np.where(present, index[offsets], len(numbers))
+            return _Cells(codes=codes, table=[*map(str, (numbers + low).tolist()), ""])
         texts = pc.cast(pa.array(values, mask=~present), pa.string())
         return _Cells(texts=pc.fill_null(texts, ""))
     if isinstance(column, DecimalColumn):
@@ -213,15 +221,23 @@ def _coded_texts(column: CodedColumn) -> tuple[np.ndarray, list[str]]:
     entries = column.table if column.kind == "whole" else column.texts()
     if not len(entries):
         return np.zeros(len(column.codes), dtype=np.int64), [""]
-    entry_codes, uniques = pd.factorize(np.array(entries, dtype=object))  # None: -1
+    if len(entries) <= _SHORT:  # plain Python is quicker than pandas on a few entries
+        first: dict[Any, int] = {}
+        for entry in entries:
+            if entry is not None:
+                first.setdefault(entry, len(first))
+        entry_codes = np.array([-1 if e is None else first[e] for e in entries])
+        uniques: Any = list(first)
+    else:
+        entry_codes, uniques = pd.factorize(np.array(entries, dtype=object))  # None: -1
     if column.kind == "whole":
         table = [str(int(v)) for v in uniques]
     else:
         table = [_quoted(v) for v in uniques]
     empty = len(table)
-    entry_codes = np.where(entry_codes < 0, empty, entry_codes)
-    codes = np.where(column.codes < 0, empty, entry_codes[np.maximum(column.codes, 0)])
-    return codes.astype(np.int64), [*table, ""]
+    # Each entry's text, and last the empty one, which a code of -1 takes: one pass a row.
+    lookup = np.append(np.where(entry_codes < 0, empty, entry_codes), empty).astype(np.int64)
+    return lookup[column.codes], [*table, ""]
 
 
 def _pieces(columns: list[_Cells]) -> list[_Cells]:
@@ -277,6 +293,7 @@ def _text_bytes(lines: Any) -> memoryview:
     return memoryview(lines.buffers()[2])[int(first) : int(last)]
 
 
+@functools.lru_cache(maxsize=16_384)  # a file's chunks write the same flags, bands and plans
 def _quoted(text: str) -> str:
     return '"' + neutralise_cell(text).replace('"', '""') + '"'
 
