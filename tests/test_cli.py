@@ -82,6 +82,15 @@ def test_a_command_line_run_ends_with_all_its_output_and_its_exit_code() -> None
     refused = gabacalc("crcl", "--age", "300", *EXAMPLE[2:10])
     assert refused.returncode == 2
     assert refused.stderr.startswith("Error: age 300 years is outside 18-110 years")
+    # Started with no standard output, or no standard error (a shell's >&- and 2>&-).
+    for closed in (">&-", "2>&-"):
+        shell = f'exec "$0" -m gabacalc crcl "$@" {closed}'
+        done = subprocess.run(
+            ["sh", "-c", shell, sys.executable, *EXAMPLE[:10]],
+            capture_output=True, text=True, cwd=REPO, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr + done.stdout
 
 
 # --------------------------------------------------------------------------- plan

@@ -100,11 +100,13 @@ class GabacalcGroup(click.Group):
 def _end_process(code: Any) -> None:
     """End the process now with ``code`` (as ``sys.exit`` takes it), its output flushed.
 
-    If the output cannot be flushed (a closed pipe), Python's own exit reports it.
+    If the output cannot be flushed (a pipe closed by its reader), Python's own exit
+    reports it; a stream the command was started without (``>&-``) is skipped.
     """
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):
         raise SystemExit(code) from None
     if code is None:

@@ -222,6 +222,13 @@ _BOM = b"\xef\xbb\xbf"
 _READ_BYTES = 1 << 22
 
 
+def _as_written(column: pd.Series) -> bool:
+    """Whether pandas read a column as its text type with every empty cell missing: its
+    cells are then the text as written. (A column of numbers, true/false, mixed cells, or
+    where an empty cell came back as "", is not.)"""
+    return isinstance(column.dtype, pd.StringDtype) and not bool((column == "").any())
+
+
 @dataclass(frozen=True)
 class CsvBlock:
     """Whole rows of a CSV file, as bytes, with the header line: parsed where it is planned."""
@@ -235,12 +242,13 @@ class CsvBlock:
     def frame(self, text: Collection[str] = ()) -> pd.DataFrame:
         """The rows as pandas reads them, text columns as text, index the rows' line numbers.
 
-        pandas reads each column as what it finds: for text, its own text type (much faster
-        to read and to work with than one Python string a cell). A text column it reads as
-        numbers or true/false (ids all digits, say, or every cell "1") is read again as
-        text, alone, so no cell is turned into a number on the way in ("007" stays "007");
-        a text column of empty cells is empty text. The columns named in ``text`` are read
-        as text at once (:meth:`read` tells which were read again).
+        pandas reads each column as what it finds. A text column it reads as its own text
+        type, every empty cell missing, is the text as written (and much faster to read and
+        to work with than one Python string a cell); any other text column (numbers, as
+        ids all digits, true/false, nothing but empty cells, a mix of these, or an empty
+        cell read as "") is read again as text, alone, so no cell is ever turned into a
+        number on the way in ("007" stays "007", "TRUE" stays "TRUE"). The columns named in
+        ``text`` are read as text at once (:meth:`read` tells which were read again).
 
         A row with more cells than the header has columns is refused wherever it is (pandas
         would take a first row like that as an index column and shift every cell). Messages
@@ -249,17 +257,13 @@ class CsvBlock:
         return self.read(text)[0]
 
     def read(self, text: Collection[str] = ()) -> tuple[pd.DataFrame, list[str]]:
-        """:meth:`frame`, and the text columns pandas read as numbers (read again as text)."""
+        """:meth:`frame`, and the text columns that were read again as text."""
         frame = self._read(dict.fromkeys(text, object) or None)
-        again = []
-        for name in (n for n in TEXT_COLUMNS if n in frame.columns and n not in text):
-            column = frame[name]
-            if pd.api.types.is_string_dtype(column.dtype):
-                continue
-            if column.isna().all():
-                frame[name] = column.astype(object)
-            else:
-                again.append(name)
+        again = [
+            name
+            for name in TEXT_COLUMNS
+            if name in frame.columns and name not in text and not _as_written(frame[name])
+        ]
         if again:
             as_text = self._read(dict.fromkeys(again, object), again)
             for name in again:
@@ -272,6 +276,9 @@ class CsvBlock:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
+                # "mixed types" in a column: the text columns are read again as text, and
+                # the core reads a number column's cells one by one where they are mixed.
+                warnings.simplefilter("ignore", pd.errors.DtypeWarning)
                 frame = pd.read_csv(
                     io.BytesIO(self.header + self.body),
                     dtype=dtype,
