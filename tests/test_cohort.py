@@ -663,6 +663,32 @@ def test_the_same_file_gives_the_same_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
+def test_a_number_too_large_for_a_float_is_refused_as_written_whatever_the_chunks(
+    tmp_path: Path,
+) -> None:
+    """A cell pandas would read as infinite ("1e400", "inf") is refused naming the cell as
+    written, in a chunk of its own as beside a cell that is not a number at all: the same
+    bytes whatever the chunk size (it was "weight inf" in a chunk of one row)."""
+    source = tmp_path / "cohort.csv"
+    source.write_text(
+        "id,age_years,sex,weight_kg,scr\n"
+        "a,70,male,1e400,1.3\n"
+        "b,70,male,heavy,1.3\n"
+        "c,inf,male,60,1.3\n"
+        "d,70,male,60,1.3\n",
+        encoding="utf-8",
+    )
+    written = []
+    for rows in (1, 2, 4):
+        run_cohort_file(source, tmp_path / "results.csv", chunk_rows=rows)
+        written.append((tmp_path / "results.csv").read_bytes())
+    assert written[0] == written[1] == written[2]
+    errors = read_results(tmp_path / "results.csv")["error"].tolist()
+    assert errors[0] == "weight '1e400' is not a finite number; allowed: 30-350 kg"
+    assert errors[2].startswith("age 'inf' is not a finite number")
+    assert pd.isna(errors[3])
+
+
 def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from gabacalc.core.cohort_columns import NUMERIC_COLUMNS
 from gabacalc.core.wording import printable
 from gabacalc.errors import InputError
 
@@ -222,6 +223,11 @@ _BOM = b"\xef\xbb\xbf"
 _READ_BYTES = 1 << 22
 
 
+def _infinite(column: pd.Series) -> bool:
+    """Whether pandas read a cell of a number column as infinite."""
+    return pd.api.types.is_float_dtype(column.dtype) and bool(np.isinf(column.to_numpy()).any())
+
+
 def _as_written(column: pd.Series) -> bool:
     """Whether pandas read a column as its text type with every empty cell missing: its
     cells are then the text as written. (A column of numbers, true/false, mixed cells, or
@@ -257,16 +263,25 @@ class CsvBlock:
         return self.read(text)[0]
 
     def read(self, text: Collection[str] = ()) -> tuple[pd.DataFrame, list[str]]:
-        """:meth:`frame`, and the text columns that were read again as text."""
+        """:meth:`frame`, and the text columns that were read again as text.
+
+        A number column with a cell pandas read as infinite ("inf", "1e400") is read again
+        as text too, in this block only: the core then refuses that cell as written, as it
+        does when the column holds any other cell that is not a number, whatever the
+        block's size.
+        """
         frame = self._read(dict.fromkeys(text, object) or None)
         again = [
             name
             for name in TEXT_COLUMNS
             if name in frame.columns and name not in text and not _as_written(frame[name])
         ]
-        if again:
-            as_text = self._read(dict.fromkeys(again, object), again)
-            for name in again:
+        infinite = [
+            name for name in NUMERIC_COLUMNS if name in frame.columns and _infinite(frame[name])
+        ]
+        if again or infinite:
+            as_text = self._read(dict.fromkeys(again + infinite, object), again + infinite)
+            for name in again + infinite:
                 frame[name] = as_text[name]
         return frame, again
 
