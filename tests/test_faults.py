@@ -180,6 +180,25 @@ def test_a_fifo_output_is_written_not_replaced(tmp_path: Path) -> None:
     assert got and got[0].startswith(b"date,day,") and VERIFICATION_TEXT.encode() in got[0]
 
 
+def test_dev_stdout_is_written_when_it_is_a_pipe(tmp_path: Path) -> None:
+    """/dev/stdout names the pipe the command's output goes to (a link with no path
+    behind it): the results are written into the pipe, as to a FIFO."""
+    source = tmp_path / "in.csv"
+    source.write_text(HEADER + ROW.format(k=1))
+    for args in (
+        ["cohort", str(source), "--out", "/dev/stdout", "-q"],
+        ["plan", *EXAMPLE, "--csv", "/dev/stdout"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "gabacalc", *args],
+            capture_output=True, cwd=tmp_path, check=False,
+            timeout=TIMEOUT_S,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert VERIFICATION_TEXT.encode() in done.stdout
+    assert leftovers(tmp_path) == []
+
+
 def test_dash_writes_to_stdout() -> None:
     code, out, err = run("plan", *EXAMPLE, "--csv", "-")
     assert code == 0, err

@@ -96,7 +96,7 @@ def check_targets(paths: list[str | Path]) -> list[_Target]:
         given = str(path)
         real = Path(os.path.realpath(given))
         try:
-            info = os.stat(real)
+            info = os.stat(given)  # follows every link (/dev/stdout's to a pipe too)
         except FileNotFoundError:
             info = None
         if info is not None and stat.S_ISDIR(info.st_mode):
@@ -104,6 +104,8 @@ def check_targets(paths: list[str | Path]) -> list[_Target]:
                 f"output {given!r} is a folder; give a file name inside it", field="outputs"
             )
         plain = info is not None and (stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode))
+        if plain and not real.exists():  # /dev/stdout as a pipe: its link names no path
+            real = Path(given)
         if info is not None and not plain and not stat.S_ISREG(info.st_mode):
             raise InputError(
                 f"output {given!r} is neither a file, a character device nor a pipe; "
