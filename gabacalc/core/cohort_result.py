@@ -142,17 +142,15 @@ def _pandas_array(column: Column, categorical: bool) -> Any:
         values, present = column.wholes()
         return pd.arrays.IntegerArray(values, ~present)
     if isinstance(column, CodedColumn):
-        return take_text(column.table, column.codes, categorical)
+        return _take_text(column.table, column.codes, categorical)
     if isinstance(column, WholeColumn):
         if column.is_bool:
             return pd.arrays.BooleanArray(column.values, ~column.present)
         return pd.arrays.IntegerArray(column.values, ~column.present)
-    if isinstance(column, DecimalColumn):
-        return column.values
-    return column.values
+    return column.values  # decimals as float64, ids as given
 
 
-def take_text(values: Sequence[Any], codes: np.ndarray, categorical: bool = False) -> Any:
+def _take_text(values: Sequence[Any], codes: np.ndarray, categorical: bool = False) -> Any:
     """A string column from a small table of values and per-row codes (-1: empty)."""
     texts = [None if v is None else str(v) for v in values] or [None]
     if categorical:
