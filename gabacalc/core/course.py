@@ -8,7 +8,7 @@ the patient's values (the estimate, the safety context) meet the schedule that
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,12 +25,69 @@ from gabacalc.rules import Rules
 
 __all__ = [
     "Course",
+    "Words",
     "apply_start_low",
     "context_codes",
     "context_flag_codes",
     "estimate_flags",
     "plan_course",
 ]
+
+
+class Words(MutableMapping[str, Any]):
+    """The words a plan's flag messages and notes use, by name; an entry given as a maker
+    is made when it is first read, then kept.
+
+    Most words only ever go into a flag's message, which cohort mode never words: it reads
+    none of them, so it makes none (a fifth of the cost of planning a key).
+
+    Examples
+    --------
+    >>> made = []
+    >>> words = Words({"age_years": 70}, {"scr_text": lambda: made.append(1) or "0.5 mg/dL"})
+    >>> made, words["age_years"], sorted(words)
+    ([], 70, ['age_years', 'scr_text'])
+    >>> words["scr_text"], words["scr_text"], made
+    ('0.5 mg/dL', '0.5 mg/dL', [1])
+    """
+
+    def __init__(
+        self,
+        values: dict[str, Any] | None = None,
+        makers: dict[str, Callable[[], Any]] | None = None,
+    ) -> None:
+        self._values: dict[str, Any] = dict(values or {})
+        self._makers: dict[str, Callable[[], Any]] = {
+            name: make for name, make in (makers or {}).items() if name not in self._values
+        }
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._values:
+            make = self._makers.pop(name)  # KeyError: a name neither given nor made
+            self._values[name] = make()
+        return self._values[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._makers.pop(name, None)
+        self._values[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        if self._makers.pop(name, None) is None:
+            del self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._values, *self._makers])
+
+    def __len__(self) -> int:
+        return len(self._values) + len(self._makers)
+
+    def with_words(
+        self, values: dict[str, Any], makers: dict[str, Callable[[], Any]] | None = None
+    ) -> Words:
+        """A copy with ``values`` and ``makers`` added (each replacing an entry of that name)."""
+        given = {n: v for n, v in self._values.items() if n not in (makers or {})}
+        kept = {n: m for n, m in self._makers.items() if n not in values}
+        return Words({**given, **values}, {**kept, **(makers or {})})
 
 
 @dataclass
@@ -49,7 +106,7 @@ class Course:
     formulary: Formulary
     schedule: Schedule
     flag_codes: list[str]
-    context: dict[str, Any]
+    context: Words
 
     @property
     def kind(self) -> str:
@@ -113,8 +170,13 @@ def plan_course(patient: Patient, options: PlanOptions, rules: Rules, *, kind: s
         advice = "advice_start" if current is None else "advice_rise" if rises else "advice_hold"
     found = schedule(schedule_key(kind, options, limits), rules)
     first = found.days[0].split
-    context = {**setup.context, **start_low_words, "start_advice": rules.texts[advice]}
-    context.update(start_daily_mg=first.daily_mg, **_current_words(options, first))
+    values: dict[str, Any] = {
+        **start_low_words,
+        "start_advice": rules.texts[advice],
+        "start_daily_mg": first.daily_mg,
+    }
+    current_words = _current_words(options, first)
+    context = setup.context.with_words(values, current_words)
     if kind == "taper":
         codes = [
             *setup.flag_codes,
@@ -253,7 +315,7 @@ class _Setup:
     band: BandChoice
     formulary: Formulary
     flag_codes: list[str]
-    context: dict[str, Any]
+    context: Words
 
 
 def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
@@ -264,7 +326,7 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
     current = options.current_daily_mg
     if current is not None and current > int(rules.limits["target_daily_mg"]["max"]):
         flag_codes.append("CURRENT_ABOVE_LABEL_MAX")
-    context: dict[str, Any] = {
+    values: dict[str, Any] = {
         "age_years": patient.age_years,
         "max_daily_mg": band.max_daily_mg,
         "min_daily_mg": band.min_daily_mg,
@@ -275,20 +337,28 @@ def _prepare(patient: Patient, options: PlanOptions, rules: Rules) -> _Setup:
         "requested_target_daily_mg": options.target_daily_mg,
         "target_kind": "requested" if "target_daily_mg" in options.chosen else "default",
         "requested_start_daily_mg": options.start_daily_mg,
-        "dialysis_days": ", ".join(d.capitalize() for d in options.dialysis_days),
-        "scr_text": _scr_words(patient.scr, patient.scr_unit, rules),
-        "low_scr_text": _scr_words(
-            rules.threshold("low_scr_older_adult_below_mg_dl"), "mg/dL", rules, threshold=True
-        ),
         "implausible_crcl_above_ml_min": rules.threshold("implausible_crcl_above_ml_min"),
         "taper": options.taper,
         "taper_interval_days": rules.taper_presets[options.taper].interval_days,
         "label_max_daily_mg": int(rules.limits["target_daily_mg"]["max"]),
-        "allowed_forms": formulary.forms_text(),
     }
-    engine = Engine(rules, BandLimits.of(band), formulary)
-    hint = engine.strengths_hint(options.target_daily_mg)
-    context["strengths_hint"] = hint[0].upper() + hint[1:] + "."
+
+    def strengths_hint() -> str:
+        engine = Engine(rules, BandLimits.of(band), formulary)
+        hint = engine.strengths_hint(options.target_daily_mg)
+        return hint[0].upper() + hint[1:] + "."
+
+    # Words only a flag's message uses, made when one does.
+    makers: dict[str, Callable[[], Any]] = {
+        "dialysis_days": lambda: ", ".join(d.capitalize() for d in options.dialysis_days),
+        "scr_text": lambda: _scr_words(patient.scr, patient.scr_unit, rules),
+        "low_scr_text": lambda: _scr_words(
+            rules.threshold("low_scr_older_adult_below_mg_dl"), "mg/dL", rules, threshold=True
+        ),
+        "allowed_forms": formulary.forms_text,
+        "strengths_hint": strengths_hint,
+    }
+    context = Words(values, makers)
     return _Setup(
         estimate=estimate, band=band, formulary=formulary, flag_codes=flag_codes, context=context
     )
@@ -312,24 +382,31 @@ def _scr_words(scr: float | None, unit: str, rules: Rules, *, threshold: bool = 
     return f"{umol_text} umol/L ({mg_text} mg/dL)"
 
 
-def _current_words(options: PlanOptions, first: Split) -> dict[str, str]:
-    """How a re-plan or taper's day 1 differs from the current dose, in words."""
+def _current_words(options: PlanOptions, first: Split) -> dict[str, Callable[[], str]]:
+    """How a re-plan or taper's day 1 differs from the current dose, in words (as makers of
+    :class:`Words`: the day's notes and the summary read them; cohort mode does not)."""
     current = options.current_daily_mg
     if current is None:
         return {}
     count = options.current_doses_per_day
-    regimen = f"{fmt_mg(current)}/day" + (f" {frequency_text(count)}" if count else "")
-    taken = f"{fmt_mg(first.daily_mg)}/day {frequency_text(first.doses_per_day)}"
-    detail = f"{taken} ({regimen_text(first)})"
-    change = first.daily_mg - current
-    if change < 0:
-        day1 = f"day 1 lowers it by {fmt_mg(-change)}/day to {detail}"
-    elif change > 0:
-        day1 = f"day 1 raises it by {fmt_mg(change)}/day to {detail}"
-    elif count is not None and count != first.doses_per_day:
-        day1 = f"day 1 keeps the dose but takes it {frequency_text(first.doses_per_day)}: {detail}"
-    else:
-        day1 = f"day 1 keeps it unchanged: {detail}"
+
+    def regimen() -> str:
+        return f"{fmt_mg(current)}/day" + (f" {frequency_text(count)}" if count else "")
+
+    def day1() -> str:
+        taken = f"{fmt_mg(first.daily_mg)}/day {frequency_text(first.doses_per_day)}"
+        detail = f"{taken} ({regimen_text(first)})"
+        change = first.daily_mg - current
+        if change < 0:
+            return f"day 1 lowers it by {fmt_mg(-change)}/day to {detail}"
+        if change > 0:
+            return f"day 1 raises it by {fmt_mg(change)}/day to {detail}"
+        if count is not None and count != first.doses_per_day:
+            return (
+                f"day 1 keeps the dose but takes it {frequency_text(first.doses_per_day)}: {detail}"
+            )
+        return f"day 1 keeps it unchanged: {detail}"
+
     return {"current_regimen": regimen, "day1_change": day1}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -92,9 +93,13 @@ def check_number(value: Any, field: str, label: str, allowed: str = "") -> float
 
 def _allowed(row: Mapping[str, str]) -> str:
     """A limits row's range in words, e.g. ``"18-110 years"``."""
-    low, high = fmt_number(float(row["min"]), 2), fmt_number(float(row["max"]), 2)
-    unit = row["unit"]
-    if row["min_inclusive"] == "true":
+    return _range_words(row["min"], row["max"], row["unit"], row["min_inclusive"])
+
+
+@functools.lru_cache(maxsize=256)  # a few rows, each checked for every patient
+def _range_words(low_text: str, high_text: str, unit: str, min_inclusive: str) -> str:
+    low, high = fmt_number(float(low_text), 2), fmt_number(float(high_text), 2)
+    if min_inclusive == "true":
         return f"{low}-{high} {unit}"
     return f"above {low} and at most {high} {unit}"
 
