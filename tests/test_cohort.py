@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import math
 import sys
 from datetime import date
@@ -724,6 +725,48 @@ def test_the_python_and_pyarrow_csv_writers_give_the_same_bytes(
     assert written == python == python_by_5 == arrow_by_4
     assert written.count(b"\n") == 61  # the header and every row
     assert b"'=HYPERLINK" in written  # the formula cell is neutralised by both
+
+
+def test_the_csv_writers_agree_on_a_chunk_as_the_command_writes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command writes a chunk's result columns as planned, not a frame: a key's plan
+    columns (doses, dates, regimen) share one code array and are written as one, so are
+    the stamp's columns (one text on every row), and the band's scale (1 except below
+    CrCl 15) is written through a table of texts. Every way gives the same bytes: both
+    writers, the result as a frame (each column its own codes), and the paths for many
+    values."""
+    from gabacalc.core.cohort import plan_columns
+    from gabacalc.core.cohort_result import CodedColumn, DecimalColumn
+    from gabacalc.files import cohort_write
+
+    cohort = pd.DataFrame(random_cohort(seed=11, rows=150))
+    cohort.loc[:9, "scr"] = np.nan  # ten patients with a measured CrCl below 15
+    cohort.loc[:9, "crcl_ml_min"] = [7.5, 9.0, 11.25, 12.0, 14.9, 5.0, 7.5, 13.0, 10.0, 3.0]
+    options = ["dialysis", "dialysis_days", "strengths_mg", "start_daily_mg", "oral_solution"]
+    cohort.loc[:9, options] = None  # the defaults
+    result = plan_columns(cohort, RULES, date(2026, 1, 5), {})
+    columns = list(result.columns.values())
+    coded = [c for c in columns if isinstance(c, CodedColumn)]
+    assert any(a.codes is b.codes for a, b in itertools.pairwise(coded))
+    scale = result.columns["band_scale"]
+    assert isinstance(scale, DecimalColumn) and 1 < len(pd.unique(scale.values)) < 20
+    assert cohort_write._few_values(scale.values)  # so it takes the path through a table
+
+    def written(render: Any, chunk: Any) -> bytes:
+        sink = io.BytesIO()
+        render(chunk, True, sink)
+        return sink.getvalue()
+
+    arrow = written(cohort_write.render_csv_arrow, result)
+    python = written(cohort_write.render_csv_python, result)
+    as_frame = written(cohort_write.render_csv_arrow, result.frame(False))
+    monkeypatch.setattr(cohort_write, "_FEW_DECIMALS", 0)  # every decimal row by row
+    monkeypatch.setattr(cohort_write, "_SHORT", 0)
+    plain = written(cohort_write.render_csv_arrow, result)
+    assert arrow == python == as_frame == plain
+    assert arrow.count(b"\n") == 151
+    assert b",0.5," in arrow  # CrCl 7.5: half the dose of CrCl 15
 
 
 def test_both_csv_writers_agree_on_any_frame_of_result_types() -> None:

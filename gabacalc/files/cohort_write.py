@@ -137,7 +137,7 @@ def csv_pieces_arrow(result: ResultColumns, header: bool) -> Iterator[bytes | me
 
     if header:
         yield _header(result)
-    pieces = _pieces([_cells(name, column) for name, column in result.columns.items()])
+    pieces = _pieces(_grouped_cells(result))
     for start in range(0, len(result), ARROW_RENDER_ROWS):
         stop = min(start + ARROW_RENDER_ROWS, len(result))
         rows = [piece.rows(start, stop) for piece in pieces]
@@ -174,6 +174,18 @@ class _Cells:
 _FEW = 4096
 #: A table of at most this many entries is made distinct in plain Python.
 _SHORT = 64
+#: A decimal column with at most this many distinct values, and few in a sample, is
+#: written through a table of texts, like a text column.
+_FEW_DECIMALS = 1024
+#: Rows sampled to see whether a decimal column holds few distinct values.
+_SAMPLE = 512
+
+
+def _few_values(values: np.ndarray) -> bool:
+    """Whether a sample of a column's rows holds few distinct values (cheap: making a
+    column of many values distinct costs more than writing it row by row)."""
+    step = max(1, len(values) // _SAMPLE)
+    return len(pd.unique(values[::step])) <= _SAMPLE // 16
 
 
 def _cells(name: str, column: Column) -> _Cells:
@@ -182,8 +194,7 @@ def _cells(name: str, column: Column) -> _Cells:
     import pyarrow.compute as pc
 
     if isinstance(column, CodedColumn):
-        codes, table = _coded_texts(column)
-        return _Cells(codes=codes, table=table)
+        return _coded_cells(column)
     if isinstance(column, WholeColumn):
         present, values = column.present, column.values
         if column.is_bool:
@@ -205,6 +216,11 @@ def _cells(name: str, column: Column) -> _Cells:
         return _Cells(texts=pc.fill_null(texts, ""))
     if isinstance(column, DecimalColumn):
         rounded = _rounded(name, column.values)
+        if _few_values(rounded):  # e.g. the band's scale: 1 but below CrCl 15
+            codes, uniques = pd.factorize(rounded)  # NaN: -1
+            if len(uniques) <= _FEW_DECIMALS:
+                texts = pc.cast(pa.array(uniques), pa.string()).to_pylist()
+                return _Cells(codes=np.where(codes < 0, len(texts), codes), table=[*texts, ""])
         texts = pc.cast(pa.array(rounded, from_pandas=True), pa.string())
         return _Cells(texts=pc.fill_null(texts, ""))
     series = pd.Series(column.values, copy=False).astype("str")
@@ -213,6 +229,67 @@ def _cells(name: str, column: Column) -> _Cells:
         texts = texts.combine_chunks()
     quoted = pc.binary_join_element_wise('"', pc.replace_substring(texts, '"', '""'), '"', "")
     return _Cells(texts=pc.fill_null(quoted, ""))
+
+
+def _grouped_cells(result: ResultColumns) -> list[_Cells]:
+    """The columns' cells, consecutive coded columns that take their rows from one code
+    array (a key's plan: its doses, dates and regimen) as one, and so are a column that
+    holds one text on every row (the stamp): each table entry's texts joined once, not
+    each column's codes combined row by row."""
+    cells: list[_Cells] = []
+    group: list[CodedColumn] = []
+    for name, column in [*result.columns.items(), ("", None)]:
+        if isinstance(column, CodedColumn) and (
+            not group or column.codes is group[0].codes or _constant(column)
+        ):
+            group.append(column)
+            continue
+        if group:
+            cells.append(_coded_cells(group[0]) if len(group) == 1 else _shared_cells(group))
+            group = []
+        if isinstance(column, CodedColumn):
+            group.append(column)
+        elif column is not None:
+            cells.append(_cells(name, column))
+    return cells
+
+
+def _constant(column: CodedColumn) -> bool:
+    """Every row has the column's one text."""
+    return len(column.table) == 1 and bool((column.codes >= 0).all())
+
+
+def _coded_cells(column: CodedColumn) -> _Cells:
+    codes, table = _coded_texts(column)
+    return _Cells(codes=codes, table=table)
+
+
+def _shared_cells(group: list[CodedColumn]) -> _Cells:
+    """Coded columns with one code array (and columns of one text) as one column: each
+    entry's texts joined, and last the texts of a row whose code is -1."""
+    codes = group[0].codes
+    size = len(group[0].table)
+    columns = []
+    for column in group:
+        texts = _entry_texts(column)
+        if column.codes is not codes:  # a column of one text, the same on every row
+            columns.append(texts * (size + 1))
+        else:
+            columns.append([*texts, ""])
+    table = [",".join(row) for row in zip(*columns, strict=True)]
+    return _Cells(codes=np.where(codes < 0, size, codes).astype(np.int64), table=table)
+
+
+def _entry_texts(column: CodedColumn) -> list[str]:
+    """Each table entry of a coded column as CSV text, as :func:`_coded_texts` writes it
+    (each distinct entry made once)."""
+    if column.kind == "whole":
+        entries: list[Any] = list(column.table)
+        made = {v: "" if v is None else str(int(v)) for v in dict.fromkeys(entries)}
+    else:
+        entries = column.texts()  # text, so that 1 and 1.0 are two entries
+        made = {v: "" if v is None else _quoted(v) for v in dict.fromkeys(entries)}
+    return [made[v] for v in entries]
 
 
 def _coded_texts(column: CodedColumn) -> tuple[np.ndarray, list[str]]:
