@@ -232,7 +232,14 @@ def _as_written(column: pd.Series) -> bool:
     """Whether pandas read a column as its text type with every empty cell missing: its
     cells are then the text as written. (A column of numbers, true/false, mixed cells, or
     where an empty cell came back as "", is not.)"""
-    return isinstance(column.dtype, pd.StringDtype) and not bool((column == "").any())
+    if not isinstance(column.dtype, pd.StringDtype):
+        return False
+    if column.dtype.storage == "pyarrow":  # the shortest cell's length, missing ones aside
+        import pyarrow.compute as pc
+
+        shortest = pc.min(pc.binary_length(column.array.__arrow_array__())).as_py()
+        return shortest is None or shortest > 0
+    return not bool((column == "").any())
 
 
 @dataclass(frozen=True)
