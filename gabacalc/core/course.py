@@ -49,6 +49,18 @@ class Words(MutableMapping[str, Any]):
     ([], 70, ['age_years', 'scr_text'])
     >>> words["scr_text"], words["scr_text"], made
     ('0.5 mg/dL', '0.5 mg/dL', [1])
+
+    A copy's new entries replace the old ones of the same name, made or given:
+
+    >>> both = words.with_words({"age_years": 71}, {"scr_text": lambda: "1 mg/dL"})
+    >>> both["age_years"], both["scr_text"], words["age_years"]
+    (71, '1 mg/dL', 70)
+
+    A maker that fails is an error, never a missing word:
+
+    >>> Words({}, {"day1_change": lambda: {}["x"]}).get("day1_change")
+    Traceback (most recent call last):
+    RuntimeError: gabacalc internal error: making the words 'day1_change' failed (KeyError('x'))
     """
 
     def __init__(
@@ -63,8 +75,15 @@ class Words(MutableMapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._values:
-            make = self._makers.pop(name)  # KeyError: a name neither given nor made
-            self._values[name] = make()
+            make = self._makers[name]  # KeyError: a name neither given nor made
+            try:
+                value = make()
+            except KeyError as error:  # not "no such word": .get and "in" would hide it
+                raise RuntimeError(
+                    f"gabacalc internal error: making the words {name!r} failed ({error!r})"
+                ) from error
+            self._values[name] = value
+            del self._makers[name]
         return self._values[name]
 
     def __setitem__(self, name: str, value: Any) -> None:

@@ -128,10 +128,11 @@ class Engine:
         ]
         small = [s for s in missing if s.strength_mg <= cap_mg]
         words = [f"{strength_words(small)} (strengths_mg / --strengths)"] if small else []
-        if self.formulary.solution is None:
+        step = self._solution_step()
+        if self.formulary.solution is None and step is not None:
             words.append(
                 f"the oral solution (oral_solution / --oral-solution), which measures "
-                f"{fmt_mg(self._solution_step())} steps"
+                f"{fmt_mg(step)} steps"
             )
         if not words:
             return "no other labelled form can make it: consider a lower dose"
@@ -139,10 +140,15 @@ class Engine:
 
     def _smallest_measurable(self) -> float:
         solids = [s.strength_mg for s in self.rules.strengths if not s.is_solution]
-        return min([*solids, self._solution_step()])
+        step = self._solution_step()
+        return min([*solids, *([] if step is None else [step])])
 
-    def _solution_step(self) -> float:
-        solution = next(s for s in self.rules.strengths if s.is_solution)
+    def _solution_step(self) -> float | None:
+        """The oral solution's measuring step [mg]; None where the tables have no solution
+        (local tables may leave it out)."""
+        solution = next((s for s in self.rules.strengths if s.is_solution), None)
+        if solution is None:
+            return None
         assert solution.volume_ml is not None and solution.measure_step_ml is not None
         return solution.strength_mg / solution.volume_ml * solution.measure_step_ml
 
