@@ -174,7 +174,8 @@ def compiled_as_installed() -> Path:
     import gabacalc
 
     folder = Path(gabacalc.__file__).parent
-    compileall.compile_dir(folder, quiet=1)
+    if not compileall.compile_dir(folder, quiet=1):
+        raise SystemExit(f"could not byte-compile {folder}: the timings would include it")
     return folder
 
 

@@ -779,6 +779,43 @@ def test_the_csv_writers_agree_on_a_chunk_as_the_command_writes_it(
     assert b",0.5," in arrow  # CrCl 7.5: half the dose of CrCl 15
 
 
+def test_both_csv_writers_agree_on_coded_columns_of_every_shape() -> None:
+    """Coded columns as a chunk may hold them: sharing one code array (with rows of no
+    entry), with tables of different lengths on one code array, a column of one text
+    first, whole numbers given as floats or missing (NaN, NA) in short and long tables,
+    texts 1, 1.0 and True, and a message with quotes and a leading "=" on every row."""
+    from gabacalc.core.cohort_result import CodedColumn, ResultColumns
+    from gabacalc.files import cohort_write
+
+    codes = np.array([0, 1, -1, 1, 2, 0])
+    fewer = np.array([0, 1, -1, 1, 0, 0])  # codes into 2 entries, for tables of 2 and 3
+    many = np.array([0, 70, -1, 69, 3, 1])  # into a table of 71 entries (pandas' path)
+    long_whole = [float(v) for v in range(70)] + [float("nan")]
+    columns = {
+        "stamp": CodedColumn(np.zeros(6, dtype=np.int8), ["illustrative"]),
+        "dose": CodedColumn(codes, [300.0, 600, np.int64(900)], "whole"),
+        "regimen": CodedColumn(codes, ["a", None, 'say "b"']),
+        "text": CodedColumn(codes, [1, 1.0, True]),
+        "missing": CodedColumn(codes, [float("nan"), pd.NA, 5], "whole"),
+        "two": CodedColumn(fewer, [1, 2], "whole"),
+        "three": CodedColumn(fewer, ["p", "q", "r"]),  # the same codes, a longer table
+        "long": CodedColumn(many, long_whole, "whole"),
+        "message": CodedColumn(np.zeros(6, dtype=np.int64), ['=HYPERLINK("x") "quoted"']),
+        "one": CodedColumn(np.array([0, 0, -1, 0, 0, 0]), ["only"]),  # not on every row
+    }
+    chunk = ResultColumns(pd.RangeIndex(6), columns, {})
+    arrow, python = io.BytesIO(), io.BytesIO()
+    cohort_write.render_csv_arrow(chunk, True, arrow)
+    cohort_write.render_csv_python(chunk, True, python)
+    assert arrow.getvalue() == python.getvalue()
+    lines = python.getvalue().decode().splitlines()
+    message = '"\'=HYPERLINK(""x"") ""quoted"""'  # quotes doubled, the formula made harmless
+    assert lines[1] == f'"illustrative",300,"a","1",,1,"p",0,{message},"only"'
+    assert lines[2] == f'"illustrative",600,,"1.0",,2,"q",,{message},"only"'
+    assert lines[3] == f'"illustrative",,,,,,,,{message},'
+    assert lines[5] == f'"illustrative",900,"say ""b""","True",5,1,"p",3,{message},"only"'
+
+
 def test_both_csv_writers_agree_on_any_frame_of_result_types() -> None:
     """Also where the last column is text that differs on every row (the line end then goes
     after it), a text needs its quotes doubled, a frame has no rows, every row is the same,
@@ -1311,3 +1348,37 @@ def test_a_rule_that_answers_differently_for_an_array_is_a_gabacalc_error_naming
         plan_cohort(clinic())
     assert not isinstance(error.value, AssertionError)
     assert "bmi_kg_m2 (renal.body_mass_index)" in str(error.value)
+
+
+def test_local_tables_without_an_oral_solution_plan_alike_one_by_one_and_as_a_cohort(
+    tmp_path: Path,
+) -> None:
+    """A site's tables may leave the oral solution out: a plan is then made (or refused)
+    the same way alone and in a cohort, and a hint never suggests a solution the tables do
+    not have. (The hint's words are made only when a flag needs them: its lookup of the
+    solution used to fail whenever any plan was made.)"""
+    import shutil
+
+    from gabacalc.rules import default_tables_dir, load_rules, write_manifest
+
+    folder = tmp_path / "tables"
+    shutil.copytree(default_tables_dir(), folder)
+    strengths = folder / "strengths.csv"
+    lines = strengths.read_text().splitlines(keepends=True)
+    strengths.write_text("".join(line for line in lines if "oral_solution" not in line))
+    write_manifest(folder, "local-no-solution")
+    rules = load_rules(folder)
+    assert not any(s.is_solution for s in rules.strengths)
+    patient = gabacalc.Patient(age_years=70, sex="male", weight_kg=70, height_cm=175, scr=1.0)
+    rows = []
+    for target in (None, 1250):  # 1,250 mg/day cannot be made: TARGET_LIMITED_STRENGTHS
+        options = {} if target is None else {"target_daily_mg": target}
+        plan = gabacalc.build_plan(patient, rules=rules, start_date=date(2026, 1, 5), **options)
+        codes = [flag["code"] for flag in plan.summary["flags"]]
+        assert ("TARGET_LIMITED_STRENGTHS" in codes) == (target is not None)
+        assert "oral solution" not in " ".join(flag["message"] for flag in plan.summary["flags"])
+        rows.append((codes, {**patient.as_dict(), "id": str(target), **options}))
+    cohort = pd.DataFrame([row for _, row in rows]).assign(start_date="2026-01-05")
+    out = plan_cohort(cohort, rules=rules)
+    assert out["status"].tolist() == ["ok", "ok"]
+    assert out["flag_codes"].tolist() == [";".join(codes) for codes, _ in rows]

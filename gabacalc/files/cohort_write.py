@@ -240,7 +240,7 @@ def _grouped_cells(result: ResultColumns) -> list[_Cells]:
     group: list[CodedColumn] = []
     for name, column in [*result.columns.items(), ("", None)]:
         if isinstance(column, CodedColumn) and (
-            not group or column.codes is group[0].codes or _constant(column)
+            not group or _same_codes(column, group[0]) or _constant(column)
         ):
             group.append(column)
             continue
@@ -252,6 +252,11 @@ def _grouped_cells(result: ResultColumns) -> list[_Cells]:
         elif column is not None:
             cells.append(_cells(name, column))
     return cells
+
+
+def _same_codes(column: CodedColumn, first: CodedColumn) -> bool:
+    """The column takes its rows from ``first``'s codes, into a table as long."""
+    return column.codes is first.codes and len(column.table) == len(first.table)
 
 
 def _constant(column: CodedColumn) -> bool:
@@ -272,10 +277,10 @@ def _shared_cells(group: list[CodedColumn]) -> _Cells:
     columns = []
     for column in group:
         texts = _entry_texts(column)
-        if column.codes is not codes:  # a column of one text, the same on every row
-            columns.append(texts * (size + 1))
-        else:
+        if column is group[0] or _same_codes(column, group[0]):
             columns.append([*texts, ""])
+        else:  # a column of one text, the same on every row
+            columns.append(texts * (size + 1))
     table = [",".join(row) for row in zip(*columns, strict=True)]
     return _Cells(codes=np.where(codes < 0, size, codes).astype(np.int64), table=table)
 
@@ -284,12 +289,18 @@ def _entry_texts(column: CodedColumn) -> list[str]:
     """Each table entry of a coded column as CSV text, as :func:`_coded_texts` writes it
     (each distinct entry made once)."""
     if column.kind == "whole":
-        entries: list[Any] = list(column.table)
+        entries: list[Any] = [None if _absent(v) else v for v in column.table]
         made = {v: "" if v is None else str(int(v)) for v in dict.fromkeys(entries)}
     else:
         entries = column.texts()  # text, so that 1 and 1.0 are two entries
         made = {v: "" if v is None else _quoted(v) for v in dict.fromkeys(entries)}
     return [made[v] for v in entries]
+
+
+def _absent(entry: Any) -> bool:
+    """A table entry written as an empty cell: None, NaN or pandas' NA (as pandas'
+    factorize takes them)."""
+    return entry is None or entry is pd.NA or (isinstance(entry, float) and entry != entry)
 
 
 def _coded_texts(column: CodedColumn) -> tuple[np.ndarray, list[str]]:
@@ -300,6 +311,7 @@ def _coded_texts(column: CodedColumn) -> tuple[np.ndarray, list[str]]:
         return np.zeros(len(column.codes), dtype=np.int64), [""]
     if len(entries) <= _SHORT:  # plain Python is quicker than pandas on a few entries
         first: dict[Any, int] = {}
+        entries = [None if _absent(e) else e for e in entries]
         for entry in entries:
             if entry is not None:
                 first.setdefault(entry, len(first))
