@@ -39,7 +39,7 @@ class Words(MutableMapping[str, Any]):
     is made when it is first read, then kept.
 
     Most words only ever go into a flag's message, which cohort mode never words: it reads
-    none of them, so it makes none (a fifth of the cost of planning a key).
+    none of them, so it makes none (making them was about 7 % of planning a key).
 
     Examples
     --------
