@@ -12,6 +12,7 @@ import dataclasses
 import io
 import itertools
 import math
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -870,6 +871,86 @@ def test_worker_processes_give_the_same_bytes_as_one_process(tmp_path: Path) -> 
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
     assert one == dataclasses.replace(two, out_path=one.out_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv", "one.csv", "two.csv"]
+
+
+def test_a_worker_reads_its_rows_in_the_input_file_where_the_run_cut_them(
+    tmp_path: Path,
+) -> None:
+    """Worker processes that are copies of the run read their blocks' rows in the input
+    file themselves, not through a pipe. Each block says where its rows are, and those are
+    exactly the bytes the run cut into whole rows: here after a byte-order mark, with
+    \\r\\n and lone \\r line ends, a quoted cell holding a line end, and blank lines. A
+    compressed file, whose bytes are not the rows, passes its rows whole."""
+    import gzip
+    import pickle
+
+    from gabacalc.files.cohort_read import cohort_chunks
+
+    lines = [
+        "a,50,male,80,1.0\r\n",
+        '"b\nc",60,female,70,0.9\r',
+        "\n\n",
+        "d,70,male,90,1.2\n",
+        "e,80,female,60,1.4\r\n",
+        "f,55,male,85,1.1",
+    ]
+    data = ("\ufeffid,age_years,sex,weight_kg,scr\n" + "".join(lines)).encode("utf-8")
+    source = tmp_path / "cohort.csv"
+    source.write_bytes(data)
+    ids = []
+    for block, _, _ in cohort_chunks(source, "csv", 2):
+        assert block.at is not None and block.at.length == len(block.body) > 0
+        assert data[block.at.offset : block.at.offset + block.at.length] == block.body
+        left = block.without_rows()
+        assert left.body == b"" and block.body not in pickle.dumps(left)  # what is sent
+        assert left.with_rows() == block
+        ids += left.with_rows().frame()["id"].tolist()
+    assert ids == ["a", "b\nc", "d", "e", "f"]
+    packed = tmp_path / "cohort.csv.gz"
+    packed.write_bytes(gzip.compress(data))
+    for block, _, _ in cohort_chunks(packed, "csv", 2):
+        assert block.at is None and block.without_rows() is block
+
+
+def test_rows_left_in_an_input_file_that_changed_since_the_run_opened_it_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A worker does not read rows from a file that changed while the run read it (the run
+    cut it into whole rows as it was): the run stops with an error that says so, and
+    nothing is written."""
+    from gabacalc.files import cohort_read
+
+    source, target = tmp_path / "cohort.csv", tmp_path / "results.csv"
+    _write_cohort(source, rows=20)
+    blocks = cohort_read.cohort_chunks(source, "csv", 5)
+    block, _, _ = next(blocks)
+    left = block.without_rows()
+    with source.open("ab") as more:  # another program adds a row
+        more.write(b"z,50,male,80,1.0\n")
+    with pytest.raises(gabacalc.InputError, match="changed while it was being read") as error:
+        left.with_rows()
+    assert str(source) in str(error.value) and "nothing was written" in str(error.value)
+    blocks.close()
+    # The same, end to end, through worker processes that are copies of the run (as a
+    # command-line run starts them: a fresh process, no other thread), when the run's view
+    # of the file is not the file's.
+    script = (
+        "import sys\n"
+        "from gabacalc.files import cohort_read\n"
+        "from gabacalc.files.cohort_io import run_cohort_file\n"
+        "cohort_read.file_stamp = lambda fd: (0, 0, 0, 0)\n"
+        "try:\n"
+        "    run_cohort_file(sys.argv[1], sys.argv[2], chunk_rows=5, workers=2)\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__, error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(source), str(target)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert done.stdout.startswith("InputError the cohort "), done.stdout + done.stderr
+    assert "changed while it was being read" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]
 
 
 def test_workers_writing_through_a_link_or_into_a_pipe_give_the_same_bytes(

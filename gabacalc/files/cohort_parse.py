@@ -1,15 +1,17 @@
 """Parsing CSV cohort bytes: the dialect, cutting bytes into blocks of whole rows, and a
-block of rows as the DataFrame :func:`gabacalc.plan_cohort` takes. No file is opened here.
+block of rows as the DataFrame :func:`gabacalc.plan_cohort` takes. No file is opened here
+(a block whose rows were left in the input file reads them from the run's open file).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import warnings
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -242,15 +244,79 @@ def _as_written(column: pd.Series) -> bool:
     return not bool((column == "").any())
 
 
+def file_stamp(fd: int) -> tuple[int, int, int, int]:
+    """What tells an open file's contents have not changed: its device, inode, size and
+    modification time [ns]."""
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class FileRows:
+    """Where a block's rows are in the input file: ``length`` bytes from ``offset`` of the
+    file open as ``fd`` in the run, whose :func:`file_stamp` was ``stamp`` when the run
+    opened it.
+
+    A worker process that is a copy of the run (fork) shares its open files, so it reads
+    its block there itself (one copy from the page cache) instead of taking the bytes
+    through a pipe (a copy into the pipe, one out of it, and the pickling either side).
+    """
+
+    fd: int
+    offset: int
+    length: int
+    stamp: tuple[int, int, int, int]
+
+    def read(self, source: str) -> bytes:
+        """The rows' bytes; refused if the file is not as it was when the run opened it
+        (the run cut it into blocks of whole rows as it was then)."""
+        changed = InputError(
+            f"the cohort {source!r} changed while it was being read (its size or "
+            "modification time is not what it was when the run opened it); run again "
+            "once it is written in full; nothing was written",
+            field="input",
+        )
+        if file_stamp(self.fd) != self.stamp:
+            raise changed
+        parts, done = [], 0
+        while done < self.length:
+            part = os.pread(self.fd, self.length - done, self.offset + done)
+            if not part:
+                raise changed
+            parts.append(part)
+            done += len(part)
+        if file_stamp(self.fd) != self.stamp:
+            raise changed
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 @dataclass(frozen=True)
 class CsvBlock:
-    """Whole rows of a CSV file, as bytes, with the header line: parsed where it is planned."""
+    """Whole rows of a CSV file, as bytes, with the header line: parsed where it is planned.
+
+    ``at`` says where the rows are in the input file when it is a plain file the run has
+    open (None otherwise): :meth:`without_rows` leaves them there for a worker that shares
+    the file, and :meth:`with_rows` reads them back where the block is planned.
+    """
 
     source: str
     header: bytes
     body: bytes
     first_line: int  # the file's line number of the body's first line
     dialect: Dialect = Dialect()
+    at: FileRows | None = None
+
+    def without_rows(self) -> CsvBlock:
+        """The block with its rows left in the input file (itself if they cannot be)."""
+        if self.at is None:
+            return self
+        return replace(self, body=b"")
+
+    def with_rows(self) -> CsvBlock:
+        """The block with its rows: read from the input file if they were left there."""
+        if self.at is None or len(self.body) == self.at.length:
+            return self
+        return replace(self, body=self.at.read(self.source))
 
     def frame(self, text: Collection[str] = ()) -> pd.DataFrame:
         """The rows as pandas reads them, text columns as text, index the rows' line numbers.

@@ -134,7 +134,7 @@ class Planner:
         if isinstance(chunk, CsvBlock):
             # A text column pandas read as numbers in one chunk (ids all digits) is read as
             # text at once in the next: not twice a chunk.
-            frame, again = chunk.read(self.as_text)
+            frame, again = chunk.with_rows().read(self.as_text)
             self.as_text.update(again)
         else:
             frame = chunk
@@ -351,6 +351,7 @@ def planned_chunks(
             yield here(chunk, k == 0, handle), done, total
         return
     context = pool_context(may_fork=isinstance(first[0], CsvBlock))
+    copies = context.get_start_method() == "fork"  # the workers share this process's files
     folder = temp_folder(target)
     place = output_place(handle) if planner[2] == "csv" else None
     turns = None if place is None else Turns(context, place[1])
@@ -361,7 +362,7 @@ def planned_chunks(
         initargs=(
             *planner,
             os.getpid(),
-            context.get_start_method() == "fork",
+            copies,
             folder,
             None if place is None else place[0],
             turns,
@@ -371,6 +372,8 @@ def planned_chunks(
         pending: deque[tuple[Future[Planned], int, int, int]] = deque()
         for k, (chunk, done, total) in enumerate(in_order):
             part = folder / f"{k}.csv"
+            if copies and isinstance(chunk, CsvBlock):  # a copy reads its rows itself
+                chunk = chunk.without_rows()
             with _signals_held():  # submit may fork a worker
                 future = pool.submit(_plan_in_worker, chunk, k, part)
             pending.append((future, k, done, total))

@@ -20,7 +20,15 @@ from typing import IO, Any, cast
 from gabacalc.core.cohort import check_columns
 from gabacalc.core.wording import printable
 from gabacalc.errors import InputError
-from gabacalc.files.cohort_parse import CsvBlock, Dialect, StrayQuote, check_header, row_blocks
+from gabacalc.files.cohort_parse import (
+    CsvBlock,
+    Dialect,
+    FileRows,
+    StrayQuote,
+    check_header,
+    file_stamp,
+    row_blocks,
+)
 from gabacalc.files.parquet import parquet_chunks
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -77,6 +85,7 @@ def cohort_chunks(
         return
     with contextlib.ExitStack() as stack:
         position: Callable[[], int] | None = None
+        in_file: tuple[int, tuple[int, int, int, int]] | None = None  # a plain file's
         if str(source) == STDIN:  # no size to show progress against: total 0
             raw: IO[bytes] = sys.stdin.buffer
             total, position = 0, lambda: 0
@@ -86,14 +95,18 @@ def cohort_chunks(
         else:
             total = source.stat().st_size
             raw = stack.enter_context(_open_input(source))
+            in_file = (raw.fileno(), file_stamp(raw.fileno()))
             if _is_gzip(source):
+                in_file = None
                 packed = raw
                 unpacked = gzip.GzipFile(fileobj=packed, mode="rb")
                 stack.callback(unpacked.close)
                 raw = cast(IO[bytes], unpacked)
                 position = functools.partial(lambda f: min(f.tell(), total), packed)
         try:
-            yield from _csv_blocks(source, raw, total, chunk_rows, position, dialect or Dialect())
+            yield from _csv_blocks(
+                source, raw, total, chunk_rows, position, dialect or Dialect(), in_file
+            )
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise InputError(
                 f"cannot read the cohort {str(source)!r} as gzip-compressed CSV ({error}); "
@@ -126,7 +139,10 @@ def _csv_blocks(
     chunk_rows: int,
     position: Callable[[], int] | None = None,
     dialect: Dialect | None = None,
+    in_file: tuple[int, tuple[int, int, int, int]] | None = None,
 ) -> Iterator[tuple[CsvBlock, int, int]]:
+    """``in_file``: the descriptor and :func:`file_stamp` of a plain file (the rows' bytes
+    are then where the blocks say they are, see :class:`FileRows`)."""
     dialect = dialect or Dialect()
     blocks = row_blocks(raw, chunk_rows, dialect.delimiter)
     header = next(blocks, None)
@@ -145,7 +161,12 @@ def _csv_blocks(
     any_rows = False
     for body, first_line, done in blocks:
         where = done if position is None else position()
-        yield CsvBlock(str(source), header[0], body, first_line, dialect), where, total
+        at = (
+            None
+            if in_file is None
+            else FileRows(in_file[0], done - len(body), len(body), in_file[1])
+        )
+        yield CsvBlock(str(source), header[0], body, first_line, dialect, at), where, total
         any_rows = True
     if not any_rows:  # a header and no rows: no patients, and a results file that says so
         yield CsvBlock(str(source), header[0], b"", after_header, dialect), total, total
