@@ -953,6 +953,18 @@ def test_rows_left_in_an_input_file_that_changed_since_the_run_opened_it_are_ref
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc settings (Linux)")
+def test_a_worker_keeps_the_memory_a_chunk_frees_for_the_next() -> None:
+    """A worker process sets glibc's malloc to reuse freed blocks (fewer fresh pages for
+    the kernel to zero); glibc takes both settings (in a process of its own, as a
+    worker's are)."""
+    script = "from gabacalc.files.cohort_pool import keep_freed_memory; print(keep_freed_memory())"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "True", done.stderr
+
+
 def test_workers_writing_through_a_link_or_into_a_pipe_give_the_same_bytes(
     tmp_path: Path,
 ) -> None:
