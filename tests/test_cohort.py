@@ -491,6 +491,24 @@ def test_splitting_the_cohort_into_pieces_changes_nothing() -> None:
     pd.testing.assert_frame_equal(whole, pieces)
 
 
+def test_the_flag_codes_are_the_same_when_the_merged_codes_kept_start_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cohort mode numbers the flag-code parts it meets and keeps each merged combination
+    (per rule tables), starting again when they grow too many: a cohort whose calls each
+    start again (here: every call) gets the same flags as one that keeps them."""
+    from gabacalc.core import cohort_flags
+
+    records = pd.DataFrame(random_cohort(seed=9, rows=300))
+    kept = plan_cohort(records)
+    monkeypatch.setattr(cohort_flags, "_MERGED_KEPT", 0)
+    pieces = pd.concat([plan_cohort(records.iloc[i : i + 37]) for i in range(0, 300, 37)])
+    again = plan_cohort(records)
+    pd.testing.assert_frame_equal(kept, pieces)
+    pd.testing.assert_frame_equal(kept, again)
+    assert kept["flag_codes"].nunique() > 100  # many combinations of flags, merged anew
+
+
 @pytest.mark.parametrize("scheduler", ["processes", "threads"])
 def test_dask_reads_the_csv_and_plans_the_same_rows_as_gabacalc_cohort(
     tmp_path: Path, scheduler: str

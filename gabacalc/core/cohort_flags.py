@@ -8,17 +8,21 @@ distinct combination, and each row takes its combination's codes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gabacalc.core.bands import band_flag_codes
-from gabacalc.core.cohort_parse import CohortColumns, group_rows
+from gabacalc.core.cohort_parse import CohortColumns
 from gabacalc.core.cohort_renal import BandArrays, RenalArrays
 from gabacalc.core.course import context_codes, context_flag_codes
 from gabacalc.core.patient import Patient
 from gabacalc.core.renal import estimate_flag_codes
+from gabacalc.errors import GabacalcError
 from gabacalc.rules import Rules
 from gabacalc.rules.flags import codes_in, highest_severity, in_severity_order
 from gabacalc.rules.memo import memo
@@ -66,62 +70,93 @@ def row_flags(
     reps: Sequence[Outcome | None],
     older: np.ndarray,
 ) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-    """Each planned row's flag codes, as codes into a table of distinct code tuples."""
+    """Each planned row's flag codes, as codes into a table of distinct code tuples.
+
+    A row's codes are its key's dose codes, its estimate's, its band's and its safety
+    context's, merged in the core's order. Each distinct part gets a number (kept per rule
+    tables), so a row's combination of parts is one whole number, worked out for every row
+    at once; each distinct combination is merged once per rule tables (the chunks of a
+    file, and the calls of a session, share them).
+    """
     out = np.full(cols.n, -1, dtype=np.int64)
     rows = np.flatnonzero(group >= 0)
     if not len(rows):
         return out, []
     estimate_kind, estimate_table = _estimate_codes(renal)
     band_kind, band_table = _band_codes(bands)
-    context_index, contexts = _context_codes(rules, cols, group, reps, older, rows)
-    # Contexts that raise the same codes are one kind here, as are keys below.
-    context_kinds: dict[tuple[str, ...], int] = {}
-    kind_of_context = np.array([context_kinds.setdefault(c, len(context_kinds)) for c in contexts])
-    context_table = list(context_kinds)
-    context_kind = kind_of_context[context_index]
-    # Keys whose plans raise the same dose codes are one kind: the combinations are then of
-    # a few kinds, not of every key and context.
-    dose_kinds: dict[DoseCodes, int] = {}
+    known = _merged(rules)
+    context_part = _context_parts(rules, cols, group, reps, older, rows, known)
     no_plan: DoseCodes = ((), (), ())
-    key_kind = np.array(
-        [dose_kinds.setdefault(rep[1] if rep else no_plan, len(dose_kinds)) for rep in reps] or [0]
-    )
-    dose_table = list(dose_kinds)
-    dose_kind = key_kind[group[rows]]
-    combos, first = group_rows([dose_kind, estimate_kind[rows], band_kind[rows], context_kind])
-    # Many combinations give the same codes: each distinct tuple is merged once per rule
-    # tables (the chunks of a file, and the calls of a session, share them) and kept once.
-    merged: dict[tuple[Any, ...], tuple[str, ...]] = memo(rules, "cohort merged flag codes")
-    if len(merged) > _MERGED_KEPT:
-        merged.clear()
-    table: dict[tuple[str, ...], int] = {}
-    combo_codes = np.empty(len(first), dtype=np.int64)
-    # Each combination's kinds, read from its first row once (as lists: no numpy scalars).
-    kinds = zip(
-        dose_kind[first].tolist(),
-        estimate_kind[rows[first]].tolist(),
-        band_kind[rows[first]].tolist(),
-        context_kind[first].tolist(),
-        strict=True,
-    )
-    for k, (dose_k, estimate_k, band_k, context_k) in enumerate(kinds):
-        start_low, dose, dialysis = dose_table[dose_k]
-        parts = (
-            start_low,
-            estimate_table[estimate_k],
-            band_table[band_k],
-            dose,
-            context_table[context_k],
-            dialysis,
-        )
-        codes = merged.get(parts)
-        if codes is None:
+    dose_id = np.array([known.part(rep[1] if rep else no_plan) for rep in reps] or [0])
+    kinds = len(estimate_table) * len(band_table)
+    combination = (
+        dose_id[group[rows]] * kinds + estimate_kind[rows] * len(band_table) + band_kind[rows]
+    ) * _PART_IDS + context_part
+    combos, combination_values = pd.factorize(combination)
+    merged_id = np.empty(len(combination_values), dtype=np.int64)
+    for k, value in enumerate(combination_values.tolist()):
+        found = known.merged.get(value)
+        if found is None:
+            first, context_k = divmod(value, _PART_IDS)
+            dose_part, kind = divmod(first, kinds)
+            estimate_k, band_k = divmod(kind, len(band_table))
+            start_low, dose, dialysis = known.parts[dose_part]
+            parts = (
+                start_low,
+                estimate_table[estimate_k],
+                band_table[band_k],
+                dose,
+                known.parts[context_k],
+                dialysis,
+            )
             # The core's flag order: groups in raised order, then severity.
             codes = tuple(in_severity_order([c for part in parts for c in part], rules.flags))
-            merged[parts] = codes
-        combo_codes[k] = table.setdefault(codes, len(table))
-    out[rows] = combo_codes[combos]
-    return out, list(table)
+            found = known.merged[value] = known.part(codes)
+        merged_id[k] = found
+    local, distinct = pd.factorize(merged_id)
+    out[rows] = local[combos]
+    return out, [known.parts[code_id] for code_id in distinct.tolist()]
+
+
+#: Parts are numbered below this, so that a row's parts make one whole number (int64).
+_PART_IDS = 1 << 20
+
+
+@dataclass
+class _Merged:
+    """The flag-code parts met so far, numbered, and each combination of them merged (per
+    rule tables; both are dropped together when they grow past :data:`_MERGED_KEPT`)."""
+
+    numbers: dict[Any, int] = field(default_factory=dict)
+    parts: list[Any] = field(default_factory=list)
+    merged: dict[int, int] = field(default_factory=dict)
+    contexts: dict[int, int] = field(default_factory=dict)  # a context's codes' part
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def part(self, value: Any) -> int:
+        """The number of a part (a code tuple, a plan's :data:`DoseCodes`, or a context's
+        risks or pain type, tagged). Numbered under a lock: threads planning at once (dask's
+        threads scheduler) share the numbers, and two parts must never get one."""
+        number = self.numbers.get(value)
+        if number is not None:
+            return number
+        with self.lock:
+            number = self.numbers.get(value)
+            if number is None:
+                if len(self.parts) >= _PART_IDS:  # never: they start again at _MERGED_KEPT
+                    raise GabacalcError("gabacalc internal error: too many flag-code parts")
+                self.parts.append(value)
+                number = self.numbers[value] = len(self.parts) - 1
+        return number
+
+
+def _merged(rules: Rules) -> _Merged:
+    kept = memo(rules, "cohort merged flag codes")
+    known: _Merged | None = kept.get("known")
+    sizes = (0,) if known is None else (len(known.parts), len(known.merged), len(known.contexts))
+    if known is None or max(sizes) > _MERGED_KEPT:
+        known = kept["known"] = _Merged()
+    return known
 
 
 def _estimate_codes(renal: RenalArrays) -> tuple[np.ndarray, list[tuple[str, ...]]]:
@@ -157,43 +192,47 @@ def _band_codes(bands: BandArrays) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     return kind, table
 
 
-def _context_codes(
+def _context_parts(
     rules: Rules,
     cols: CohortColumns,
     group: np.ndarray,
     reps: Sequence[Outcome | None],
     older: np.ndarray,
     rows: np.ndarray,
-) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-    """The safety context's codes (context_flag_codes) of ``rows``, once per distinct
-    context: a context index per row of ``rows`` and the contexts' codes."""
+    known: _Merged,
+) -> np.ndarray:
+    """The safety context's codes (context_flag_codes) of each of ``rows``, as the part
+    number (in ``known``) of the codes: worked out once per distinct context (risks, older
+    adult, pain type, target) per rule tables."""
     targets = np.array([r[0]["target_daily_mg"] if r else 0 for r in reps] or [0])
     target = targets[group[rows]]
-    index, first = group_rows([cols.risk_codes[rows], older[rows], cols.pain_codes[rows], target])
-    known = memo(rules, "cohort context codes")  # a pure function of the context
-    if len(known) > _MERGED_KEPT:
-        known.clear()
-    table = []
-    at = rows[first]
-    contexts = zip(
-        cols.risk_codes[at].tolist(),
-        older[at].tolist(),
-        cols.pain_codes[at].tolist(),
-        target[first].tolist(),
-        strict=True,
-    )
-    for risk_code, is_older, pain_code, target_mg in contexts:
-        context = (
-            cols.risk_values[risk_code],
-            bool(is_older),
-            cols.pain_values[pain_code],
-            int(target_mg),
-        )
-        codes = known.get(context)
-        if codes is None:
-            codes = known[context] = tuple(context_codes(*context, rules))
-        table.append(codes)
-    return index, table
+    if len(target) and not 0 <= int(target.min()) <= int(target.max()) < _PART_IDS:
+        raise GabacalcError(f"gabacalc internal error: a target beyond {_PART_IDS:,} mg/day")
+    risk_id = np.array([known.part(("risks", v)) for v in cols.risk_values] or [0])
+    pain_id = np.array([known.part(("pain", v)) for v in cols.pain_values] or [0])
+    context = (
+        (risk_id[cols.risk_codes[rows]] * 2 + older[rows]) * _PART_IDS
+        + pain_id[cols.pain_codes[rows]]
+    ) * _PART_IDS + target
+    index, values = pd.factorize(context)
+    part = np.empty(len(values), dtype=np.int64)
+    for k, value in enumerate(values.tolist()):
+        found = known.contexts.get(value)
+        if found is None:
+            first, target_mg = divmod(value, _PART_IDS)
+            risk_older, pain_part = divmod(first, _PART_IDS)
+            risk_part, is_older = divmod(risk_older, 2)
+            codes = context_codes(
+                known.parts[risk_part][1],
+                bool(is_older),
+                known.parts[pain_part][1],
+                target_mg,
+                rules,
+            )
+            found = known.contexts[value] = known.part(tuple(codes))
+        part[k] = found
+    out: np.ndarray = part[index]
+    return out
 
 
 def dose_codes(summary: Mapping[str, Any], patient: Patient, rules: Rules) -> DoseCodes:
