@@ -971,6 +971,37 @@ def test_rows_left_in_an_input_file_that_changed_since_the_run_opened_it_are_ref
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]
 
 
+@pytest.mark.parametrize("name", ["cohort.csv", "cohort.csv.gz"])
+def test_an_input_file_that_changes_while_the_run_reads_it_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    """Another program still writing the cohort while the run reads it (here: adding a row
+    after the first chunk): the run is refused, saying so, and the results it replaces are
+    left as they were. One process reads the file here; workers check the same."""
+    import gzip
+
+    source, target = tmp_path / name, tmp_path / "results.csv"
+    _write_cohort(tmp_path / "plain.csv", rows=20)
+    data = (tmp_path / "plain.csv").read_bytes()
+    source.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    target.write_text("the previous results\n")
+    row = b"z,50,male,80,1.0\n"
+
+    written: list[int] = []
+
+    def another_program_writes(done: int, total: int) -> None:
+        if not written:  # once, after the first chunk
+            with source.open("ab") as more:
+                written.append(more.write(gzip.compress(row) if name.endswith(".gz") else row))
+
+    with pytest.raises(gabacalc.InputError, match="changed while it was being read"):
+        run_cohort_file(source, target, chunk_rows=5, on_progress=another_program_writes)
+    assert target.read_text() == "the previous results\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "plain.csv", "results.csv"])
+    report = run_cohort_file(source, target, chunk_rows=5)  # as it is now, read whole
+    assert report.rows == 21
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc settings (Linux)")
 def test_a_worker_keeps_the_memory_a_chunk_frees_for_the_next() -> None:
     """A worker process sets glibc's malloc to reuse freed blocks (fewer fresh pages for

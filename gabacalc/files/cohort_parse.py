@@ -251,6 +251,16 @@ def file_stamp(fd: int) -> tuple[int, int, int, int]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
+def changed_while_read(source: str) -> InputError:
+    """The refusal of an input file that changed while the run read it."""
+    return InputError(
+        f"the cohort {source!r} changed while it was being read (its size or "
+        "modification time is not what it was when the run opened it); run again "
+        "once it is written in full; nothing was written",
+        field="input",
+    )
+
+
 @dataclass(frozen=True)
 class FileRows:
     """Where a block's rows are in the input file: ``length`` bytes from ``offset`` of the
@@ -270,12 +280,7 @@ class FileRows:
     def read(self, source: str) -> bytes:
         """The rows' bytes; refused if the file is not as it was when the run opened it
         (the run cut it into blocks of whole rows as it was then)."""
-        changed = InputError(
-            f"the cohort {source!r} changed while it was being read (its size or "
-            "modification time is not what it was when the run opened it); run again "
-            "once it is written in full; nothing was written",
-            field="input",
-        )
+        changed = changed_while_read(source)
         if file_stamp(self.fd) != self.stamp:
             raise changed
         parts, done = [], 0

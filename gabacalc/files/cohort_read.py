@@ -25,6 +25,7 @@ from gabacalc.files.cohort_parse import (
     Dialect,
     FileRows,
     StrayQuote,
+    changed_while_read,
     check_header,
     file_stamp,
     row_blocks,
@@ -85,7 +86,9 @@ def cohort_chunks(
         return
     with contextlib.ExitStack() as stack:
         position: Callable[[], int] | None = None
-        in_file: tuple[int, tuple[int, int, int, int]] | None = None  # a plain file's
+        # A regular file's descriptor and stamp (see FileRows); also a plain one's rows'.
+        opened: tuple[int, tuple[int, int, int, int]] | None = None
+        in_file: tuple[int, tuple[int, int, int, int]] | None = None
         if str(source) == STDIN:  # no size to show progress against: total 0
             raw: IO[bytes] = sys.stdin.buffer
             total, position = 0, lambda: 0
@@ -95,9 +98,9 @@ def cohort_chunks(
         else:
             total = source.stat().st_size
             raw = stack.enter_context(_open_input(source))
-            in_file = (raw.fileno(), file_stamp(raw.fileno()))
+            opened = in_file = (raw.fileno(), file_stamp(raw.fileno()))
             if _is_gzip(source):
-                in_file = None
+                in_file = None  # its bytes are not the rows
                 packed = raw
                 unpacked = gzip.GzipFile(fileobj=packed, mode="rb")
                 stack.callback(unpacked.close)
@@ -121,6 +124,9 @@ def cohort_chunks(
                 "the quote; nothing was written",
                 field="input",
             ) from None
+        # Read to its end as it was opened: else rows were cut from a file being written.
+        if opened is not None and file_stamp(opened[0]) != opened[1]:
+            raise changed_while_read(str(source))
 
 
 def _open_input(source: Path) -> IO[bytes]:
