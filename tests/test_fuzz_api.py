@@ -55,8 +55,11 @@ special = st.sampled_from(
         "opioids",
         "mon,wed,fri",
         "2026-01-05",
+        "x" * 5000,
         b"300",
         [],
+        ["x" * 5000],
+        list(range(5000)),
         {},
         {"a": 1},
         [math.nan],
@@ -102,7 +105,13 @@ def succeeds_or_refuses(call: Any, *args: Any, **kwargs: Any) -> Any:
         return call(*args, **kwargs)
     except InputError as error:
         assert str(error), "an InputError must say what is wrong"
+        # It names the value cut short (a 5,000-character text or list is not repeated).
+        assert len(str(error)) < _LONGEST_MESSAGE, str(error)[:300]
         return None
+
+
+#: No refusal is longer than this: the longest name the forms, the band and what to allow.
+_LONGEST_MESSAGE = 1000
 
 
 PATIENT_FIELDS = [f.name for f in dataclasses.fields(Patient)]
@@ -133,6 +142,23 @@ def test_build_plan_takes_anything_in_any_keyword(name: str, value: Any) -> None
         plan = succeeds_or_refuses(build_plan, PATIENT, **{**base, name: value})
         if plan is not None:
             assert int(plan.schedule["daily_mg"].max()) <= plan.summary["max_daily_mg"]
+
+
+#: Long values a caller might pass by mistake: a refusal names each cut short.
+LONG_VALUES = ["x" * 5000, ["x" * 5000], list(range(5000)), {"x" * 5000: 1}, "7" * 5000]
+
+
+@pytest.mark.parametrize(
+    "value", LONG_VALUES, ids=["text", "list-of-text", "list", "dict", "digits"]
+)
+@pytest.mark.parametrize("name", PATIENT_FIELDS + PLAN_KEYWORDS)
+def test_a_long_value_in_any_field_or_keyword_is_named_cut_short(name: str, value: Any) -> None:
+    """Whatever field or keyword a long value is given in, the refusal names it in a few
+    words (its first characters and "..."), not in 5,000 characters."""
+    if name in PATIENT_FIELDS:
+        succeeds_or_refuses(Patient, **{**BASE_PATIENT, name: value})
+    else:
+        succeeds_or_refuses(build_plan, PATIENT, **{"start_date": START, name: value})
 
 
 @FUZZ

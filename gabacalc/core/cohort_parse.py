@@ -35,7 +35,7 @@ from gabacalc.core.patient import (
     checked_risks,
 )
 from gabacalc.core.renal import WEIGHT_BASES
-from gabacalc.errors import InputError
+from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules
 
 __all__ = [
@@ -445,7 +445,8 @@ def parse_strengths(
             values.append(int(text))
         except (TypeError, ValueError):
             raise InputError(
-                f"strength {item!r} in {where} is not a whole number of mg; give e.g. {example}",
+                f"strength {value_text(item)} in {where} is not a whole number of mg; "
+                f"give e.g. {example}",
                 field="strengths_mg",
             ) from None
     return values
@@ -465,7 +466,7 @@ def _oral_solution(cell: Any) -> bool:
     if text in _FALSE:
         return False
     raise InputError(
-        f"oral_solution {cell!r} is not true or false (also accepted: yes/no, 1/0)",
+        f"oral_solution {value_text(cell)} is not true or false (also accepted: yes/no, 1/0)",
         field="oral_solution",
     )
 

@@ -24,6 +24,8 @@ __all__ = ["Formulary", "Portion", "Split"]
 # Highest single administration worth tabulating [mg]: above the label's 3,600 mg/day
 # ceiling taken once, plus the largest post-dialysis supplement; only a table size.
 _TABLE_LIMIT_MG = 4800
+#: A refusal names at most this many of the values it refuses (then how many more).
+_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,18 @@ class Formulary:
             chosen = tuple(sorted(mg for mg, s in solids.items() if s.default_allowed))
         else:
             requested = list(strengths_mg)
-            unknown = [mg for mg in requested if mg not in solids]
+            unknown = list(dict.fromkeys(mg for mg in requested if mg not in solids))
             if unknown:
+                named = ", ".join(fmt_mg(u) for u in unknown[:_NAMED])
+                if len(unknown) > _NAMED:
+                    named += f" and {len(unknown) - _NAMED:,} more"
+                what = (
+                    f"strength {named} is not a labelled capsule or tablet"
+                    if len(unknown) == 1
+                    else f"strengths {named} are not labelled capsules or tablets"
+                )
                 raise InputError(
-                    f"strength {', '.join(fmt_mg(u) for u in unknown)} is not a labelled "
-                    f"capsule or tablet; allowed strengths are "
-                    f"{', '.join(fmt_mg(m) for m in sorted(solids))}",
+                    f"{what}; allowed strengths are {', '.join(fmt_mg(m) for m in sorted(solids))}",
                     field="strengths_mg",
                 )
             chosen = tuple(sorted(set(requested)))

@@ -220,7 +220,7 @@ def resolve_options(
     basis = weight_basis if weight_basis is not None else d["weight_basis"]
     if not isinstance(basis, str) or basis not in WEIGHT_BASES:
         raise InputError(
-            f"weight basis {basis!r} is not one of: {', '.join(WEIGHT_BASES)}",
+            f"weight basis {value_text(basis)} is not one of: {', '.join(WEIGHT_BASES)}",
             field="weight_basis",
         )
     start = _dose_in_limits(start_daily_mg, d["start_daily_mg"], "start_daily_mg", rules)
@@ -289,7 +289,7 @@ def _preset(value: str | None, default: str, presets: Mapping[str, Any], kind: s
     name = value if value is not None else default
     if not isinstance(name, str) or name not in presets:
         raise InputError(
-            f"{kind} preset {name!r} is not one of: {', '.join(presets)}",
+            f"{kind} preset {value_text(name)} is not one of: {', '.join(presets)}",
             field=kind,
         )
     return name

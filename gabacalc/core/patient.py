@@ -401,7 +401,9 @@ def checked_risks(value: Any, rules: Rules) -> tuple[str, ...]:
     known = tuple(rules.risks)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise InputError(f"risk {unknown[0]!r} is not one of: {', '.join(known)}", field="risks")
+        raise InputError(
+            f"risk {value_text(unknown[0])} is not one of: {', '.join(known)}", field="risks"
+        )
     return tuple(n for n in known if n in names)
 
 

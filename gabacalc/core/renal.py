@@ -34,7 +34,7 @@ from gabacalc.core.weights import (
     weight_choice,
 )
 from gabacalc.core.wording import VERIFICATION_TEXT, dialysis_words, fmt_number
-from gabacalc.errors import InputError
+from gabacalc.errors import InputError, value_text
 from gabacalc.rules import Rules, default_rules
 
 __all__ = [
@@ -271,7 +271,7 @@ def _candidates(patient: Patient, weight_basis: str, rules: Rules) -> _Candidate
     """The ideal and adjusted weights and BMI, after checking the basis can be used."""
     if weight_basis not in WEIGHT_BASES:
         raise InputError(
-            f"weight basis {weight_basis!r} is not one of: {', '.join(WEIGHT_BASES)}",
+            f"weight basis {value_text(weight_basis)} is not one of: {', '.join(WEIGHT_BASES)}",
             field="weight_basis",
         )
     if patient.height_cm is None:
