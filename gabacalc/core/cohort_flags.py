@@ -9,7 +9,7 @@ distinct combination, and each row takes its combination's codes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,27 +92,26 @@ def row_flags(
     combination = (
         dose_id[group[rows]] * kinds + estimate_kind[rows] * len(band_table) + band_kind[rows]
     ) * _PART_IDS + context_part
-    combos, combination_values = pd.factorize(combination)
-    merged_id = np.empty(len(combination_values), dtype=np.int64)
-    for k, value in enumerate(combination_values.tolist()):
-        found = known.merged.get(value)
-        if found is None:
-            first, context_k = divmod(value, _PART_IDS)
-            dose_part, kind = divmod(first, kinds)
-            estimate_k, band_k = divmod(kind, len(band_table))
-            start_low, dose, dialysis = known.parts[dose_part]
-            parts = (
-                start_low,
-                estimate_table[estimate_k],
-                band_table[band_k],
-                dose,
-                known.parts[context_k],
-                dialysis,
-            )
-            # The core's flag order: groups in raised order, then severity.
-            codes = tuple(in_severity_order([c for part in parts for c in part], rules.flags))
-            found = known.merged[value] = known.part(codes)
-        merged_id[k] = found
+
+    def merge(value: int) -> int:  # the merged codes of a combination never met before
+        first, context_k = divmod(value, _PART_IDS)
+        dose_part, kind = divmod(first, kinds)
+        estimate_k, band_k = divmod(kind, len(band_table))
+        start_low, dose, dialysis = known.parts[dose_part]
+        parts = (
+            start_low,
+            estimate_table[estimate_k],
+            band_table[band_k],
+            dose,
+            known.parts[context_k],
+            dialysis,
+        )
+        # The core's flag order: groups in raised order, then severity.
+        return known.part(
+            tuple(in_severity_order([c for part in parts for c in part], rules.flags))
+        )
+
+    combos, merged_id = _once_each(combination, known.merged, merge)
     local, distinct = pd.factorize(merged_id)
     out[rows] = local[combos]
     return out, [known.parts[code_id] for code_id in distinct.tolist()]
@@ -214,25 +213,34 @@ def _context_parts(
         (risk_id[cols.risk_codes[rows]] * 2 + older[rows]) * _PART_IDS
         + pain_id[cols.pain_codes[rows]]
     ) * _PART_IDS + target
-    index, values = pd.factorize(context)
-    part = np.empty(len(values), dtype=np.int64)
-    for k, value in enumerate(values.tolist()):
-        found = known.contexts.get(value)
-        if found is None:
-            first, target_mg = divmod(value, _PART_IDS)
-            risk_older, pain_part = divmod(first, _PART_IDS)
-            risk_part, is_older = divmod(risk_older, 2)
-            codes = context_codes(
-                known.parts[risk_part][1],
-                bool(is_older),
-                known.parts[pain_part][1],
-                target_mg,
-                rules,
-            )
-            found = known.contexts[value] = known.part(tuple(codes))
-        part[k] = found
+
+    def codes_of(value: int) -> int:  # the codes of a context never met before
+        first, target_mg = divmod(value, _PART_IDS)
+        risk_older, pain_part = divmod(first, _PART_IDS)
+        risk_part, is_older = divmod(risk_older, 2)
+        codes = context_codes(
+            known.parts[risk_part][1], bool(is_older), known.parts[pain_part][1], target_mg, rules
+        )
+        return known.part(tuple(codes))
+
+    index, part = _once_each(context, known.contexts, codes_of)
     out: np.ndarray = part[index]
     return out
+
+
+def _once_each(
+    values: np.ndarray, known: dict[int, int], make: Callable[[int], int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``make(value)`` for each distinct value, kept in ``known`` (per rule tables) so that
+    it is worked out once: each row's index into the distinct values, and their results."""
+    index, distinct = pd.factorize(values)
+    found = np.empty(len(distinct), dtype=np.int64)
+    for k, value in enumerate(distinct.tolist()):
+        number = known.get(value)
+        if number is None:
+            number = known[value] = make(value)
+        found[k] = number
+    return index, found
 
 
 def dose_codes(summary: Mapping[str, Any], patient: Patient, rules: Rules) -> DoseCodes:
