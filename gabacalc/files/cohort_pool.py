@@ -196,10 +196,9 @@ def keep_freed_memory() -> bool:
     own and hands it back to the system when it is freed, so each chunk's arrays are
     written into fresh pages again, which the kernel must find and zero first (on a
     virtual machine, more costly still). Kept, they are reused: on the bench's million
-    rows the run's page faults halve (about 140,000 to 73,000) and its system time falls
-    by a fifth. The memory a worker holds at its peak is what it was (what is kept is
-    what the next chunk takes again). True where the settings took (glibc, on Linux);
-    elsewhere nothing changes.
+    rows the run's page faults halve (about 130,000 to 73,000). The memory a worker holds
+    at its peak is what it was (what is kept is what the next chunk takes again). True
+    where the settings took (glibc, on Linux); elsewhere nothing changes.
 
     Examples
     --------
