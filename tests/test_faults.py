@@ -791,6 +791,19 @@ def test_dialysis_days_spelled_out_or_abbreviated_are_the_same_plan() -> None:
     assert short[0] == 0 and short == long
 
 
+@pytest.mark.parametrize("days", ["mon,wed,fri,", " mon , ,wed,fri", "mon;wed;;fri;"])
+def test_dialysis_days_skip_an_empty_item_as_the_other_lists_do(days: str) -> None:
+    """A separator too many (a trailing comma, two in a row) is no day, as in strengths and
+    risks; the days are the same plan as mon,wed,fri. No day at all is still refused."""
+    args = ["--age", "66", "--sex", "male", "--weight-kg", "80", "--dialysis", "hemodialysis"]
+    wanted = run("plan", *args, "--start-date", "2026-01-05", "--dialysis-days", "mon,wed,fri")
+    got = run("plan", *args, "--start-date", "2026-01-05", "--dialysis-days", days)
+    assert wanted[0] == 0 and got == wanted
+    code, _, err = run("plan", *args, "--dialysis-days", " , ;")
+    assert code == 2
+    assert err.strip() == "Error: no dialysis days given; use e.g. mon,wed,fri"
+
+
 def test_dialysis_days_without_hemodialysis_are_refused() -> None:
     code, _, err = run("plan", *EXAMPLE, "--dialysis-days", "mon,wed,fri")
     assert code == 2

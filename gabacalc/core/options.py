@@ -422,6 +422,8 @@ def dialysis_weekdays(value: Iterable[str] | str | None, rules: Rules) -> tuple[
         )
     days = []
     for item in value:
+        if isinstance(item, str) and not item.strip():
+            continue  # "mon;wed;fri;": an empty item between separators, as in the other lists
         name = _DAY_SPELLINGS.get(str(item).strip().lower().rstrip("."))
         if name is None:
             raise InputError(
