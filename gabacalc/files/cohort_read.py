@@ -86,9 +86,7 @@ def cohort_chunks(
         return
     with contextlib.ExitStack() as stack:
         position: Callable[[], int] | None = None
-        # A regular file's descriptor and stamp (see FileRows); also a plain one's rows'.
-        opened: tuple[int, tuple[int, int, int, int]] | None = None
-        in_file: tuple[int, tuple[int, int, int, int]] | None = None
+        opened: tuple[int, tuple[int, int, int, int]] | None = None  # a file: fd, stamp
         if str(source) == STDIN:  # no size to show progress against: total 0
             raw: IO[bytes] = sys.stdin.buffer
             total, position = 0, lambda: 0
@@ -98,14 +96,16 @@ def cohort_chunks(
         else:
             total = source.stat().st_size
             raw = stack.enter_context(_open_input(source))
-            opened = in_file = (raw.fileno(), file_stamp(raw.fileno()))
+            opened = (raw.fileno(), file_stamp(raw.fileno()))
             if _is_gzip(source):
-                in_file = None  # its bytes are not the rows
                 packed = raw
                 unpacked = gzip.GzipFile(fileobj=packed, mode="rb")
                 stack.callback(unpacked.close)
                 raw = cast(IO[bytes], unpacked)
                 position = functools.partial(lambda f: min(f.tell(), total), packed)
+        # A plain file's bytes are its rows, where the blocks say (see FileRows); a gzip
+        # file's (read through a position of its own) are not.
+        in_file = opened if position is None else None
         try:
             yield from _csv_blocks(
                 source, raw, total, chunk_rows, position, dialect or Dialect(), in_file
