@@ -124,7 +124,7 @@ _PART_IDS = 1 << 20
 @dataclass
 class _Merged:
     """The flag-code parts met so far, numbered, and each combination of them merged (per
-    rule tables; both are dropped together when they grow past :data:`_MERGED_KEPT`)."""
+    rule tables; all are dropped together when one grows past :data:`_MERGED_KEPT`)."""
 
     numbers: dict[Any, int] = field(default_factory=dict)
     parts: list[Any] = field(default_factory=list)
