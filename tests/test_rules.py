@@ -212,3 +212,12 @@ def test_every_code_the_core_raises_is_registered_in_its_group() -> None:
     plan_codes = raised(*(importlib.import_module(f"gabacalc.core.{name}") for name in layers))
     assert codes_in("dose", "context", "dialysis") <= plan_codes
     assert plan_codes - codes_in("dose", "context", "dialysis") == set()
+
+
+def test_the_codes_a_document_prints_beside_the_target_are_registered_dose_codes() -> None:
+    """The flags that say why a target is not the one asked for (printed beside it in the
+    PDF) are named once, in the registry, among the plan engine's codes."""
+    from gabacalc.rules.flags import TARGET_REASON_CODES, codes_in
+
+    assert TARGET_REASON_CODES
+    assert TARGET_REASON_CODES.issubset(codes_in("dose"))

@@ -50,6 +50,7 @@ from gabacalc.render.phrases import (
 )
 from gabacalc.render.records import dates_text, patient_text, source_ids
 from gabacalc.rules import Rules, default_rules
+from gabacalc.rules.flags import TARGET_REASON_CODES
 
 if TYPE_CHECKING:  # pragma: no cover
     from gabacalc.core.plan import Plan
@@ -321,7 +322,7 @@ def _inputs_rows(plan: Plan) -> list[tuple[str, str]]:
     else:
         target = f"{fmt_mg(s['target_daily_mg'])} a day: {s['target_regimen']}"
         if s["target_daily_mg"] != s["requested_target_daily_mg"]:
-            why = [f["message"] for f in s["flags"] if f["code"].startswith("TARGET_")]
+            why = [f["message"] for f in s["flags"] if f["code"] in TARGET_REASON_CODES]
             target += f". Asked for {fmt_mg(s['requested_target_daily_mg'])} a day. " + " ".join(
                 why
             )

@@ -19,6 +19,7 @@ __all__ = [
     "FLAG_GROUPS",
     "GROUP_ORDER",
     "SEVERITY_ORDER",
+    "TARGET_REASON_CODES",
     "codes_in",
     "highest_severity",
     "in_severity_order",
@@ -76,6 +77,12 @@ FLAG_GROUPS: Mapping[str, str] = {
     "HD_SUPPLEMENT_ROUNDED": "dialysis",
     "HD_SUPPLEMENT_ZERO": "dialysis",
 }
+
+#: The codes that say why a plan's target is not the dose asked for: a document prints
+#: their messages beside the target (they are in the registry; a test checks it).
+TARGET_REASON_CODES = frozenset(
+    {"TARGET_LIMITED_RENAL", "TARGET_LIMITED_STRENGTHS", "TARGET_BELOW_BAND_RANGE"}
+)
 
 #: Severities from the most to the least urgent.
 SEVERITY_ORDER: Mapping[str, int] = {"warning": 0, "caution": 1, "info": 2}
