@@ -451,6 +451,43 @@ def test_cohort_replaces_an_existing_results_file(clinic_csv: Path) -> None:
     assert list(read_results(results)["id"]) == CLINIC_IDS
 
 
+def test_cohort_out_dash_writes_the_results_to_a_pipe_and_says_so_on_stderr(
+    clinic_csv: Path,
+) -> None:
+    """``--out -`` sends the results CSV down a pipe (standard output), the same bytes as
+    a results file, with what the run says of them on standard error. Standard output sent
+    to a file is refused (whole or not at all would replace the file, and an appended one
+    would lose what it held), and so is a workbook, which is made from the results file;
+    nothing is written either way."""
+    folder = clinic_csv.parent
+    cohort = [sys.executable, "-m", "gabacalc", "cohort", str(clinic_csv)]
+    subprocess.run([*cohort, "--out", str(folder / "results.csv"), "-q"], check=True)
+    piped = subprocess.run(
+        [*cohort, "--out", "-"], capture_output=True, timeout=120, check=True
+    )  # capture_output: standard output is a pipe
+    assert piped.stdout == (folder / "results.csv").read_bytes()
+    said = piped.stderr.decode().splitlines()
+    assert said[0] == "Wrote standard output" and said[-2:] == stamp()
+    with (folder / "redirected.csv").open("wb") as redirected:
+        to_file = subprocess.run(
+            [*cohort, "--out", "-"], stdout=redirected, stderr=subprocess.PIPE, timeout=120
+        )
+    assert to_file.returncode == 2
+    assert to_file.stderr.decode().startswith("Error: --out - writes the results to standard")
+    assert (folder / "redirected.csv").read_bytes() == b""
+    for out in ("-", "/dev/stdout"):
+        workbook = subprocess.run(
+            [*cohort, "--out", out, "--xlsx", str(folder / "results.xlsx")],
+            capture_output=True,
+            timeout=120,
+        )
+        assert workbook.returncode == 2 and workbook.stdout == b""
+        assert workbook.stderr.decode().startswith("Error: --xlsx is made from the results")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "clinic.csv", "redirected.csv", "results.csv",
+    ]  # fmt: skip
+
+
 def test_cohort_writes_and_reads_parquet(clinic_csv: Path) -> None:
     """With pyarrow: Parquet out carries the same rows and stamp as CSV out, and a Parquet
     cohort in plans the same as the CSV it came from."""
@@ -541,7 +578,7 @@ COHORT_ERRORS = [
      "Error: Invalid value for '--chunk-rows': 0 is not in the range x>=1; expected: Rows read and planned at a time; memory grows with this, not with the file; see 'gabacalc cohort --help'"),  # noqa: E501
     (CLINIC_CSV, ["{in}", "--out", "{dir}/plans.csv", "--workers", "0"], 2,
      "Error: Invalid value for '--workers': 0 is not in the range x>=1; expected: Processes planning chunks at once [default: the CPUs this process may use, at most 4]. The results are the same bytes whatever the number; see 'gabacalc cohort --help'"),  # noqa: E501
-    (CLINIC_CSV, ["{in}"], 2, "Error: Missing option '--out'; expected: Results: .csv, or .parquet (needs pyarrow). Written whole or not at all; see 'gabacalc cohort --help'"),  # noqa: E501
+    (CLINIC_CSV, ["{in}"], 2, "Error: Missing option '--out'; expected: Results: .csv, or .parquet (needs pyarrow), or - for CSV on standard output. Written whole or not at all; see 'gabacalc cohort --help'"),  # noqa: E501
     (CLINIC_CSV, ["{in}", "--out", "{dir}/no-such-folder/plans.csv"], 1,
      "Error: cannot write '{dir}/no-such-folder/plans.csv': the folder does not exist; "
      "create the folder first, or choose one that exists"),

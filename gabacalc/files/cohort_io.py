@@ -280,6 +280,12 @@ def _check_run(
     if xlsx_path is not None:
         from gabacalc.files.workbook import xlsxwriter_module
 
+        if is_stream(target):  # the workbook is made from the results file, read back
+            raise InputError(
+                f"--xlsx is made from the results file, which {str(target)!r} (a pipe or a "
+                "device) cannot give back; give --out a file name, e.g. --out results.csv",
+                field="xlsx",
+            )
         xlsxwriter_module()  # the extra is there, before any planning
         if Path(xlsx_path).resolve() in (target.resolve(), source.resolve()):
             raise InputError(

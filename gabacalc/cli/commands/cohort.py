@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import stat
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +14,7 @@ import click
 
 from gabacalc.cli.failures import user_errors
 from gabacalc.cli.options import quiet_option
+from gabacalc.errors import InputError
 from gabacalc.files.cohort_defaults import DEFAULT_CHUNK_ROWS
 
 __all__ = ["cohort"]
@@ -56,7 +60,8 @@ Exit codes: 0 done (even with error rows); 2 a mistake in the input (nothing wri
     "out_path",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Results: .csv, or .parquet (needs pyarrow). Written whole or not at all.",
+    help="Results: .csv, or .parquet (needs pyarrow), or - for CSV on standard output. "
+    "Written whole or not at all.",
 )
 @click.option(
     "--xlsx",
@@ -115,9 +120,15 @@ def cohort(
 
     show = (sys.stderr.isatty() and not quiet) if progress is None else progress
     with user_errors(), contextlib.ExitStack() as stack:
+        if out_path == "-" and xlsx_path:
+            raise InputError(
+                "--xlsx is made from the results file, which standard output (--out -) "
+                "cannot give back; give --out a file name, e.g. --out results.csv",
+                field="xlsx",
+            )
         report = run_cohort_file(
             input_path,
-            out_path,
+            _standard_output() if out_path == "-" else out_path,
             chunk_rows=chunk_rows,
             on_progress=_progress_bar(stack) if show else None,
             workers=workers or default_workers(),
@@ -127,9 +138,36 @@ def cohort(
         )
     if quiet:
         return
-    click.echo(f"Wrote {report.out_path}")
+    # With the results on standard output, what is said of them goes to standard error.
+    say = functools.partial(click.echo, err=out_path == "-")
+    say(f"Wrote {'standard output' if out_path == '-' else report.out_path}")
     if xlsx_path:
-        click.echo(f"Wrote {xlsx_path}")
-    click.echo(report.summary_text())
+        say(f"Wrote {xlsx_path}")
+    say(report.summary_text())
     for line in report.provenance.lines():
-        click.echo(line)
+        say(line)
+
+
+def _standard_output() -> str:
+    """Standard output as a path the results can be written to, when it is a pipe or a
+    terminal (written as they come, as a pipe named with --out is).
+
+    A file that standard output was sent to (``> results.csv``, ``>> all.csv``) is not
+    written: whole or not at all would replace it, and an appended file would lose what
+    it held. Name that file with --out instead.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):  # not a process's own (e.g. captured)
+        fd, mode = -1, 0
+    folder = "/dev/fd"
+    stream = stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+    if not stream or not os.path.isdir(folder):
+        raise InputError(
+            "--out - writes the results to standard output when it is a pipe or a terminal "
+            "(e.g. | gzip > results.csv.gz); to write a file, name it: --out results.csv",
+            field="out_path",
+        )
+    sys.stdout.flush()
+    return f"{folder}/{fd}"
