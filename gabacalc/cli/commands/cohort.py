@@ -120,12 +120,6 @@ def cohort(
 
     show = (sys.stderr.isatty() and not quiet) if progress is None else progress
     with user_errors(), contextlib.ExitStack() as stack:
-        if out_path == "-" and xlsx_path:
-            raise InputError(
-                "--xlsx is made from the results file, which standard output (--out -) "
-                "cannot give back; give --out a file name, e.g. --out results.csv",
-                field="xlsx",
-            )
         report = run_cohort_file(
             input_path,
             _standard_output() if out_path == "-" else out_path,
@@ -157,17 +151,18 @@ def _standard_output() -> str:
     it held. Name that file with --out instead.
     """
     try:
-        fd = sys.stdout.fileno()
-        mode = os.fstat(fd).st_mode
+        mode = os.fstat(sys.stdout.fileno()).st_mode
     except (AttributeError, OSError, ValueError):  # not a process's own (e.g. captured)
-        fd, mode = -1, 0
-    folder = "/dev/fd"
+        mode = 0
     stream = stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
-    if not stream or not os.path.isdir(folder):
+    if not stream or not os.path.exists(_STDOUT) or sys.stdout.fileno() != 1:
         raise InputError(
             "--out - writes the results to standard output when it is a pipe or a terminal "
             "(e.g. | gzip > results.csv.gz); to write a file, name it: --out results.csv",
             field="out_path",
         )
     sys.stdout.flush()
-    return f"{folder}/{fd}"
+    return _STDOUT
+
+
+_STDOUT = "/dev/stdout"
