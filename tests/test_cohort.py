@@ -1524,3 +1524,55 @@ def test_local_tables_without_an_oral_solution_plan_alike_one_by_one_and_as_a_co
     out = plan_cohort(cohort, rules=rules)
     assert out["status"].tolist() == ["ok", "ok"]
     assert out["flag_codes"].tolist() == [";".join(codes) for codes, _ in rows]
+
+
+def test_each_row_of_a_refused_plan_is_planned_once_and_gets_build_plans_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three patients share a plan that cannot be made (only 800 mg tablets, in a band whose
+    maximum is 700 mg/day). Each row comes back with exactly the refusal build_plan gives
+    that patient, and each goes through the single-patient core once: the first as the
+    plan's own, the other two on their own (their words may name their own values), in
+    one call and across chunks with a cache."""
+    import gabacalc.core.cohort as cohort_module
+
+    planned: list[int] = []
+    plan_rows = cohort_module._plan_rows
+
+    def counted(*args: Any) -> Any:
+        planned.extend(args[-1].tolist())
+        return plan_rows(*args)
+
+    monkeypatch.setattr(cohort_module, "_plan_rows", counted)
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "age_years": [50, 61, 74],
+            "sex": ["male", "female", "male"],
+            "weight_kg": [80, 62, 70],
+            "crcl_ml_min": [20, 25, 16],
+            "strengths_mg": "800",
+            "start_date": START,
+        }
+    )
+    expected = []
+    for row in frame.itertuples():
+        patient = gabacalc.Patient(
+            age_years=row.age_years,
+            sex=row.sex,
+            weight_kg=row.weight_kg,
+            crcl_ml_min=row.crcl_ml_min,
+        )
+        with pytest.raises(gabacalc.InputError) as refusal:
+            gabacalc.build_plan(patient, strengths_mg=[800], start_date=date(2026, 1, 5))
+        expected.append(str(refusal.value))
+    for cache in (None, {}):
+        planned.clear()
+        out = cohort_module.plan_frame(frame, RULES, date(2026, 1, 5), cache)
+        assert out["status"].tolist() == ["error"] * 3
+        assert out["error"].tolist() == expected
+        assert sorted(planned) == [0, 1, 2]
+    planned.clear()  # the cache now holds the refused plan: the rows are planned on their own
+    out = cohort_module.plan_frame(frame, RULES, date(2026, 1, 5), cache)
+    assert out["error"].tolist() == expected
+    assert sorted(planned) == [0, 1, 2]

@@ -207,11 +207,13 @@ def plan_columns(
     key_columns = _plan_key(cols, renal, bands, rules)
     raw_columns = [name for name in df.columns if name in INPUT_COLUMNS]
     plan_rows = functools.partial(_plan_rows, df, raw_columns, rules, today)
-    group, reps, rep_rows = _plan_keys(key_columns, fast, cache, plan_rows)
+    group, reps, rep_rows, singles = _plan_keys(key_columns, fast, cache, plan_rows)
     del key_columns
-    # Every other row (a refusal, or one the vectorised checks leave) on its own.
+    # Every other row (a refusal, or one the vectorised checks leave) on its own; a refused
+    # key's first row planned here has its refusal already.
     single_rows = np.flatnonzero(group < 0)
-    singles = dict(zip(single_rows.tolist(), plan_rows(single_rows), strict=True))
+    single_rows = single_rows[~np.isin(single_rows, list(singles))]
+    singles.update(zip(single_rows.tolist(), plan_rows(single_rows), strict=True))
     result = assemble(df, rules, cols, renal, bands, group, reps, singles, older)
     check_representatives(result, reps, rep_rows)
     return result
@@ -271,17 +273,18 @@ def _plan_keys(
     fast: np.ndarray,
     cache: dict[Hashable, Outcome | InputError] | None,
     plan_rows: _RowPlanner,
-) -> tuple[np.ndarray, list[Outcome | None], list[int]]:
+) -> tuple[np.ndarray, list[Outcome | None], list[int], dict[int, Outcome | InputError]]:
     """One plan per key, from the key's first row (or the cache).
 
-    Returns each row's key (-1: not planned by key), each key's plan (None: refused), and
-    each key's first row where its plan was made here (-1: from the cache).
+    Returns each row's key (-1: not planned by key), each key's plan (None: refused), each
+    key's first row where its plan was made here (-1: from the cache), and the refusal of
+    each such first row whose key was refused (its row's own: it was planned on its own).
     """
     n = len(fast)
     group = np.full(n, -1, dtype=np.int64)
     fast_rows = np.flatnonzero(fast)
     if not len(fast_rows):
-        return group, [], []
+        return group, [], [], {}
     every = len(fast_rows) == n  # then the key arrays need no copy taken at fast_rows
     codes, first = group_rows([values for values, _ in key_columns], None if every else fast_rows)
     firsts = fast_rows[first]
@@ -305,7 +308,12 @@ def _plan_keys(
     reps = [None if isinstance(o, InputError) else o for o in outcomes]
     planned = np.array([r is not None for r in reps])[codes]
     group[fast_rows[planned]] = codes[planned]
-    return group, reps, rep_rows
+    refused: dict[int, Outcome | InputError] = {
+        row: outcome
+        for row, outcome in zip(rep_rows, outcomes, strict=True)
+        if row >= 0 and isinstance(outcome, InputError)
+    }
+    return group, reps, rep_rows, refused
 
 
 def _key_values(key_columns: _KeyColumns, rows: np.ndarray) -> list[Hashable]:
